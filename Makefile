@@ -1,0 +1,89 @@
+# sparkgen — build, install, test, bench, demo.
+# `make` builds ./sparkgen; `make test SANITIZE=1` builds and tests an ASan+UBSan binary.
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+DATADIR   = $(PREFIX)/share/sparkgen
+PKGS      = lua5.4 libcurl libpq libcrypto
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -pedantic \
+            $(shell pkg-config --cflags $(PKGS)) -DSPARKGEN_DATADIR='"$(DATADIR)"'
+LDFLAGS  += -Wl,-E
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm
+
+SRC       = src/main.c src/sys.c src/pg.c src/http.c src/cache.c
+HDR       = src/sparkgen.h
+
+ifeq ($(SANITIZE),1)
+  BUILD   = build/sanitize
+  CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=address,undefined
+  BIN     = $(BUILD)/sparkgen
+else
+  BUILD   = build/release
+  BIN     = sparkgen
+endif
+OBJ       = $(SRC:src/%.c=$(BUILD)/%.o)
+
+# The Debian packages sparkgen needs to build, test and run its jobs (`make deps`).
+DEB_BUILD = build-essential pkg-config liblua5.4-dev libcurl4-openssl-dev libpq-dev libssl-dev
+DEB_LUA   = lua-cjson lua-argparse lua-penlight lua-busted
+DEB_TEST  = postgresql python3 python3-venv openjdk-17-jre-headless
+DEB_ALL   = $(DEB_BUILD) $(DEB_LUA) $(DEB_TEST)
+
+.PHONY: all install uninstall deps test bench demo spark clean
+
+all: $(BIN)
+
+$(BIN): $(OBJ)
+	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
+
+$(BUILD)/%.o: src/%.c $(HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD):
+	mkdir -p $@
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/sparkgen
+	cp -R lua templates prompts py $(DESTDIR)$(DATADIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/sparkgen
+	rm -rf $(DESTDIR)$(DATADIR)
+
+# Idempotent: installs only what dpkg does not already report as installed.
+deps:
+	@missing=$$(for p in $(DEB_ALL); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	    | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:" $$missing; \
+	    $$( [ $$(id -u) -ne 0 ] && echo sudo ) apt-get update && \
+	    $$( [ $$(id -u) -ne 0 ] && echo sudo ) apt-get install -y $$missing; \
+	else echo "all Debian packages present"; fi
+
+test: $(BIN)
+	@SPARKGEN="$(CURDIR)/$(BIN)" SPARKGEN_HOME="$(CURDIR)" SANITIZE="$(SANITIZE)" \
+	    tests/run.sh
+
+bench: $(BIN)
+	@SPARKGEN="$(CURDIR)/$(BIN)" SPARKGEN_HOME="$(CURDIR)" bench/run.sh
+
+demo: $(BIN)
+	@SPARKGEN="$(CURDIR)/$(BIN)" SPARKGEN_HOME="$(CURDIR)" examples/demo.sh
+
+# A virtual environment with a pinned pyspark for running jobs (git-ignored).
+PYSPARK_VERSION = 4.3.0
+SPARK_VENV      = .venv
+spark: $(SPARK_VENV)/.pyspark-$(PYSPARK_VERSION)
+
+$(SPARK_VENV)/.pyspark-$(PYSPARK_VERSION):
+	python3 -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/pip install --quiet --disable-pip-version-check pyspark==$(PYSPARK_VERSION)
+	touch $@
+
+clean:
+	rm -rf build sparkgen

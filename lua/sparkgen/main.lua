@@ -1,0 +1,14 @@
+-- main.lua — the engine's entry point. The C host calls main{argv=, program=, root=,
+-- version=} and exits with the status returned. Expected failures come back from the
+-- CLI as an exit status; anything raised here is a bug and is reported by the host
+-- with a traceback.
+local M = {}
+
+function M.main(host)
+  local paths = require "sparkgen.paths"
+  paths.setup{builtin = host.root}
+  local cli = require "sparkgen.cli"
+  return cli.main(host)
+end
+
+return M

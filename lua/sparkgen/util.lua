@@ -1,0 +1,254 @@
+-- util.lua — small helpers shared by the engine: files, JSON, suggestions, quoting,
+-- redaction. Nothing here knows about sparkgen's domain.
+local cjson = require "cjson.safe"
+local sys = require "sparkgen.sys"
+
+local M = {}
+
+--- Read a whole file. Returns contents or nil, message.
+function M.read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
+--- Write a file atomically (temp file in the same directory, then rename).
+function M.write_file(path, data)
+  local tmp = ("%s.tmp.%d.%d"):format(path, sys.getpid(), math.random(1, 1 << 30))
+  local f, err = io.open(tmp, "wb")
+  if not f then return nil, err end
+  local ok, werr = f:write(data)
+  local cok, cerr = f:close()
+  if not ok or not cok then
+    os.remove(tmp)
+    return nil, ("%s: %s"):format(path, werr or cerr)
+  end
+  local rok, rerr = sys.rename(tmp, path)
+  if not rok then
+    os.remove(tmp)
+    return nil, rerr
+  end
+  return true
+end
+
+function M.file_exists(path)
+  local st = sys.stat(path)
+  return st ~= nil and st.type == "file"
+end
+
+function M.dir_exists(path)
+  local st = sys.stat(path)
+  return st ~= nil and st.type == "dir"
+end
+
+function M.dirname(path)
+  return path:match("^(.*)/[^/]*$") or "."
+end
+
+function M.basename(path)
+  return path:match("([^/]*)$")
+end
+
+-- Debian's lua-cjson predates cjson.array_mt, so sparkgen marks arrays itself and
+-- encodes with M.json_encode below.
+M.ARRAY_MT = {__name = "sparkgen.array"}
+
+--- Mark a table as a JSON array (so an empty one encodes as [] not {}).
+function M.array(t)
+  return setmetatable(t or {}, M.ARRAY_MT)
+end
+
+M.json_null = cjson.null
+
+--- Decode untrusted JSON: value or nil, message.
+function M.json_decode(text)
+  local value, err = cjson.decode(text)
+  if value == nil then return nil, "invalid JSON: " .. tostring(err) end
+  return value
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  return keys
+end
+M.sorted_keys = sorted_keys
+
+--- Canonical JSON: object keys sorted at every level, so equal values encode equally
+--- (used for cache keys, files and --json output). Arrays are tables with keys 1..n
+--- only, or tables marked with M.array (needed for empty ones). `indent` pretty-prints.
+function M.json_encode(value, indent)
+  local buf = {}
+  local function is_array(t)
+    if getmetatable(t) == M.ARRAY_MT then return true end
+    local n = 0
+    for _ in pairs(t) do n = n + 1 end
+    return n > 0 and n == #t
+  end
+  local function emit(v, depth)
+    local tv = type(v)
+    if tv == "table" then
+      local pad = indent and ("\n" .. (" "):rep(indent * (depth + 1))) or ""
+      local close = indent and ("\n" .. (" "):rep(indent * depth)) or ""
+      if is_array(v) then
+        if #v == 0 then buf[#buf + 1] = "[]" return end
+        buf[#buf + 1] = "["
+        for i = 1, #v do
+          if i > 1 then buf[#buf + 1] = "," end
+          buf[#buf + 1] = pad
+          emit(v[i], depth + 1)
+        end
+        buf[#buf + 1] = close .. "]"
+      else
+        local keys = sorted_keys(v)
+        if #keys == 0 then buf[#buf + 1] = "{}" return end
+        buf[#buf + 1] = "{"
+        for i, k in ipairs(keys) do
+          if i > 1 then buf[#buf + 1] = "," end
+          buf[#buf + 1] = pad .. cjson.encode(tostring(k)) .. (indent and ": " or ":")
+          emit(v[k], depth + 1)
+        end
+        buf[#buf + 1] = close .. "}"
+      end
+    elseif tv == "number" and math.type(v) == "float" and v == math.floor(v) and v > -2^53 and v < 2^53 then
+      buf[#buf + 1] = ("%d"):format(v)
+    else
+      local s = cjson.encode(v)
+      buf[#buf + 1] = s or "null"
+    end
+  end
+  emit(value, 0)
+  return table.concat(buf)
+end
+
+--- Levenshtein distance (small strings: identifiers).
+function M.distance(a, b)
+  a, b = a:lower(), b:lower()
+  if a == b then return 0 end
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = {[0] = i}
+    local ca = a:byte(i)
+    for j = 1, #b do
+      local cost = (ca == b:byte(j)) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+--- The closest candidates to `name` (at most `max`, default 3), best first.
+function M.closest(name, candidates, max)
+  local scored = {}
+  for _, c in ipairs(candidates) do
+    local d = M.distance(name, c)
+    local limit = math.max(2, math.floor(#name / 2))
+    if d <= limit or c:lower():find(name:lower(), 1, true) or name:lower():find(c:lower(), 1, true) then
+      scored[#scored + 1] = {c, d}
+    end
+  end
+  table.sort(scored, function(x, y) if x[2] ~= y[2] then return x[2] < y[2] end return x[1] < y[1] end)
+  local out = {}
+  for i = 1, math.min(max or 3, #scored) do out[i] = scored[i][1] end
+  return out
+end
+
+--- " (did you mean: a, b?)" or "" — for error messages.
+function M.suggest(name, candidates)
+  local best = M.closest(name, candidates)
+  if #best == 0 then return "" end
+  return " (did you mean: " .. table.concat(best, ", ") .. "?)"
+end
+
+--- Quote one word for /bin/sh.
+function M.shell_quote(s)
+  s = tostring(s)
+  if s:match("^[%w@%%+=:,./_-]+$") then return s end
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+function M.shell_join(argv)
+  local out = {}
+  for i, a in ipairs(argv) do out[i] = M.shell_quote(a) end
+  return table.concat(out, " ")
+end
+
+--- Remove passwords from connection strings and URLs, and API-key-looking tokens.
+function M.redact(s)
+  if type(s) ~= "string" then return s end
+  s = s:gsub("(%w+://[^:/@%s]*:)[^@%s]*@", "%1***@")
+  s = s:gsub("([Pp][Aa][Ss][Ss][Ww][Oo][Rr][Dd]%s*=%s*)'[^']*'", "%1***")
+  s = s:gsub("([Pp][Aa][Ss][Ss][Ww][Oo][Rr][Dd]%s*=%s*)[^%s']+", "%1***")
+  s = s:gsub("sk%-ant%-[%w_-]+", "sk-ant-***")
+  return s
+end
+
+--- Shallow copy / deep copy.
+function M.copy(t)
+  local out = {}
+  for k, v in pairs(t) do out[k] = v end
+  return setmetatable(out, getmetatable(t))
+end
+
+function M.deepcopy(v)
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = M.deepcopy(x) end
+  return setmetatable(out, getmetatable(v))
+end
+
+function M.trim(s)
+  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
+end
+
+function M.split(s, sep)
+  local out = {}
+  for piece in (s .. sep):gmatch("(.-)" .. sep:gsub("%p", "%%%0")) do
+    out[#out + 1] = piece
+  end
+  return out
+end
+
+--- Today's date (UTC) as YYYY-MM-DD.
+function M.today()
+  return os.date("!%Y-%m-%d")
+end
+
+--- ISO-8601 UTC timestamp with milliseconds.
+function M.timestamp(t)
+  t = t or sys.now()
+  local secs = math.floor(t)
+  return os.date("!%Y-%m-%dT%H:%M:%S", secs) .. (".%03dZ"):format(math.floor((t - secs) * 1000))
+end
+
+--- A fresh temporary directory (removed by the caller with remove_tree).
+function M.tempdir(prefix)
+  local base = os.getenv("TMPDIR") or "/tmp"
+  for _ = 1, 10 do
+    local path = ("%s/%s-%d-%d"):format(base, prefix or "sparkgen", sys.getpid(), math.random(1, 1 << 30))
+    if not sys.stat(path) then
+      local ok, err = sys.mkdir_p(path)
+      if ok then return path end
+      return nil, err
+    end
+  end
+  return nil, "cannot create a temporary directory in " .. base
+end
+
+function M.remove_tree(path)
+  local st = sys.stat(path)
+  if not st then return end
+  if st.type == "dir" then
+    for _, name in ipairs(sys.listdir(path) or {}) do
+      M.remove_tree(path .. "/" .. name)
+    end
+  end
+  os.remove(path)
+end
+
+return M

@@ -1,0 +1,10 @@
+/* http.c — sparkgen.http (being written; see docs/internals.md). */
+#include <lua.h>
+#include <lauxlib.h>
+#include "sparkgen.h"
+
+int luaopen_sparkgen_http(lua_State *L)
+{
+    lua_newtable(L);
+    return 1;
+}

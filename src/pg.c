@@ -1,0 +1,10 @@
+/* pg.c — sparkgen.pg (being written; see docs/internals.md). */
+#include <lua.h>
+#include <lauxlib.h>
+#include "sparkgen.h"
+
+int luaopen_sparkgen_pg(lua_State *L)
+{
+    lua_newtable(L);
+    return 1;
+}

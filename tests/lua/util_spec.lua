@@ -1,0 +1,28 @@
+local util = require "sparkgen.util"
+
+describe("util.closest", function()
+  it("suggests names within a small edit distance", function()
+    assert.same({"orders"}, util.closest("ordres", {"orders", "customers", "products"}))
+  end)
+  it("suggests nothing for an unrelated name", function()
+    assert.same({}, util.closest("zzz", {"orders", "customers"}))
+  end)
+end)
+
+describe("util.redact", function()
+  it("removes the password from a connection URI", function()
+    assert.equal("postgresql://bob:***@db:5432/shop", util.redact("postgresql://bob:hunter2@db:5432/shop"))
+  end)
+  it("removes the password from a key=value connection string", function()
+    assert.equal("host=db password=*** dbname=shop", util.redact("host=db password=hunter2 dbname=shop"))
+  end)
+end)
+
+describe("util.json_encode", function()
+  it("sorts object keys so equal values encode equally", function()
+    assert.equal('{"a":1,"b":[1,2]}', util.json_encode({b = {1, 2}, a = 1}))
+  end)
+  it("keeps an empty array marked with util.array as []", function()
+    assert.equal('{"x":[]}', util.json_encode({x = util.array({})}))
+  end)
+end)
