@@ -1,0 +1,177 @@
+-- config.lua — layered configuration.
+-- Lowest to highest: built-in defaults < $XDG_CONFIG_HOME/sparkgen/config.lua <
+-- ./sparkgen.lua < environment < command-line flags. A config file is a Lua chunk that
+-- returns a table; every key is checked against DEFAULTS, and an unknown key is an
+-- error naming the key and the file.
+local util = require "sparkgen.util"
+
+local M = {}
+
+--- Every known key with its default. A nested table is a section; its keys are checked
+--- too. `false` means "off"/"not set" for optional values that must still be declared.
+M.DEFAULTS = {
+  -- where the schema comes from
+  db = false,                 -- libpq connection string/URI (else DATABASE_URL / PG* variables)
+  schema = false,             -- JSON snapshot file (offline mode)
+  schemas = false,            -- list of PostgreSQL schemas to read (default: all non-system)
+  schema_ttl = 1800,          -- seconds a live catalog snapshot stays fresh in the cache
+  allow_stale = false,        -- use an expired snapshot when the database is unreachable
+  refresh = false,            -- bypass the schema cache
+  statement_timeout_ms = 30000,
+  connect_timeout_s = 10,
+  prompt_table_budget = 40,   -- most tables described to the model
+
+  -- the model
+  provider = false,           -- template | anthropic | openai (default: anthropic when a key is set)
+  model = false,              -- default per provider
+  max_tokens = 8192,
+  temperature = 0,
+  max_repairs = 2,
+  anthropic = {base_url = "https://api.anthropic.com", version = "2023-06-01",
+               model = "claude-sonnet-5", beta = false},
+  openai = {base_url = "http://127.0.0.1:11434", model = "llama3.1", api_key_env = "OPENAI_API_KEY"},
+
+  -- HTTP
+  http = {timeout_s = 600, connect_timeout_s = 5, retries = 2, concurrency = 4},
+
+  -- the caches
+  cache = {enabled = true, dir = false, ttl_s = 30 * 24 * 3600, max_entries = 10000,
+           max_bytes = 256 * 1024 * 1024, lru_entries = 256},
+
+  -- plugins and behaviour
+  paths = {},                 -- user directories with types/, rules/, prompts/, templates/
+  strict = false,             -- a broken user plugin is an error instead of a warning
+  keep_invalid = false,
+  lint = {},                  -- policy overrides (see lint.lua)
+
+  -- logging
+  log = {level = "warn", format = "auto"},
+
+  -- running jobs
+  spark = {submit = false, master = "local[*]", python = false,
+           packages = "org.postgresql:postgresql:42.7.14", jar = false,
+           conf = {}, fetch_size = 10000, partition_rows = 1000000, num_partitions = 8},
+}
+
+-- Sections whose contents are free-form (user-defined keys allowed).
+local OPEN_SECTIONS = {lint = true, ["spark.conf"] = true, paths = true, schemas = true}
+
+local function check_keys(tbl, defaults, prefix, file)
+  for k, v in pairs(tbl) do
+    local name = prefix .. tostring(k)
+    if type(k) ~= "string" then
+      return nil, ("%s: unexpected non-string key %s in the config table"):format(file, name)
+    end
+    local d = defaults[k]
+    if d == nil then
+      local known = util.sorted_keys(defaults)
+      return nil, ("%s: unknown config key '%s'%s"):format(file, name, util.suggest(k, known))
+    end
+    if type(d) == "table" and not OPEN_SECTIONS[name] and next(d) ~= nil and (d[1] == nil) then
+      if type(v) ~= "table" then
+        return nil, ("%s: config key '%s' must be a table"):format(file, name)
+      end
+      local ok, err = check_keys(v, d, name .. ".", file)
+      if not ok then return nil, err end
+    elseif d ~= false and type(d) ~= type(v) and not (type(d) == "table" and type(v) == "table") then
+      return nil, ("%s: config key '%s' must be a %s, got %s"):format(file, name, type(d), type(v))
+    end
+  end
+  return true
+end
+
+local function merge(into, from)
+  for k, v in pairs(from) do
+    if type(v) == "table" and type(into[k]) == "table" and v[1] == nil and next(v) ~= nil then
+      merge(into[k], v)
+    else
+      into[k] = v
+    end
+  end
+end
+
+--- Load one config file: table or nil, message. A missing file is not an error
+--- (returns false).
+function M.load_file(path)
+  if not util.file_exists(path) then return false end
+  local chunk, err = loadfile(path, "t", {os = {getenv = os.getenv}})
+  if not chunk then return nil, ("broken config file %s"):format(err) end
+  local ok, value = pcall(chunk)
+  if not ok then return nil, ("broken config file %s"):format(tostring(value)) end
+  if type(value) ~= "table" then
+    return nil, ("%s: a config file must return a table, got %s"):format(path, type(value))
+  end
+  local kok, kerr = check_keys(value, M.DEFAULTS, "", path)
+  if not kok then return nil, kerr end
+  return value
+end
+
+local function env_layer()
+  local e = {}
+  local function set(key, value) if value and value ~= "" then e[key] = value end end
+  set("db", os.getenv("SPARKGEN_DB") or os.getenv("DATABASE_URL"))
+  set("schema", os.getenv("SPARKGEN_SCHEMA"))
+  set("provider", os.getenv("SPARKGEN_PROVIDER"))
+  set("model", os.getenv("SPARKGEN_MODEL"))
+  local base = os.getenv("ANTHROPIC_BASE_URL")
+  if base and base ~= "" then e.anthropic = {base_url = base} end
+  local obase = os.getenv("OPENAI_BASE_URL")
+  if obase and obase ~= "" then e.openai = {base_url = obase} end
+  local lv = os.getenv("SPARKGEN_LOG")
+  if lv and lv ~= "" then e.log = {level = lv} end
+  local cdir = os.getenv("SPARKGEN_CACHE_DIR")
+  if cdir and cdir ~= "" then e.cache = {dir = cdir} end
+  local sp = os.getenv("SPARKGEN_PATH")
+  if sp and sp ~= "" then
+    e.paths = {}
+    for dir in sp:gmatch("[^:]+") do e.paths[#e.paths + 1] = dir end
+  end
+  return e
+end
+
+--- The user config file and the project file, in the order they apply.
+function M.files(opts)
+  local xdg = os.getenv("XDG_CONFIG_HOME")
+  if not xdg or xdg == "" then xdg = (os.getenv("HOME") or ".") .. "/.config" end
+  return {xdg .. "/sparkgen/config.lua", (opts and opts.project) or "./sparkgen.lua"}
+end
+
+--- Resolve the configuration: load{flags = {...}, files = {...}?}.
+--- Returns cfg (with cfg._sources listing the files that applied) or nil, message.
+function M.load(opts)
+  opts = opts or {}
+  local cfg = util.deepcopy(M.DEFAULTS)
+  local sources = {}
+  for _, path in ipairs(opts.files or M.files(opts)) do
+    local layer, err = M.load_file(path)
+    if layer == nil then return nil, err end
+    if layer then
+      merge(cfg, layer)
+      sources[#sources + 1] = path
+    end
+  end
+  local env = env_layer()
+  -- SPARKGEN_PATH comes before the config's paths; both before the built-in root.
+  if env.paths then
+    for _, p in ipairs(cfg.paths) do env.paths[#env.paths + 1] = p end
+  end
+  merge(cfg, env)
+  if opts.flags then merge(cfg, opts.flags) end
+  if not cfg.cache.dir then
+    local xdg = os.getenv("XDG_CACHE_HOME")
+    if not xdg or xdg == "" then xdg = (os.getenv("HOME") or "/tmp") .. "/.cache" end
+    cfg.cache.dir = xdg .. "/sparkgen"
+  end
+  cfg._sources = sources
+  return cfg
+end
+
+--- The secret values the config knows about, for callers that must keep them out of
+--- files. Keys are read from the environment only; config files never hold them.
+function M.api_key(provider, cfg)
+  if provider == "anthropic" then return os.getenv("ANTHROPIC_API_KEY") end
+  if provider == "openai" then return os.getenv(cfg.openai.api_key_env or "OPENAI_API_KEY") end
+  return nil
+end
+
+return M
