@@ -1,21 +1,172 @@
--- cli.lua — the command line (temporary: only `run` until the full CLI lands).
+-- cli.lua — the command line. Builds the argparse parser from the subcommand modules
+-- in lua/sparkgen/commands/, resolves the configuration (flags are its highest
+-- layer), configures logging and dispatches. Every expected failure ends as one line
+-- `sparkgen: message` on stderr and a non-zero exit status (1 failure, 2 usage).
+local argparse = require "argparse"
+
 local M = {}
 
-function M.main(host)
-  local argv = host.argv
-  if argv[1] == "run" and argv[2] then
-    local script = argv[2]
-    local args = {[0] = script}
-    for i = 3, #argv do args[#args + 1] = argv[i] end
-    _G.arg = args
-    local chunk, err = loadfile(script)
-    if not chunk then io.stderr:write("sparkgen: ", err, "\n") return 1 end
-    local ok, status = pcall(chunk, table.unpack(args))
-    if not ok then io.stderr:write("sparkgen: ", tostring(status), "\n") return 1 end
-    return math.type(status) == "integer" and status or 0
+-- Subcommands in the order `--help` lists them.
+M.COMMANDS = {"generate", "exec", "batch", "run", "types", "schema", "prompt", "lint",
+              "eval", "cache", "doctor"}
+
+local EXIT_USAGE = 2
+
+--- Options that say where the schema comes from.
+function M.add_source_options(cmd)
+  cmd:option("--db", "PostgreSQL connection string or URI (default: DATABASE_URL, PG* variables).")
+     :argname("<conninfo>")
+  cmd:option("--schema", "Read the schema from a JSON snapshot file instead of a database.")
+     :argname("<file>"):target("schema_file")
+  cmd:option("--schemas", "Comma-separated PostgreSQL schemas to read (default: all non-system).")
+     :argname("<a,b>")
+  cmd:flag("--refresh", "Ignore the cached schema snapshot and read the catalog again.")
+  cmd:flag("--allow-stale", "Use an expired cached snapshot when the database is unreachable.")
+end
+
+--- Options that choose and tune the model.
+function M.add_llm_options(cmd)
+  cmd:option("--provider", "template, anthropic or openai (default: template when the type has one, else anthropic).")
+     :choices({"template", "anthropic", "openai"})
+  cmd:option("--model", "Model id (default from config: anthropic.model / openai.model).")
+  cmd:flag("--no-cache", "Do not read or write the response cache.")
+  cmd:option("--max-repairs", "Repair attempts after lint findings (default 2).")
+     :convert(tonumber)
+end
+
+--- --json for machine-readable output.
+function M.add_output_options(cmd)
+  cmd:flag("--json", "Print the result as JSON.")
+end
+
+--- --context k=v (repeatable) or a Lua table literal {k = "v", ...}.
+function M.add_context_option(cmd)
+  cmd:option("-c --context", "Context parameter k=v (repeatable), or a Lua table literal {k = v, ...}.")
+     :argname("<k=v>"):count("*")
+end
+
+local function add_common_options(cmd)
+  cmd:option("--log-level", "debug, info, warn, error or off (default warn; env SPARKGEN_LOG).")
+     :choices({"debug", "info", "warn", "error", "off"})
+  cmd:option("--log-format", "json, text, or auto (text on a terminal).")
+     :choices({"json", "text", "auto"})
+  cmd:option("--config", "Project config file to use instead of ./sparkgen.lua."):argname("<file>")
+  cmd:flag("--strict", "Treat a broken user plugin (type, rule) as an error.")
+end
+
+--- Parse the --context values into a table of strings (or Lua values from a literal).
+function M.parse_context(values)
+  local ctx = {}
+  for _, v in ipairs(values or {}) do
+    if v:match("^%s*{") then
+      local chunk, err = load("return " .. v, "=--context", "t", {})
+      if not chunk then return nil, ("bad --context table %s: %s"):format(v, err) end
+      local ok, t = pcall(chunk)
+      if not ok or type(t) ~= "table" then
+        return nil, ("bad --context table %s: %s"):format(v, ok and "not a table" or tostring(t))
+      end
+      for k, x in pairs(t) do ctx[k] = x end
+    else
+      local k, x = v:match("^%s*([%w_]+)%s*=(.*)$")
+      if not k then return nil, ("bad --context '%s': expected key=value"):format(v) end
+      ctx[k] = x
+    end
   end
-  io.stderr:write("sparkgen: usage: sparkgen run SCRIPT\n")
-  return 2
+  return ctx
+end
+
+--- The configuration layer made of the flags this command accepted.
+local function flags_layer(args)
+  local f = {}
+  if args.db then f.db = args.db end
+  if args.schema_file then f.schema = args.schema_file end
+  if args.schemas then
+    f.schemas = {}
+    for s in args.schemas:gmatch("[^,%s]+") do f.schemas[#f.schemas + 1] = s end
+  end
+  if args.refresh then f.refresh = true end
+  if args.allow_stale then f.allow_stale = true end
+  if args.provider then f.provider = args.provider end
+  if args.model then f.model = args.model end
+  if args.no_cache then f.cache = {enabled = false} end
+  if args.max_repairs then f.max_repairs = math.tointeger(args.max_repairs) or args.max_repairs end
+  if args.concurrency then f.http = {concurrency = args.concurrency} end
+  if args.strict then f.strict = true end
+  if args.keep_invalid then f.keep_invalid = true end
+  if args.master then f.spark = {master = args.master} end
+  if args.log_level or args.log_format then
+    f.log = {level = args.log_level, format = args.log_format}
+  end
+  return f
+end
+
+local function build_parser(host)
+  local parser = argparse("sparkgen",
+    "Turn data-transformation requests into reviewed, runnable Apache Spark (PySpark) code.")
+    :epilog("Run 'sparkgen COMMAND --help' for a command's options. Docs: README.md.")
+    :command_target("command")
+    :help_max_width(100)
+  parser:flag("--version", "Print the version and exit."):action(function()
+    print("sparkgen " .. host.version)
+    os.exit(0)
+  end)
+  add_common_options(parser)
+  local modules = {}
+  for _, name in ipairs(M.COMMANDS) do
+    local ok, mod = pcall(require, "sparkgen.commands." .. name)
+    if ok then
+      local cmd = parser:command(name, mod.summary)
+      add_common_options(cmd)
+      mod.setup(cmd, M)
+      modules[name] = mod
+    elseif not tostring(mod):find("module 'sparkgen.commands." .. name .. "' not found", 1, true) then
+      error(mod, 0) -- a broken built-in command module is a bug: let the host report it
+    end
+  end
+  return parser, modules
+end
+
+local function fail(msg, status)
+  io.stderr:write("sparkgen: ", tostring(msg):gsub("\n+$", ""), "\n")
+  return status or 1
+end
+
+--- Resolve the configuration for parsed args and configure logging.
+function M.configure(args)
+  local config = require "sparkgen.config"
+  local paths = require "sparkgen.paths"
+  local log = require "sparkgen.log"
+  local files
+  if args.config then
+    local util = require "sparkgen.util"
+    if not util.file_exists(args.config) then return nil, ("config file %s: not found"):format(args.config) end
+    files = {config.files()[1], args.config}
+  end
+  local cfg, err = config.load{flags = flags_layer(args), files = files}
+  if not cfg then return nil, err end
+  local ok, lerr = log.configure{level = cfg.log.level, format = cfg.log.format}
+  if not ok then return nil, lerr end
+  paths.setup{user = cfg.paths}
+  return cfg
+end
+
+function M.main(host)
+  local parser, modules = build_parser(host)
+  local ok, args = parser:pparse(host.argv)
+  if not ok then
+    io.stderr:write(parser:get_usage(), "\n")
+    return fail(args, EXIT_USAGE)
+  end
+  if not args.command then
+    io.stdout:write(parser:get_help(), "\n")
+    return 0
+  end
+  local cfg, err = M.configure(args)
+  if not cfg then return fail(err, 1) end
+  local ctx = {config = cfg, stdout = io.stdout, host = host}
+  local status, msg, code = modules[args.command].run(args, ctx)
+  if status == nil then return fail(msg, code) end
+  return status
 end
 
 return M

@@ -1,0 +1,383 @@
+-- generator.lua — the pipeline: request → schema → type → (template | prompt → model)
+-- → lint → bounded repair loop → checks → GeneratedCode.
+--
+-- One code path serves one request and a batch: `generate` is `generate_all` with a
+-- single request. Model calls of a batch go out in parallel (llm.complete_many); each
+-- repair round sends only the requests whose code still has findings. Nothing that fails
+-- the lint gate is returned as good: such a result has ok = false and its findings.
+local log = require "sparkgen.log"
+local types = require "sparkgen.types"
+local util = require "sparkgen.util"
+
+local M = {}
+
+local function lazy(name)
+  return setmetatable({}, {__index = function(_, k) return require(name)[k] end})
+end
+local schema_mod = lazy "sparkgen.schema"
+local checks = lazy "sparkgen.checks"
+local template = lazy "sparkgen.template"
+
+local function has_module(name)
+  local ok = pcall(require, name)
+  return ok
+end
+
+--- A word that looks like a type name but is not one is a typo, not a free-form request.
+local function looks_like_type_name(word)
+  return word:match("^[%a_][%w_]*$") ~= nil
+end
+
+local schema_cache = {}
+--- The schema for cfg, opened once per process (the same object for every request).
+local function open_schema(cfg)
+  local key = table.concat({tostring(cfg.schema), tostring(cfg.db), tostring(cfg.refresh)}, "\0")
+  if schema_cache[key] then return schema_cache[key] end
+  local S, err = schema_mod.open(cfg)
+  if not S then return nil, err end
+  schema_cache[key] = S
+  return S
+end
+
+M.schema = open_schema
+
+--- Resolve a request: {source=, type=, text=, context=} → prepared request or nil, err.
+--- Used by generate, `sparkgen prompt` and eval.
+function M.prepare(req, cfg)
+  if type(req) ~= "table" then error("generator.prepare: request must be a table", 2) end
+  if type(req.source) ~= "string" or req.source == "" then
+    return nil, "a request needs a source table"
+  end
+  local reg, rerr = types.load_all{strict = cfg.strict}
+  if not reg then return nil, rerr end
+  local typedef, text = nil, req.text
+  if req.type and reg.by_name[req.type] then
+    typedef = reg.by_name[req.type]
+  elseif req.type and looks_like_type_name(req.type) then
+    local _, err = types.get(req.type)
+    return nil, err .. " (a free-form request has spaces: \"monthly revenue per category\")"
+  elseif req.type then
+    text = req.type
+  end
+  if not typedef and not text then return nil, "a request needs a type or a free-form text" end
+
+  local S, serr = open_schema(cfg)
+  if not S then return nil, serr end
+  local source, terr = S:table(req.source)
+  if not source then return nil, terr end
+
+  local context, cerr
+  if typedef then
+    context, cerr = types.resolve_context(typedef, req.context or {})
+    if not context then return nil, cerr end
+  else
+    context = util.copy(req.context or {})
+    if context.as_of == nil then context.as_of = util.today() end
+  end
+
+  -- The tables a type names must exist, or its code cannot run.
+  local missing = {}
+  for _, name in ipairs(typedef and typedef.tables or {}) do
+    if not S:table(name) then missing[#missing + 1] = name end
+  end
+
+  local tables = S:select{source = source, tables = typedef and typedef.tables or {},
+                          text = text or (typedef and typedef.summary) or "",
+                          budget = cfg.prompt_table_budget}
+  local fks = {}
+  for _, t in ipairs(tables) do
+    local rel = S:foreign_keys(t)
+    for _, fk in ipairs(rel and rel.outgoing or {}) do fks[#fks + 1] = fk end
+  end
+  return {
+    request = {source = req.source, type = typedef and typedef.name or nil, text = text, context = context},
+    typedef = typedef, schema = S, source_table = source, tables = tables, foreign_keys = fks,
+    missing_tables = missing,
+  }
+end
+
+--- template | anthropic | openai, or nil, message saying what to set.
+function M.choose_provider(prep, cfg)
+  local typedef = prep.typedef
+  local config = require "sparkgen.config"
+  local wanted = cfg.provider or nil
+  if wanted == "template" or (not wanted and typedef and typedef.template) then
+    if not typedef then
+      return nil, "a free-form request needs a model: set ANTHROPIC_API_KEY (or use --provider openai with a local server)"
+    end
+    if not typedef.template then
+      return nil, ("type '%s' has no template, so it needs a model: set ANTHROPIC_API_KEY " ..
+        "(export ANTHROPIC_API_KEY=...) or use --provider openai"):format(typedef.name)
+    end
+    return "template"
+  end
+  local provider = wanted or "anthropic"
+  if provider == "anthropic" and not config.api_key("anthropic", cfg) then
+    local what = typedef and ("type '%s' has no template"):format(typedef.name) or "a free-form request needs a model"
+    return nil, ("%s and ANTHROPIC_API_KEY is not set: export ANTHROPIC_API_KEY=... " ..
+      "(or use --provider openai for an OpenAI-compatible server)"):format(what)
+  end
+  return provider
+end
+
+local function empty_usage()
+  return {input_tokens = 0, output_tokens = 0, cache_creation_input_tokens = 0, cache_read_input_tokens = 0}
+end
+
+local function add_usage(into, u)
+  for k in pairs(into) do into[k] = into[k] + (tonumber(u and u[k]) or 0) end
+end
+
+--- The name to pass to read_table for a table object (qualified when not public).
+local function read_name(S, t)
+  if schema_mod.read_table_name then return schema_mod.read_table_name(t) end
+  if t.schema and t.schema ~= "public" then return t.schema .. "." .. t.name end
+  return t.name
+end
+
+local function lint_code(code, prep, cfg)
+  if not has_module("sparkgen.lint") then
+    return {ok = true, findings = {}, tables_used = nil, complexity = nil, skipped = "lint module missing"}
+  end
+  local lint = require "sparkgen.lint"
+  local report, err = lint.check(code, {schema = prep.schema, policy = cfg.lint})
+  if not report then
+    return {ok = true, findings = {{id = "lint-unavailable", severity = "warning", message = err}}}
+  end
+  return report
+end
+
+local function finding_warnings(report)
+  local out = {}
+  for _, f in ipairs(report.findings or {}) do
+    if f.severity == "warning" then
+      out[#out + 1] = ("%s%s: %s"):format(f.line and ("line " .. f.line .. ": ") or "", f.id, f.message)
+    end
+  end
+  return out
+end
+
+local function errors_of(report)
+  local out = {}
+  for _, f in ipairs(report.findings or {}) do
+    if f.severity ~= "warning" then out[#out + 1] = f end
+  end
+  return out
+end
+
+--- Finish a result from code + lint report (shared by template and model paths).
+local function finish(prep, base, report, cfg)
+  local typedef = prep.typedef
+  local result = base
+  result.request = prep.request
+  result.tables_used = util.array(report.tables_used or (typedef and util.copy(typedef.tables or {})) or {})
+  result.estimated_complexity = report.complexity or base.estimated_complexity or (typedef and typedef.complexity) or "medium"
+  result.findings = util.array(errors_of(report))
+  result.warnings = result.warnings or util.array({})
+  for _, w in ipairs(finding_warnings(report)) do result.warnings[#result.warnings + 1] = w end
+  for _, name in ipairs(prep.missing_tables or {}) do
+    result.warnings[#result.warnings + 1] = ("type '%s' names table '%s', which is not in the schema"):format(typedef.name, name)
+  end
+  result.ok = #result.findings == 0
+  if not result.ok and cfg.keep_invalid then result.kept_invalid = true end
+  return result
+end
+
+local function resolve_type_checks(typedef)
+  if not typedef or not typedef.checks then return util.array({}) end
+  local resolved, err = checks.resolve(typedef.checks)
+  if not resolved then return nil, ("type '%s': %s"):format(typedef.name, err) end
+  return util.array(resolved)
+end
+
+local function from_template(prep, cfg)
+  local typedef = prep.typedef
+  if #prep.missing_tables > 0 then
+    return nil, ("type '%s' needs table%s %s, not found in the schema%s"):format(typedef.name,
+      #prep.missing_tables > 1 and "s" or "", table.concat(prep.missing_tables, ", "),
+      prep.schema.describe_source and (" (" .. prep.schema:describe_source() .. ")") or "")
+  end
+  local names = {}
+  for _, name in ipairs(typedef.tables or {}) do names[name] = read_name(prep.schema, prep.schema:table(name)) end
+  local env = {context = prep.request.context, params = prep.request.context,
+               source = read_name(prep.schema, prep.source_table), tables = names}
+  local code, err = template.render("templates", typedef.template, env)
+  if not code then return nil, err end
+  local description = typedef.summary
+  if typedef.description then
+    description = template.render_string(typedef.description, prep.request.context, "@" .. typedef.path .. ":description")
+      or typedef.summary
+  end
+  local vchecks, cerr = resolve_type_checks(typedef)
+  if not vchecks then return nil, cerr end
+  local report = lint_code(code, prep, cfg)
+  return finish(prep, {
+    code = code, description = util.trim(description), validation_checks = vchecks,
+    provider = "template", model = util.json_null, usage = empty_usage(),
+    request_ids = util.array({}), cached = false, attempts = 1, warnings = util.array({}),
+  }, report, cfg)
+end
+
+-- Model output → code and claims, normalised; code fences stripped.
+local function normalise_output(out)
+  local code = type(out.code) == "string" and out.code or ""
+  code = code:gsub("^%s*```[%w]*\n", ""):gsub("\n```%s*$", "\n")
+  return {
+    code = code,
+    description = type(out.description) == "string" and out.description or "",
+    tables_used = type(out.tables_used) == "table" and out.tables_used or {},
+    estimated_complexity = type(out.estimated_complexity) == "string" and out.estimated_complexity or nil,
+    validation_checks = type(out.validation_checks) == "table" and out.validation_checks or {},
+  }
+end
+
+-- The type's checks plus the model's valid extra ones; invalid ones become warnings.
+local function merge_checks(typedef_checks, model_checks, warnings)
+  local out, seen = util.array({}), {}
+  local function key(c) return util.json_encode(c) end
+  for _, c in ipairs(typedef_checks) do out[#out + 1] = c; seen[key(c)] = true end
+  for _, spec in ipairs(model_checks) do
+    if type(spec) == "table" then
+      local flat = util.copy(spec)
+      if type(spec.params) == "table" then
+        flat.params = nil
+        for k, v in pairs(spec.params) do flat[k] = v end
+      end
+      flat.description = nil
+      local resolved, err = checks.resolve({flat})
+      if resolved then
+        if not seen[key(resolved[1])] then out[#out + 1] = resolved[1]; seen[key(resolved[1])] = true end
+      else
+        warnings[#warnings + 1] = "dropped a validation check proposed by the model: " .. tostring(err)
+      end
+    end
+  end
+  return out
+end
+
+--- Generate many requests; results in input order, each {result=} or {error=}.
+--- opts: {concurrency=, on_progress=function(ev), no_cache=, record_dir=, replay_dir=}
+function M.generate_all(requests, cfg, opts)
+  opts = opts or {}
+  local n = #requests
+  local outcomes = {}
+  local progress = {total = n, done = 0, failed = 0, cached = 0, tokens_in = 0, tokens_out = 0}
+  local function report_progress(i, outcome)
+    outcomes[i] = outcome
+    progress.done = progress.done + 1
+    if outcome.error or (outcome.result and not outcome.result.ok) then progress.failed = progress.failed + 1 end
+    local r = outcome.result
+    if r then
+      if r.cached then progress.cached = progress.cached + 1 end
+      progress.tokens_in = progress.tokens_in + (r.usage and r.usage.input_tokens or 0)
+      progress.tokens_out = progress.tokens_out + (r.usage and r.usage.output_tokens or 0)
+    end
+    if opts.on_progress then opts.on_progress(progress) end
+  end
+
+  -- 1. prepare every request; template ones finish right away.
+  local pending = {} -- model-bound: {i=, prep=, provider=, base=, request=, state=}
+  for i, req in ipairs(requests) do
+    local span = log.span("generate.prepare", {source = req.source, type = req.type})
+    local prep, err = M.prepare(req, cfg)
+    local provider
+    if prep then provider, err = M.choose_provider(prep, cfg) end
+    if not prep or not provider then
+      span:fail(err)
+      report_progress(i, {error = err})
+    elseif provider == "template" then
+      local result, terr = from_template(prep, cfg)
+      span:done(result and (result.ok and "ok" or "findings") or "error", {provider = "template"})
+      report_progress(i, result and {result = result} or {error = terr})
+    else
+      span:done("ok", {provider = provider})
+      pending[#pending + 1] = {i = i, prep = prep, provider = provider}
+    end
+  end
+  if #pending == 0 then return outcomes, progress end
+
+  -- 2. model calls, in parallel rounds: first attempts, then repairs of what failed lint.
+  local llm = require "sparkgen.llm"
+  local prompt = require "sparkgen.prompt"
+  local rules = checks.list()
+  for _, p in ipairs(pending) do
+    local pcfg = cfg
+    if p.provider ~= cfg.provider then pcfg = util.copy(cfg); pcfg.provider = p.provider end
+    p.cfg = pcfg
+    local vchecks, cerr = resolve_type_checks(p.prep.typedef)
+    if not vchecks then p.error = cerr else
+      p.type_checks = vchecks
+      p.base = prompt.build{request = p.prep.request, typedef = p.prep.typedef, tables = p.prep.tables,
+                            foreign_keys = p.prep.foreign_keys, schema = p.prep.schema, rules = rules, cfg = pcfg}
+      p.request = p.base
+      p.usage, p.request_ids, p.attempts, p.all_cached = empty_usage(), util.array({}), 0, true
+      p.warnings = util.array({})
+    end
+  end
+  local max_repairs = math.tointeger(cfg.max_repairs) or 2
+  local round = 0
+  local active = {}
+  for _, p in ipairs(pending) do
+    if p.error then report_progress(p.i, {error = p.error}) else active[#active + 1] = p end
+  end
+  while #active > 0 do
+    local reqs = {}
+    for k, p in ipairs(active) do reqs[k] = p.request end
+    -- Every pending request has the same provider (cfg.provider or the default).
+    local answers = llm.complete_many(active[1].cfg, reqs, {
+      concurrency = opts.concurrency or cfg.http.concurrency, no_cache = opts.no_cache or cfg.cache.enabled == false,
+      record_dir = opts.record_dir, replay_dir = opts.replay_dir,
+    })
+    local next_round = {}
+    for k, p in ipairs(active) do
+      local a = answers[k] or {}
+      local res, err = a.res or a.result, a.err or a.error
+      if not res then
+        report_progress(p.i, {error = err or "the model gave no answer"})
+      else
+        p.attempts = p.attempts + (res.attempts or 1)
+        add_usage(p.usage, res.usage)
+        for _, id in ipairs(res.request_ids or {}) do p.request_ids[#p.request_ids + 1] = id end
+        if not res.cached then p.all_cached = false end
+        local out = normalise_output(res.output or {})
+        local report = lint_code(out.code, p.prep, cfg)
+        local errors = errors_of(report)
+        if #errors > 0 and round < max_repairs then
+          log.info("generate.repair", {source = p.prep.request.source, round = round + 1, findings = #errors})
+          p.request = prompt.repair(p.base, {code = out.code, findings = errors})
+          next_round[#next_round + 1] = p
+        else
+          local warnings = p.warnings
+          local has_lint, lint = pcall(require, "sparkgen.lint")
+          if has_lint and lint.model_claims then
+            for _, w in ipairs(lint.model_claims(report, out) or {}) do
+              warnings[#warnings + 1] = type(w) == "table" and (w.message or util.json_encode(w)) or tostring(w)
+            end
+          end
+          local result = finish(p.prep, {
+            code = out.code, description = out.description,
+            estimated_complexity = out.estimated_complexity,
+            validation_checks = merge_checks(p.type_checks, out.validation_checks, warnings),
+            provider = p.provider, model = res.model, usage = p.usage, request_ids = p.request_ids,
+            cached = p.all_cached, attempts = p.attempts, warnings = warnings,
+          }, report, cfg)
+          report_progress(p.i, {result = result})
+        end
+      end
+    end
+    active = next_round
+    round = round + 1
+  end
+  return outcomes, progress
+end
+
+--- Generate one request: result or nil, message. A result whose code failed the lint
+--- gate is returned with ok = false (callers must not present it as good).
+function M.generate(req, cfg, opts)
+  local outcomes = M.generate_all({req}, cfg, opts)
+  local o = outcomes[1]
+  if o.error then return nil, o.error end
+  return o.result
+end
+
+return M

@@ -1,0 +1,102 @@
+-- init.lua — the public API for recipes (`local sg = require "sparkgen"`).
+--   sg.generate{source = "orders", type = "revenue_by_category",
+--               context = {time_period = "last_month"}, job = "out/revenue.py"}
+--   sg.generate_all{ {...}, {...}, concurrency = 8 }
+-- Expected failures return nil, message (Lua's convention), so a recipe decides what a
+-- failure means for it. Configuration is the command line's: config files, environment,
+-- and the flags of the `sparkgen` invocation; sg.configure{...} overrides keys.
+local M = {}
+
+local state = {config = nil}
+
+--- Use a resolved configuration (from the CLI), or override keys of the current one:
+--- sg.configure{schema = "examples/shop/schema.json", provider = "template"}.
+function M.configure(cfg)
+  local config = require "sparkgen.config"
+  if cfg and cfg._sources then
+    state.config = cfg
+    return true
+  end
+  local loaded, err = config.load{flags = cfg or {}}
+  if not loaded then return nil, err end
+  if state.config then
+    -- keep what the CLI resolved, apply only the overrides
+    loaded = require("sparkgen.util").deepcopy(state.config)
+    for k, v in pairs(cfg or {}) do loaded[k] = v end
+  end
+  state.config = loaded
+  require("sparkgen.paths").setup{user = loaded.paths}
+  return true
+end
+
+function M.config()
+  if not state.config then assert(M.configure{}) end
+  return state.config
+end
+
+local function request_of(spec)
+  if type(spec) ~= "table" then error("sparkgen: a request must be a table {source=, type=, context=}", 3) end
+  return {source = spec.source, type = spec.type or spec.text, context = spec.context}
+end
+
+local function maybe_write_job(result, spec)
+  if not spec.job then return true end
+  return M.write_job(result, spec.job)
+end
+
+--- Generate one request. Returns the result, or nil, message. A result that failed the
+--- checks is an error here (message lists the findings) unless spec.keep_invalid.
+function M.generate(spec)
+  local generator = require "sparkgen.generator"
+  local result, err = generator.generate(request_of(spec), M.config())
+  if not result then return nil, err end
+  if not result.ok and not spec.keep_invalid then
+    local lines = {}
+    for _, f in ipairs(result.findings) do lines[#lines + 1] = ("line %s: %s: %s"):format(f.line or "?", f.id, f.message) end
+    return nil, "generated code failed its checks: " .. table.concat(lines, "; "), result
+  end
+  local ok, jerr = maybe_write_job(result, spec)
+  if not ok then return nil, jerr end
+  return result
+end
+
+--- Generate many requests in parallel. Returns a list in input order whose entries
+--- are results, or {error = message} for requests that failed, plus a summary.
+function M.generate_all(specs)
+  local generator = require "sparkgen.generator"
+  local reqs = {}
+  for i, spec in ipairs(specs) do reqs[i] = request_of(spec) end
+  local outcomes, summary = generator.generate_all(reqs, M.config(), {concurrency = specs.concurrency,
+    on_progress = specs.on_progress})
+  local out = {}
+  for i, o in ipairs(outcomes) do
+    if o.result and o.result.ok then
+      local ok, jerr = maybe_write_job(o.result, specs[i])
+      out[i] = ok and o.result or {error = jerr}
+    elseif o.result then
+      out[i] = {error = "generated code failed its checks", result = o.result}
+    else
+      out[i] = {error = o.error}
+    end
+  end
+  return out, summary
+end
+
+--- Write a runnable job for a result.
+function M.write_job(result, path)
+  return require("sparkgen.commands.generate").write_job(result, path, M.config())
+end
+
+--- The registered transformation types (list of type tables).
+function M.types()
+  local reg, err = require("sparkgen.types").load_all{strict = M.config().strict}
+  if not reg then return nil, err end
+  return reg.list
+end
+
+--- The schema sparkgen sees (see schema.lua for its methods).
+function M.schema()
+  return require("sparkgen.generator").schema(M.config())
+end
+
+return M
