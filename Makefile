@@ -33,7 +33,7 @@ DEB_LUA   = lua-cjson lua-argparse lua-penlight lua-busted
 DEB_TEST  = postgresql python3 python3-venv openjdk-17-jre-headless
 DEB_ALL   = $(DEB_BUILD) $(DEB_LUA) $(DEB_TEST)
 
-.PHONY: all install uninstall deps test bench demo spark clean
+.PHONY: all install uninstall deps deb-packages test bench demo spark clean
 
 all: $(BIN)
 
@@ -64,6 +64,10 @@ deps:
 	    $$( [ $$(id -u) -ne 0 ] && echo sudo ) apt-get update && \
 	    $$( [ $$(id -u) -ne 0 ] && echo sudo ) apt-get install -y $$missing; \
 	else echo "all Debian packages present"; fi
+
+# The list alone, for scripts (.ci/run): apt-get install -y $$(make -s deb-packages)
+deb-packages:
+	@echo $(DEB_ALL)
 
 test: $(BIN)
 	@SPARKGEN="$(CURDIR)/$(BIN)" SPARKGEN_HOME="$(CURDIR)" SANITIZE="$(SANITIZE)" \

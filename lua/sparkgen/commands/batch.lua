@@ -1,0 +1,152 @@
+-- commands/batch.lua — `sparkgen batch FILE`: many requests at once, in parallel.
+-- FILE is JSON lines ({"source": ..., "type": ..., "context": {...}}) or a Lua file
+-- returning a list of such tables. Results come back in input order; a failed request
+-- is reported on its own line without stopping the others. On a terminal a progress
+-- bar shows done/failed/cached, elapsed time and tokens.
+local sys = require "sparkgen.sys"
+local types = require "sparkgen.types"
+local util = require "sparkgen.util"
+
+local M = {}
+
+M.summary = "Generate many requests in parallel from a JSON-lines or Lua file."
+
+function M.setup(cmd, cli)
+  cmd:argument("file", "Requests: JSON lines (.jsonl) or a Lua file returning a list.")
+  cmd:option("--concurrency", "Model requests in flight at once (default http.concurrency)."):convert(tonumber)
+  cmd:option("--jobs", "Write one runnable job per successful request into DIR."):argname("<dir>")
+  cmd:flag("--no-progress", "Never draw the progress bar.")
+  cli.add_source_options(cmd)
+  cli.add_llm_options(cmd)
+  cli.add_output_options(cmd)
+end
+
+local function check_request(r, where)
+  if type(r) ~= "table" then return nil, ("%s: a request must be an object, got %s"):format(where, type(r)) end
+  if type(r.source) ~= "string" then return nil, ("%s: 'source' (a table name) is required"):format(where) end
+  local kind = r.type or r.text
+  if type(kind) ~= "string" then return nil, ("%s: 'type' (a type name or a free-form request) is required"):format(where) end
+  if r.context ~= nil and type(r.context) ~= "table" then return nil, ("%s: 'context' must be an object"):format(where) end
+  return {source = r.source, type = kind, context = r.context or {}}
+end
+
+--- Read a batch file: list of requests or nil, message (file:line for JSON lines).
+function M.read_requests(path)
+  if path:match("%.lua$") then
+    local list, err = types.load_plugin_file(path)
+    if not list then return nil, err end
+    local out = {}
+    for i, r in ipairs(list) do
+      local req, rerr = check_request(r, ("%s: request %d"):format(path, i))
+      if not req then return nil, rerr end
+      out[i] = req
+    end
+    return out
+  end
+  local text, err = util.read_file(path)
+  if not text then return nil, ("cannot read batch file %s"):format(err) end
+  local out, n = {}, 0
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    n = n + 1
+    if not line:match("^%s*$") and not line:match("^%s*#") then
+      local value, jerr = util.json_decode(line)
+      if value == nil then return nil, ("%s:%d: %s"):format(path, n, jerr) end
+      local req, rerr = check_request(value, ("%s:%d"):format(path, n))
+      if not req then return nil, rerr end
+      out[#out + 1] = req
+    end
+  end
+  if #out == 0 then return nil, ("%s: no requests"):format(path) end
+  return out
+end
+
+local function human_tokens(n)
+  if n >= 1e6 then return ("%.1fM"):format(n / 1e6) end
+  if n >= 1e3 then return ("%.1fk"):format(n / 1e3) end
+  return tostring(n)
+end
+
+--- A one-line progress bar redrawn in place on stderr.
+function M.progress_line(p, elapsed, width)
+  width = width or 24
+  local filled = p.total > 0 and math.floor(width * p.done / p.total) or width
+  return ("[%s%s] %d/%d done, %d failed, %d cached, %.1fs, tokens %s in / %s out"):format(
+    ("#"):rep(filled), ("."):rep(width - filled), p.done, p.total, p.failed, p.cached, elapsed,
+    human_tokens(p.tokens_in), human_tokens(p.tokens_out))
+end
+
+function M.run(args, ctx)
+  local generator = require "sparkgen.generator"
+  local reqs, err = M.read_requests(args.file)
+  if not reqs then return nil, err end
+  if args.jobs then
+    local ok, merr = sys.mkdir_p(args.jobs)
+    if not ok then return nil, merr end
+  end
+  local started = sys.monotonic()
+  local tty = not args.no_progress and sys.isatty(2)
+  local function on_progress(p)
+    if tty then io.stderr:write("\r", M.progress_line(p, sys.monotonic() - started), "\027[K") io.stderr:flush() end
+  end
+  local outcomes = generator.generate_all(reqs, ctx.config, {
+    concurrency = args.concurrency and math.tointeger(args.concurrency), on_progress = on_progress})
+  if tty then io.stderr:write("\n") end
+  local elapsed = sys.monotonic() - started
+
+  local totals = {requests = #reqs, ok = 0, failed = 0, cached = 0, input_tokens = 0, output_tokens = 0,
+                  cache_creation_input_tokens = 0, cache_read_input_tokens = 0, elapsed_s = elapsed,
+                  request_ids = util.array({})}
+  local rows = util.array({})
+  for i, o in ipairs(outcomes) do
+    local row = {index = i, source = reqs[i].source, type = reqs[i].type}
+    local r = o.result
+    if r then
+      for k in pairs(r.usage or {}) do totals[k] = (totals[k] or 0) + (r.usage[k] or 0) end
+      for _, id in ipairs(r.request_ids or {}) do totals.request_ids[#totals.request_ids + 1] = id end
+      if r.cached then totals.cached = totals.cached + 1 end
+    end
+    if r and r.ok then
+      row.status = "ok"
+      row.result = r
+      if args.jobs then
+        local name = ("%s/%03d-%s.py"):format(args.jobs, i, (r.request.type or "request"))
+        local ok, jerr = require("sparkgen.commands.generate").write_job(r, name, ctx.config)
+        if ok then row.job = name else row.status, row.error = "failed", jerr end
+      end
+    else
+      row.status = "failed"
+      row.error = o.error or "generated code failed its checks"
+      row.result = r
+    end
+    if row.status == "ok" then totals.ok = totals.ok + 1 else totals.failed = totals.failed + 1 end
+    rows[#rows + 1] = row
+  end
+
+  local out = ctx.stdout
+  if args.json then
+    out:write(util.json_encode({results = rows, summary = totals}, 2), "\n")
+  else
+    for _, row in ipairs(rows) do
+      local r = row.result
+      local detail
+      if row.status == "ok" then
+        detail = ("%s%s, %d attempt%s, tokens %d/%d%s"):format(r.provider, r.cached and " (cached)" or "",
+          r.attempts, r.attempts == 1 and "" or "s", r.usage.input_tokens, r.usage.output_tokens,
+          row.job and (", job " .. row.job) or "")
+      else
+        detail = row.error
+        if r and r.findings then
+          local f = r.findings[1]
+          if f then detail = ("%s (line %s: %s: %s)"):format(detail, f.line or "?", f.id, f.message) end
+        end
+      end
+      out:write(("%3d  %-6s  %s %s — %s\n"):format(row.index, row.status, row.source, row.type, detail))
+    end
+    out:write(("%d requests: %d ok, %d failed, %d cached; tokens %d in / %d out (cache: %d written, %d read); %.1fs\n"):format(
+      totals.requests, totals.ok, totals.failed, totals.cached, totals.input_tokens, totals.output_tokens,
+      totals.cache_creation_input_tokens, totals.cache_read_input_tokens, elapsed))
+  end
+  return totals.failed == 0 and 0 or 1
+end
+
+return M

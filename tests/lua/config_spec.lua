@@ -1,0 +1,67 @@
+-- Configuration layers and their errors.
+local config = require "sparkgen.config"
+local util = require "sparkgen.util"
+
+local function file(text)
+  local path = os.tmpname()
+  assert(util.write_file(path, text))
+  return path
+end
+
+describe("config", function()
+  it("applies the project file over the user file", function()
+    local user = file("return {max_repairs = 5, model = 'a'}")
+    local project = file("return {model = 'b'}")
+    local cfg = assert(config.load{files = {user, project}})
+    assert.equal(5, cfg.max_repairs)
+    assert.equal("b", cfg.model)
+    os.remove(user); os.remove(project)
+  end)
+
+  it("applies flags over every file", function()
+    local project = file("return {model = 'b'}")
+    local cfg = assert(config.load{files = {project}, flags = {model = 'c'}})
+    assert.equal("c", cfg.model)
+    os.remove(project)
+  end)
+
+  it("merges a section key by key", function()
+    local project = file("return {http = {retries = 7}}")
+    local cfg = assert(config.load{files = {project}})
+    assert.equal(7, cfg.http.retries)
+    assert.equal(4, cfg.http.concurrency)
+    os.remove(project)
+  end)
+
+  it("names an unknown key and the file", function()
+    local project = file("return {modle = 'x'}")
+    local _, err = config.load{files = {project}}
+    assert.equal(project .. ": unknown config key 'modle' (did you mean: model?)", err)
+    os.remove(project)
+  end)
+
+  it("names an unknown key inside a section", function()
+    local project = file("return {http = {retires = 1}}")
+    local _, err = config.load{files = {project}}
+    assert.matches("unknown config key 'http%.retires'", err)
+    os.remove(project)
+  end)
+
+  it("rejects a value of the wrong type", function()
+    local project = file("return {max_repairs = 'two'}")
+    local _, err = config.load{files = {project}}
+    assert.matches("config key 'max_repairs' must be a number, got string", err)
+    os.remove(project)
+  end)
+
+  it("reports a syntax error with file and line", function()
+    local project = file("return {\n  model = ,\n}")
+    local _, err = config.load{files = {project}}
+    assert.matches("broken config file .*:2:", err)
+    os.remove(project)
+  end)
+
+  it("ignores a missing file", function()
+    assert.truthy(config.load{files = {"/nonexistent/sparkgen.lua"}})
+  end)
+end)
