@@ -1,10 +1,778 @@
-/* pg.c — sparkgen.pg (being written; see docs/internals.md). */
+/*
+ * pg.c — sparkgen.pg: a read-only PostgreSQL connection (libpq) and the catalog reads
+ * the schema service needs. No policy lives here: it returns Lua tables and lets
+ * lua/sparkgen/schema.lua decide about caching, naming and selection.
+ *
+ * Every session is read-only (options -c default_transaction_read_only=on and every
+ * read inside BEGIN READ ONLY), bounded (-c statement_timeout=N) and identifiable
+ * (application_name=sparkgen). Each read is one network round trip: BEGIN READ ONLY,
+ * the query and COMMIT are sent together in libpq's pipeline mode. User-supplied names
+ * reach the server only as query parameters, never as SQL text.
+ *
+ * @function connect(conninfo|nil, {statement_timeout_ms=30000, connect_timeout_s=10})
+ *   conninfo is passed to libpq untouched (URI or key=value; PG* variables, service
+ *   files and .pgpass apply as usual); sparkgen's options are added on top.
+ *   @return conn, or nil, message, sqlstate — the message names the host, port,
+ *   database and user tried and libpq's reason, never the password.
+ * @function identity(conninfo|nil)
+ *   @return {host=, port=, dbname=, user=, service=?} resolved without connecting, or
+ *   nil, message when conninfo does not parse. Used as the schema cache key.
+ * @field CATALOG_SQL, FOREIGN_KEYS_SQL, STATS_SQL  the query texts ($1.. parameters),
+ *   exposed so the benchmark can run the same catalog query through psql.
+ * @field LIBPQ_VERSION  libpq's version number (e.g. 150018).
+ *
+ * conn (userdata "sparkgen.pg.conn"; __gc and __close; a closed handle raises):
+ * @function conn:catalog(schemas|nil)
+ *   @return {table...} in the snapshot shape of docs/internals.md, sorted by schema
+ *   then name: {schema=, name=, kind=, comment=?, rows=?, columns={{name=, position=,
+ *   type=, nullable=, default=?, generated=, comment=?}...}, primary_key={names...}}.
+ *   kind: table | partitioned_table | view | materialized_view | foreign_table.
+ *   Partitions are folded into their parent (whose rows sum the partitions').
+ *   schemas: list of schema names; nil = every non-system schema the role can use.
+ * @function conn:foreign_keys(schema, table)
+ *   @return {outgoing={fk...}, incoming={fk...}}, each fk {name=, schema=, table=,
+ *   columns={...}, ref_schema=, ref_table=, ref_columns={...}} (schema/table name the
+ *   referencing side). Composite keys stay one fk with columns in key order;
+ *   constraints declared on partitions are reported once, on the partitioned parent.
+ *   nil, message when the table does not exist.
+ * @function conn:stats(schema, table[, column])
+ *   @return {rows=?, partition_column=?, lower=?, upper=?} from reltuples and the
+ *   pg_stats histogram of column (default: the single-column integer primary key), no
+ *   table scan; nil, message when the table does not exist.
+ * @function conn:check_read_only()
+ *   tries a write (CREATE TEMP TABLE, rolled back) and @return true, message, "25006"
+ *   when the server refuses it as read-only; nil, message otherwise.
+ * @function conn:identity()  {host=, port=, dbname=, user=} of the live session
+ * @function conn:server_version()  e.g. 150018
+ * @function conn:close()
+ *
+ * @example
+ *   local conn <close> = assert(pg.connect("postgresql:///shop"))
+ *   for _, t in ipairs(conn:catalog({"public"})) do print(t.name, #t.columns) end
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include <lua.h>
 #include <lauxlib.h>
+#include <libpq-fe.h>
+
 #include "sparkgen.h"
+
+#define CONN_MT "sparkgen.pg.conn"
+
+typedef struct {
+    PGconn *pg;
+} pg_conn;
+
+/* One row per column (tables without columns still get one row with NULL attnum).
+ * Columns by number: 0 oid, 1 schema, 2 name, 3 relkind, 4 rows, 5 table comment,
+ * 6 attname, 7 attnum, 8 type, 9 notnull, 10 default, 11 generated, 12 column comment,
+ * 13 position in the primary key. */
+static const char CATALOG_SQL[] =
+    "SELECT c.oid, n.nspname, c.relname, c.relkind,\n"
+    "       CASE WHEN c.relkind = 'p' THEN\n"
+    "              (SELECT sum(pc.reltuples) FILTER (WHERE pc.reltuples >= 0)\n"
+    "                 FROM pg_partition_tree(c.oid) pt JOIN pg_class pc ON pc.oid = pt.relid\n"
+    "                WHERE pt.isleaf)\n"
+    "            WHEN c.reltuples >= 0 THEN c.reltuples END::bigint AS rows,\n"
+    "       td.description,\n"
+    "       a.attname, a.attnum, format_type(a.atttypid, a.atttypmod), a.attnotnull,\n"
+    "       pg_get_expr(ad.adbin, ad.adrelid), a.attgenerated <> '', cd.description,\n"
+    "       array_position(pk.conkey, a.attnum)\n"
+    "  FROM pg_class c\n"
+    "  JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+    "  LEFT JOIN pg_description td ON td.objoid = c.oid\n"
+    "       AND td.classoid = 'pg_class'::regclass AND td.objsubid = 0\n"
+    "  LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped\n"
+    "  LEFT JOIN pg_attrdef ad ON ad.adrelid = c.oid AND ad.adnum = a.attnum\n"
+    "  LEFT JOIN pg_description cd ON cd.objoid = c.oid\n"
+    "       AND cd.classoid = 'pg_class'::regclass AND cd.objsubid = a.attnum\n"
+    "  LEFT JOIN pg_constraint pk ON pk.conrelid = c.oid AND pk.contype = 'p'\n"
+    " WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')\n"
+    "   AND NOT c.relispartition\n"
+    "   AND n.nspname NOT IN ('pg_catalog', 'information_schema')\n"
+    "   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'\n"
+    "   AND ($1::text[] IS NULL OR n.nspname = ANY ($1::text[]))\n"
+    "   AND has_schema_privilege(n.oid, 'USAGE')\n"
+    "   AND has_table_privilege(c.oid, 'SELECT')\n"
+    " ORDER BY n.nspname, c.relname, a.attnum";
+
+/* One row per column pair of each foreign key touching the table ($1 schema, $2 name),
+ * in key order. Constraints cloned onto partitions (conparentid <> 0) are skipped and
+ * both ends are mapped to their partition root, so a key declared partition by
+ * partition is reported once, on the parent. Columns: 0 outgoing, 1 incoming, 2 name,
+ * 3 schema, 4 table, 5 ref_schema, 6 ref_table, 7 column, 8 ref_column, 9 ordinal. */
+static const char FOREIGN_KEYS_SQL[] =
+    "WITH target AS (\n"
+    "  SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+    "   WHERE n.nspname = $1 AND c.relname = $2),\n"
+    "family AS (\n"
+    "  SELECT oid FROM target\n"
+    "  UNION SELECT pt.relid FROM target, pg_partition_tree(target.oid) pt),\n"
+    "fk AS (\n"
+    "  SELECT con.conname,\n"
+    "         coalesce(pg_partition_root(con.conrelid), con.conrelid) AS src,\n"
+    "         coalesce(pg_partition_root(con.confrelid), con.confrelid) AS dst,\n"
+    "         ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY u(k, i)\n"
+    "                 JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = u.k\n"
+    "                ORDER BY u.i) AS cols,\n"
+    "         ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY u(k, i)\n"
+    "                 JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = u.k\n"
+    "                ORDER BY u.i) AS refcols\n"
+    "    FROM pg_constraint con\n"
+    "   WHERE con.contype = 'f' AND con.conparentid = 0\n"
+    "     AND (con.conrelid IN (SELECT oid FROM family)\n"
+    "          OR con.confrelid IN (SELECT oid FROM family))),\n"
+    "uniq AS (\n"
+    "  SELECT min(conname) AS conname, src, dst, cols, refcols\n"
+    "    FROM fk GROUP BY src, dst, cols, refcols)\n"
+    "SELECT u.src = t.oid, u.dst = t.oid, u.conname, sn.nspname, sc.relname,\n"
+    "       dn.nspname, dc.relname, k.col, k.refcol, k.i\n"
+    "  FROM uniq u CROSS JOIN target t\n"
+    "  JOIN pg_class sc ON sc.oid = u.src JOIN pg_namespace sn ON sn.oid = sc.relnamespace\n"
+    "  JOIN pg_class dc ON dc.oid = u.dst JOIN pg_namespace dn ON dn.oid = dc.relnamespace\n"
+    "  CROSS JOIN LATERAL unnest(u.cols, u.refcols) WITH ORDINALITY k(col, refcol, i)\n"
+    " ORDER BY u.conname, sn.nspname, sc.relname, dn.nspname, dc.relname, u.cols, k.i";
+
+/* Cheap statistics for a partitioned JDBC read ($1 schema, $2 name, $3 column or NULL
+ * for the single-column integer primary key). Columns: 0 found, 1 rows, 2 column,
+ * 3 lower, 4 upper. Histogram bounds exclude the most common values, so the bounds are
+ * widened by them; Spark only uses the bounds to size partitions, not to filter. */
+static const char STATS_SQL[] =
+    "WITH t AS (\n"
+    "  SELECT c.oid, c.relkind, n.nspname, c.relname,\n"
+    "         CASE WHEN c.relkind = 'p' THEN\n"
+    "                (SELECT sum(pc.reltuples) FILTER (WHERE pc.reltuples >= 0)\n"
+    "                   FROM pg_partition_tree(c.oid) pt JOIN pg_class pc ON pc.oid = pt.relid\n"
+    "                  WHERE pt.isleaf)\n"
+    "              WHEN c.reltuples >= 0 THEN c.reltuples END::bigint AS rows\n"
+    "    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+    "   WHERE n.nspname = $1 AND c.relname = $2),\n"
+    "col AS (\n"
+    "  SELECT a.attname FROM t JOIN pg_attribute a ON a.attrelid = t.oid\n"
+    "   WHERE a.attnum > 0 AND NOT a.attisdropped\n"
+    "     AND a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)\n"
+    "     AND CASE WHEN $3::text IS NOT NULL THEN a.attname = $3::text\n"
+    "              ELSE a.attnum = (SELECT pk.conkey[1] FROM pg_constraint pk\n"
+    "                                WHERE pk.conrelid = t.oid AND pk.contype = 'p'\n"
+    "                                  AND cardinality(pk.conkey) = 1) END),\n"
+    "st AS (\n"
+    "  SELECT s.histogram_bounds::text::bigint[] AS h,\n"
+    "         s.most_common_vals::text::bigint[] AS m\n"
+    "    FROM t, col, pg_stats s\n"
+    "   WHERE s.schemaname = t.nspname AND s.tablename = t.relname AND s.attname = col.attname\n"
+    "   ORDER BY s.inherited DESC LIMIT 1)\n"
+    "SELECT true, t.rows, (SELECT attname FROM col),\n"
+    "       (SELECT least((SELECT min(x) FROM unnest(st.h) x), (SELECT min(x) FROM unnest(st.m) x)) FROM st),\n"
+    "       (SELECT greatest((SELECT max(x) FROM unnest(st.h) x), (SELECT max(x) FROM unnest(st.m) x)) FROM st)\n"
+    "  FROM t";
+
+/* ---------------------------------------------------------------- helpers */
+
+static pg_conn *check_conn(lua_State *L, int idx)
+{
+    pg_conn *c = (pg_conn *)luaL_checkudata(L, idx, CONN_MT);
+    if (c->pg == NULL)
+        luaL_error(L, "attempt to use a closed PostgreSQL connection");
+    return c;
+}
+
+/* Push libpq's message as one line (newlines and tabs folded, trailing space trimmed),
+ * with every occurrence of `secret` replaced by ***. */
+static void push_clean_message(lua_State *L, const char *msg, const char *secret)
+{
+    luaL_Buffer b;
+    size_t slen = (secret && *secret) ? strlen(secret) : 0;
+    int space = 0;
+    luaL_buffinit(L, &b);
+    for (const char *p = msg ? msg : ""; *p;) {
+        if (slen && strncmp(p, secret, slen) == 0) {
+            luaL_addstring(&b, "***");
+            p += slen;
+            space = 0;
+            continue;
+        }
+        if (*p == '\n' || *p == '\t' || *p == '\r' || *p == ' ') {
+            space = 1;
+            p++;
+            continue;
+        }
+        if (space && luaL_bufflen(&b) > 0)
+            luaL_addchar(&b, ' ');
+        space = 0;
+        luaL_addchar(&b, *p);
+        p++;
+    }
+    luaL_pushresult(&b);
+}
+
+static const char *result_sqlstate(const PGresult *res)
+{
+    const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return s ? s : "";
+}
+
+/* fail, message, sqlstate from a failed result (or the connection's message). */
+static int push_result_error(lua_State *L, pg_conn *c, const PGresult *res, const char *what)
+{
+    const char *msg = res ? PQresultErrorMessage(res) : NULL;
+    if (msg == NULL || *msg == '\0')
+        msg = PQerrorMessage(c->pg);
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: ", what);
+    push_clean_message(L, msg, PQpass(c->pg));
+    lua_concat(L, 2);
+    lua_pushstring(L, result_sqlstate(res));
+    return 3;
+}
+
+/* Run `query` inside BEGIN READ ONLY ... COMMIT as one round trip (pipeline mode).
+ * Returns the query's PGresult (caller clears it) or NULL with *err set to a result
+ * to report (caller clears it; may itself be NULL when the connection broke). */
+static PGresult *run_read_only(pg_conn *c, const char *query, int nparams,
+                               const char *const *params, PGresult **err)
+{
+    PGconn *pg = c->pg;
+    PGresult *res, *mine = NULL;
+    int stage = 0, ok = 1;
+    *err = NULL;
+    if (!PQenterPipelineMode(pg))
+        return NULL;
+    if (!PQsendQueryParams(pg, "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0) ||
+        !PQsendQueryParams(pg, query, nparams, NULL, params, NULL, NULL, 0) ||
+        !PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
+        !PQpipelineSync(pg)) {
+        PQexitPipelineMode(pg);
+        return NULL;
+    }
+    /* Results arrive per query, each followed by NULL; the sync ends the pipeline. */
+    for (;;) {
+        res = PQgetResult(pg);
+        if (res == NULL) {
+            if (stage >= 3)
+                break;
+            stage++;
+            continue;
+        }
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(res);
+            break;
+        }
+        if (st == PGRES_FATAL_ERROR && ok) {
+            ok = 0;
+            *err = res;
+            continue;
+        }
+        if (stage == 1 && st == PGRES_TUPLES_OK && mine == NULL) {
+            mine = res;
+            continue;
+        }
+        PQclear(res);
+    }
+    PQexitPipelineMode(pg);
+    if (!ok) {
+        PQclear(mine);
+        /* A failed statement leaves the transaction aborted; end it. */
+        if (PQtransactionStatus(pg) != PQTRANS_IDLE)
+            PQclear(PQexec(pg, "ROLLBACK"));
+        return NULL;
+    }
+    return mine;
+}
+
+static void set_str(lua_State *L, const char *key, const char *value)
+{
+    lua_pushstring(L, value);
+    lua_setfield(L, -2, key);
+}
+
+/* Field as a Lua string (NULL → nil) pushed on the stack. */
+static void push_field(lua_State *L, const PGresult *res, int row, int col)
+{
+    if (PQgetisnull(res, row, col))
+        lua_pushnil(L);
+    else
+        lua_pushlstring(L, PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+}
+
+static void set_field(lua_State *L, const PGresult *res, int row, int col, const char *key)
+{
+    if (PQgetisnull(res, row, col))
+        return; /* nil fields are simply absent */
+    push_field(L, res, row, col);
+    lua_setfield(L, -2, key);
+}
+
+static void set_int_field(lua_State *L, const PGresult *res, int row, int col, const char *key)
+{
+    if (PQgetisnull(res, row, col))
+        return;
+    lua_pushinteger(L, (lua_Integer)strtoll(PQgetvalue(res, row, col), NULL, 10));
+    lua_setfield(L, -2, key);
+}
+
+static int field_bool(const PGresult *res, int row, int col)
+{
+    return !PQgetisnull(res, row, col) && PQgetvalue(res, row, col)[0] == 't';
+}
+
+static const char *kind_name(char relkind)
+{
+    switch (relkind) {
+    case 'r': return "table";
+    case 'p': return "partitioned_table";
+    case 'v': return "view";
+    case 'm': return "materialized_view";
+    case 'f': return "foreign_table";
+    default: return "other";
+    }
+}
+
+/* A PostgreSQL text[] literal for a list of strings: {"a","b\"c"}. */
+static void push_text_array(lua_State *L, int idx)
+{
+    luaL_Buffer b;
+    lua_Integer n = luaL_len(L, idx);
+    luaL_buffinit(L, &b);
+    luaL_addchar(&b, '{');
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, idx, i);
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        if (s == NULL)
+            luaL_error(L, "schema names must be strings (item %d)", (int)i);
+        lua_pop(L, 1); /* the string stays reachable from the table */
+        if (i > 1)
+            luaL_addchar(&b, ',');
+        luaL_addchar(&b, '"');
+        for (size_t k = 0; k < len; k++) {
+            if (s[k] == '"' || s[k] == '\\')
+                luaL_addchar(&b, '\\');
+            luaL_addchar(&b, s[k]);
+        }
+        luaL_addchar(&b, '"');
+    }
+    luaL_addchar(&b, '}');
+    luaL_pushresult(&b);
+}
+
+/* ---------------------------------------------------------------- connect */
+
+static const char *option_value(PQconninfoOption *opts, const char *key)
+{
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, key) == 0)
+            return (o->val && *o->val) ? o->val : NULL;
+    return NULL;
+}
+
+/* Parse the user's string (may be NULL): options table or NULL with a message pushed. */
+static PQconninfoOption *parse_conninfo(lua_State *L, const char *conninfo)
+{
+    char *errmsg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo && *conninfo ? conninfo : "", &errmsg);
+    if (opts == NULL) {
+        lua_pushliteral(L, "invalid PostgreSQL connection string: ");
+        /* libpq may quote part of the string; the password is the one thing that must
+         * not come back, and a string that does not parse has no reliable password, so
+         * the caller redacts too (util.redact). */
+        push_clean_message(L, errmsg ? errmsg : "out of memory", NULL);
+        lua_concat(L, 2);
+        PQfreemem(errmsg);
+    }
+    return opts;
+}
+
+static int l_pg_connect(lua_State *L)
+{
+    const char *conninfo = luaL_optstring(L, 1, NULL);
+    lua_Integer timeout_ms = 30000, connect_timeout_s = 10;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        if (lua_getfield(L, 2, "statement_timeout_ms") != LUA_TNIL)
+            timeout_ms = luaL_checkinteger(L, -1);
+        if (lua_getfield(L, 2, "connect_timeout_s") != LUA_TNIL)
+            connect_timeout_s = luaL_checkinteger(L, -1);
+        lua_pop(L, 2);
+    }
+    luaL_argcheck(L, timeout_ms >= 0, 2, "statement_timeout_ms must be >= 0");
+    luaL_argcheck(L, connect_timeout_s >= 0, 2, "connect_timeout_s must be >= 0");
+
+    PQconninfoOption *parsed = parse_conninfo(L, conninfo);
+    if (parsed == NULL) {
+        luaL_pushfail(L);
+        lua_insert(L, -2);
+        lua_pushliteral(L, "08001");
+        return 3;
+    }
+    /* The user's own options (or PGOPTIONS) are kept; ours come last and win. */
+    const char *user_options = option_value(parsed, "options");
+    if (user_options == NULL)
+        user_options = getenv("PGOPTIONS");
+    char options[1024], timeout_s[32];
+    snprintf(options, sizeof options, "%s%s-c default_transaction_read_only=on -c statement_timeout=%lld",
+             user_options ? user_options : "", user_options ? " " : "", (long long)timeout_ms);
+    snprintf(timeout_s, sizeof timeout_s, "%lld", (long long)connect_timeout_s);
+    PQconninfoFree(parsed);
+
+    const char *keys[6], *vals[6];
+    int n = 0;
+    if (conninfo && *conninfo) {
+        /* expand_dbname: the first dbname is the whole user string, expanded by libpq;
+         * the keywords after it override what it set. */
+        keys[n] = "dbname"; vals[n++] = conninfo;
+    }
+    keys[n] = "options"; vals[n++] = options;
+    keys[n] = "application_name"; vals[n++] = "sparkgen";
+    keys[n] = "client_encoding"; vals[n++] = "UTF8";
+    if (connect_timeout_s > 0) {
+        keys[n] = "connect_timeout"; vals[n++] = timeout_s;
+    }
+    keys[n] = NULL; vals[n] = NULL;
+
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    if (pg == NULL) {
+        luaL_pushfail(L);
+        lua_pushliteral(L, "cannot connect to PostgreSQL: out of memory");
+        lua_pushliteral(L, "08001");
+        return 3;
+    }
+    if (PQstatus(pg) != CONNECTION_OK) {
+        const char *host = PQhost(pg), *port = PQport(pg), *db = PQdb(pg), *user = PQuser(pg);
+        luaL_pushfail(L);
+        lua_pushfstring(L, "cannot connect to PostgreSQL (host=%s port=%s dbname=%s user=%s): ",
+                        host && *host ? host : "(default)", port && *port ? port : "(default)",
+                        db && *db ? db : "(default)", user && *user ? user : "(default)");
+        push_clean_message(L, PQerrorMessage(pg), PQpass(pg));
+        lua_concat(L, 2);
+        lua_pushliteral(L, "08001");
+        PQfinish(pg);
+        return 3;
+    }
+    pg_conn *c = (pg_conn *)lua_newuserdatauv(L, sizeof *c, 0);
+    c->pg = pg;
+    luaL_setmetatable(L, CONN_MT);
+    return 1;
+}
+
+/* host/port/dbname/user the way libpq would resolve them, without connecting. */
+static int l_pg_identity(lua_State *L)
+{
+    const char *conninfo = luaL_optstring(L, 1, NULL);
+    PQconninfoOption *parsed = parse_conninfo(L, conninfo);
+    if (parsed == NULL) {
+        luaL_pushfail(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    PQconninfoOption *defaults = PQconndefaults(); /* includes PG* variables */
+    static const char *const keys[] = {"host", "hostaddr", "port", "dbname", "user", "service"};
+    const char *vals[6];
+    for (int i = 0; i < 6; i++) {
+        vals[i] = option_value(parsed, keys[i]);
+        if (vals[i] == NULL)
+            vals[i] = option_value(defaults, keys[i]);
+    }
+    const char *host = vals[0] ? vals[0] : vals[1];
+    const char *user = vals[4];
+    lua_createtable(L, 0, 5);
+    set_str(L, "host", host ? host : "/var/run/postgresql");
+    set_str(L, "port", vals[2] ? vals[2] : "5432");
+    set_str(L, "user", user ? user : "");
+    set_str(L, "dbname", vals[3] ? vals[3] : (user ? user : ""));
+    if (vals[5])
+        set_str(L, "service", vals[5]);
+    PQconninfoFree(parsed);
+    PQconninfoFree(defaults);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- conn methods */
+
+static int l_conn_catalog(lua_State *L)
+{
+    pg_conn *c = check_conn(L, 1);
+    const char *param = NULL;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        push_text_array(L, 2);
+        param = lua_tostring(L, -1);
+    }
+    PGresult *err;
+    PGresult *res = run_read_only(c, CATALOG_SQL, 1, &param, &err);
+    if (res == NULL) {
+        int r = push_result_error(L, c, err, "reading the catalog failed");
+        PQclear(err);
+        return r;
+    }
+    int nrows = PQntuples(res);
+    lua_newtable(L); /* the list of tables */
+    int list = lua_gettop(L);
+    lua_Integer ntables = 0, ncols = 0;
+    const char *prev_oid = "";
+    int pk_idx = 0, cols_idx = 0;
+    for (int r = 0; r < nrows; r++) {
+        const char *oid = PQgetvalue(res, r, 0);
+        if (strcmp(oid, prev_oid) != 0) {
+            if (ntables > 0)
+                lua_pop(L, 3); /* previous table, its columns, its pk slots */
+            prev_oid = oid;
+            lua_createtable(L, 0, 7);
+            set_field(L, res, r, 1, "schema");
+            set_field(L, res, r, 2, "name");
+            set_str(L, "kind", kind_name(PQgetvalue(res, r, 3)[0]));
+            set_int_field(L, res, r, 4, "rows");
+            set_field(L, res, r, 5, "comment");
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, list, ++ntables);
+            lua_newtable(L);
+            lua_pushvalue(L, -1);
+            lua_setfield(L, -3, "columns");
+            cols_idx = lua_gettop(L);
+            lua_newtable(L);
+            lua_pushvalue(L, -1);
+            lua_setfield(L, -4, "primary_key");
+            pk_idx = lua_gettop(L);
+            ncols = 0;
+        }
+        if (PQgetisnull(res, r, 6))
+            continue; /* a table without columns */
+        lua_createtable(L, 0, 7);
+        set_field(L, res, r, 6, "name");
+        set_int_field(L, res, r, 7, "position");
+        set_field(L, res, r, 8, "type");
+        lua_pushboolean(L, !field_bool(res, r, 9));
+        lua_setfield(L, -2, "nullable");
+        set_field(L, res, r, 10, "default");
+        lua_pushboolean(L, field_bool(res, r, 11));
+        lua_setfield(L, -2, "generated");
+        set_field(L, res, r, 12, "comment");
+        lua_rawseti(L, cols_idx, ++ncols);
+        if (!PQgetisnull(res, r, 13)) {
+            push_field(L, res, r, 6);
+            lua_rawseti(L, pk_idx, (lua_Integer)strtoll(PQgetvalue(res, r, 13), NULL, 10));
+        }
+    }
+    if (ntables > 0)
+        lua_pop(L, 3);
+    PQclear(res);
+    return 1;
+}
+
+static int l_conn_foreign_keys(lua_State *L)
+{
+    pg_conn *c = check_conn(L, 1);
+    const char *params[2] = {luaL_checkstring(L, 2), luaL_checkstring(L, 3)};
+    PGresult *err;
+    /* Existence first, in the same read, so a missing table is an error, not "no keys". */
+    PGresult *res = run_read_only(c,
+        "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = $1 AND c.relname = $2", 2, params, &err);
+    if (res == NULL) {
+        int r = push_result_error(L, c, err, "reading foreign keys failed");
+        PQclear(err);
+        return r;
+    }
+    int found = PQntuples(res) > 0;
+    PQclear(res);
+    if (!found) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "no table %s.%s", params[0], params[1]);
+        return 2;
+    }
+    res = run_read_only(c, FOREIGN_KEYS_SQL, 2, params, &err);
+    if (res == NULL) {
+        int r = push_result_error(L, c, err, "reading foreign keys failed");
+        PQclear(err);
+        return r;
+    }
+    lua_createtable(L, 0, 2);
+    lua_newtable(L);
+    int out_idx = lua_gettop(L);
+    lua_newtable(L);
+    int in_idx = lua_gettop(L);
+    lua_Integer nout = 0, nin = 0, ncols = 0;
+    int nrows = PQntuples(res), have_fk = 0;
+    for (int r = 0; r < nrows; r++) {
+        if (strcmp(PQgetvalue(res, r, 9), "1") == 0) {
+            if (have_fk)
+                lua_pop(L, 3);
+            lua_createtable(L, 0, 7);
+            set_field(L, res, r, 2, "name");
+            set_field(L, res, r, 3, "schema");
+            set_field(L, res, r, 4, "table");
+            set_field(L, res, r, 5, "ref_schema");
+            set_field(L, res, r, 6, "ref_table");
+            if (field_bool(res, r, 0)) {
+                lua_pushvalue(L, -1);
+                lua_rawseti(L, out_idx, ++nout);
+            }
+            if (field_bool(res, r, 1)) {
+                lua_pushvalue(L, -1);
+                lua_rawseti(L, in_idx, ++nin);
+            }
+            lua_newtable(L);
+            lua_pushvalue(L, -1);
+            lua_setfield(L, -3, "columns");
+            lua_newtable(L);
+            lua_pushvalue(L, -1);
+            lua_setfield(L, -4, "ref_columns");
+            have_fk = 1;
+            ncols = 0;
+        }
+        if (!have_fk)
+            continue;
+        ncols++;
+        push_field(L, res, r, 7);
+        lua_rawseti(L, -3, ncols);
+        push_field(L, res, r, 8);
+        lua_rawseti(L, -2, ncols);
+    }
+    if (have_fk)
+        lua_pop(L, 3);
+    PQclear(res);
+    lua_setfield(L, -3, "incoming");
+    lua_setfield(L, -2, "outgoing");
+    return 1;
+}
+
+static int l_conn_stats(lua_State *L)
+{
+    pg_conn *c = check_conn(L, 1);
+    const char *params[3] = {luaL_checkstring(L, 2), luaL_checkstring(L, 3), luaL_optstring(L, 4, NULL)};
+    PGresult *err;
+    PGresult *res = run_read_only(c, STATS_SQL, 3, params, &err);
+    if (res == NULL) {
+        int r = push_result_error(L, c, err, "reading statistics failed");
+        PQclear(err);
+        return r;
+    }
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        luaL_pushfail(L);
+        lua_pushfstring(L, "no table %s.%s", params[0], params[1]);
+        return 2;
+    }
+    lua_createtable(L, 0, 4);
+    set_int_field(L, res, 0, 1, "rows");
+    if (!PQgetisnull(res, 0, 3) && !PQgetisnull(res, 0, 4)) {
+        set_field(L, res, 0, 2, "partition_column");
+        set_int_field(L, res, 0, 3, "lower");
+        set_int_field(L, res, 0, 4, "upper");
+    }
+    PQclear(res);
+    return 1;
+}
+
+static int l_conn_check_read_only(lua_State *L)
+{
+    pg_conn *c = check_conn(L, 1);
+    PGconn *pg = c->pg;
+    /* A plain BEGIN: the session default must be what refuses the write. */
+    PQclear(PQexec(pg, "BEGIN"));
+    PGresult *res = PQexec(pg, "CREATE TEMP TABLE sparkgen_read_only_probe (x integer)");
+    ExecStatusType st = PQresultStatus(res);
+    PQclear(PQexec(pg, "ROLLBACK"));
+    if (st == PGRES_COMMAND_OK) {
+        PQclear(res);
+        luaL_pushfail(L);
+        lua_pushliteral(L, "the connection is not read-only: a write succeeded (rolled back)");
+        return 2;
+    }
+    const char *state = result_sqlstate(res);
+    if (strcmp(state, "25006") != 0) {
+        int r = push_result_error(L, c, res, "the read-only probe failed unexpectedly");
+        PQclear(res);
+        return r;
+    }
+    lua_pushboolean(L, 1);
+    push_clean_message(L, PQresultErrorMessage(res), NULL);
+    lua_pushstring(L, state);
+    PQclear(res);
+    return 3;
+}
+
+static int l_conn_identity(lua_State *L)
+{
+    pg_conn *c = check_conn(L, 1);
+    lua_createtable(L, 0, 4);
+    set_str(L, "host", PQhost(c->pg));
+    set_str(L, "port", PQport(c->pg));
+    set_str(L, "dbname", PQdb(c->pg));
+    set_str(L, "user", PQuser(c->pg));
+    return 1;
+}
+
+static int l_conn_server_version(lua_State *L)
+{
+    pg_conn *c = check_conn(L, 1);
+    lua_pushinteger(L, PQserverVersion(c->pg));
+    return 1;
+}
+
+static int l_conn_close(lua_State *L)
+{
+    pg_conn *c = (pg_conn *)luaL_checkudata(L, 1, CONN_MT);
+    if (c->pg) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    return 0;
+}
+
+static int l_conn_tostring(lua_State *L)
+{
+    pg_conn *c = (pg_conn *)luaL_checkudata(L, 1, CONN_MT);
+    if (c->pg)
+        lua_pushfstring(L, "sparkgen.pg.conn (%s)", PQdb(c->pg));
+    else
+        lua_pushliteral(L, "sparkgen.pg.conn (closed)");
+    return 1;
+}
+
+static const luaL_Reg conn_methods[] = {
+    {"catalog", l_conn_catalog},
+    {"foreign_keys", l_conn_foreign_keys},
+    {"stats", l_conn_stats},
+    {"check_read_only", l_conn_check_read_only},
+    {"identity", l_conn_identity},
+    {"server_version", l_conn_server_version},
+    {"close", l_conn_close},
+    {NULL, NULL},
+};
+
+static const luaL_Reg conn_meta[] = {
+    {"__gc", l_conn_close},
+    {"__close", l_conn_close},
+    {"__tostring", l_conn_tostring},
+    {NULL, NULL},
+};
+
+static const luaL_Reg pg_functions[] = {
+    {"connect", l_pg_connect},
+    {"identity", l_pg_identity},
+    {NULL, NULL},
+};
 
 int luaopen_sparkgen_pg(lua_State *L)
 {
-    lua_newtable(L);
+    luaL_newmetatable(L, CONN_MT);
+    luaL_setfuncs(L, conn_meta, 0);
+    luaL_newlib(L, conn_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+    luaL_newlib(L, pg_functions);
+    lua_pushstring(L, CATALOG_SQL);
+    lua_setfield(L, -2, "CATALOG_SQL");
+    lua_pushstring(L, FOREIGN_KEYS_SQL);
+    lua_setfield(L, -2, "FOREIGN_KEYS_SQL");
+    lua_pushstring(L, STATS_SQL);
+    lua_setfield(L, -2, "STATS_SQL");
+    lua_pushinteger(L, PQlibVersion());
+    lua_setfield(L, -2, "LIBPQ_VERSION");
     return 1;
 }
