@@ -1,0 +1,78 @@
+-- tests/lib/cli.lua — run the sparkgen binary from a spec and capture what it did.
+--   local cli = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua")
+--   local r = cli.run({"generate", "orders", "x"}, {env = {K = "v"}, stdin = "..."})
+--   r.status, r.stdout, r.stderr
+local M = {}
+
+M.HOME = os.getenv("SPARKGEN_HOME") or "."
+M.BIN = os.getenv("SPARKGEN") or (M.HOME .. "/sparkgen")
+M.SHOP = M.HOME .. "/examples/shop/schema.json"
+
+local function quote(s)
+  s = tostring(s)
+  if s:match("^[%w@%%+=:,./_-]+$") then return s end
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+M.quote = quote
+
+local function slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+M.slurp = slurp
+
+function M.write(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+--- Run sparkgen with argv (a list); opts.env (name → value, false to unset),
+--- opts.stdin (text), opts.cwd. Returns {status=, stdout=, stderr=}.
+function M.run(argv, opts)
+  opts = opts or {}
+  local parts = {}
+  if opts.cwd then parts[#parts + 1] = "cd " .. quote(opts.cwd) .. " &&" end
+  parts[#parts + 1] = "env"
+  for k, v in pairs(opts.env or {}) do
+    if v == false then parts[#parts + 1] = "-u " .. k else parts[#parts + 1] = k .. "=" .. quote(v) end
+  end
+  parts[#parts + 1] = quote(opts.bin or M.BIN)
+  for _, a in ipairs(argv) do parts[#parts + 1] = quote(a) end
+  local out, err = os.tmpname(), os.tmpname()
+  local input
+  if opts.stdin then
+    input = os.tmpname()
+    M.write(input, opts.stdin)
+  end
+  local cmd = table.concat(parts, " ") .. " <" .. (input or "/dev/null") .. " >" .. out .. " 2>" .. err
+  local _, _, code = os.execute(cmd)
+  local r = {status = code, stdout = slurp(out), stderr = slurp(err)}
+  os.remove(out); os.remove(err)
+  if input then os.remove(input) end
+  return r
+end
+
+--- The number of lines in s (an error must be exactly one line).
+function M.lines(s)
+  local n = 0
+  for _ in s:gmatch("[^\n]+") do n = n + 1 end
+  return n
+end
+
+--- A fresh temporary directory.
+function M.tempdir()
+  local p = os.tmpname()
+  os.remove(p)
+  assert(os.execute("mkdir -p " .. quote(p)))
+  return p
+end
+
+function M.rmdir(p)
+  os.execute("rm -rf " .. quote(p))
+end
+
+return M
