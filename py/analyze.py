@@ -1,0 +1,881 @@
+#!/usr/bin/env python3
+"""analyze.py - facts about a generated PySpark body, as one JSON object on stdout.
+
+    python3 py/analyze.py < body.py
+
+sparkgen judges model-written code before anyone runs it. This script only *reads* the
+code with Python's own parser (the `ast` module, stdlib only, Python 3.9+) and reports
+what it finds: it never imports, compiles to bytecode or executes the input. Every
+judgement (which imports are allowed, which names are forbidden, which columns exist)
+is made by lua/sparkgen/lint.lua, so a team changes the policy without touching this
+file.
+
+Input is either a generated body (module-level code that assigns `result_df`) or a full
+job file rendered by sparkgen: when the module defines a top-level
+`def transform(read_table, ...)`, only that function's body is analysed (the job's own
+scaffolding around it is sparkgen's template, not model output), and line numbers stay
+those of the file.
+
+The facts (every list is in source order; lines are 1-based, columns 0-based):
+  mode            "body" | "job"
+  syntax_error    {line, col, msg} or null (then the other facts are empty)
+  imports         [{module, names, line, col, level}]
+  calls           [{name, line, col}]        dotted chain, "<expr>.m" when the root is
+                                              not a plain name
+  free_names      [{name, line, col}]        names read but never bound in the code
+  dunder_attrs    [{name, line, col}]        x.__class__ and friends
+  read_tables     [{name|null, literal, line, col}]
+  frames          {var: {tables, aggregated, opaque}}  final binding of each variable
+  frame_aliases   {alias: [tables]}          orders.alias("o")
+  columns         [{name, qualifier?, line, col, context, tables?, opaque?}]
+                  tables = the read_table names behind the frame the reference is made
+                  on, when known; opaque = the frame comes from spark.sql or an
+                  unknown source, so its columns cannot be checked
+  introduced      [{name, line, kind}]       alias, withColumn, rename, agg, toDF, ...
+  temp_views      [{name, line}]
+  sql             [{text, literal, line, col, context}]  spark.sql / expr / filter text
+  result_df       {line} or null
+  joins           [{how, has_on, cross, line, col}]
+  aggregations    [{method, line}]
+  windows         [{line}]
+  collects        [{method, aggregated, line, col}]
+  writes          [{method, line, col}]
+  reads           [{kind, line, col}]        spark.read, jdbc, files, spark.table, ...
+"""
+import ast
+import json
+import re
+import sys
+
+# DataFrame properties that are not columns (df.columns, df.write, ...).
+DF_PROPERTIES = {
+    "columns", "dtypes", "schema", "write", "writeStream", "rdd", "na", "stat",
+    "isStreaming", "storageLevel", "sparkSession", "sql_ctx", "is_cached", "writeTo",
+}
+
+# Methods whose positional string arguments (and list-of-string arguments) are column
+# names on the receiving frame.
+COLUMN_ARG_METHODS = {
+    "select", "groupBy", "groupby", "orderBy", "sort", "sortWithinPartitions", "drop",
+    "dropDuplicates", "drop_duplicates", "cube", "rollup", "repartition",
+    "repartitionByRange", "partitionBy",
+}
+# Grouped-data aggregations: string arguments are columns, results are "fn(col)".
+GROUPED_AGGS = {"sum", "avg", "mean", "max", "min"}
+# Methods whose subset= (or second positional) argument names columns.
+SUBSET_METHODS = {"dropna", "fillna", "replace", "dropDuplicates", "drop_duplicates"}
+
+
+# pyspark.sql.functions whose string arguments are column names: "all" = every
+# positional string, an int = only that positional index.
+F_COLUMN_ARGS = {
+    "col": "all", "column": "all", "asc": "all", "desc": "all", "asc_nulls_first": "all",
+    "asc_nulls_last": "all", "desc_nulls_first": "all", "desc_nulls_last": "all",
+    "sum": "all", "avg": "all", "mean": "all", "min": "all", "max": "all", "count": "all",
+    "count_distinct": "all", "countDistinct": "all", "sum_distinct": "all",
+    "sumDistinct": "all", "approx_count_distinct": "all", "approxCountDistinct": "all",
+    "first": 0, "last": 0, "first_value": 0, "last_value": 0, "any_value": 0,
+    "collect_list": "all", "collect_set": "all", "stddev": "all", "stddev_pop": "all",
+    "stddev_samp": "all", "variance": "all", "var_pop": "all", "var_samp": "all",
+    "median": 0, "mode": 0, "percentile_approx": 0, "percentile": 0,
+    "max_by": "all", "min_by": "all", "corr": "all", "covar_pop": "all",
+    "covar_samp": "all", "skewness": 0, "kurtosis": 0,
+    "round": 0, "bround": 0, "abs": 0, "sqrt": 0, "exp": 0, "log10": 0, "log2": 0,
+    "floor": 0, "ceil": 0, "signum": 0, "upper": 0, "lower": 0, "trim": 0, "ltrim": 0,
+    "rtrim": 0, "initcap": 0, "length": 0, "char_length": 0, "reverse": 0,
+    "year": 0, "quarter": 0, "month": 0, "dayofmonth": 0, "dayofweek": 0,
+    "dayofyear": 0, "weekofyear": 0, "hour": 0, "minute": 0, "second": 0,
+    "to_date": 0, "to_timestamp": 0, "date_format": 0, "last_day": 0,
+    "unix_timestamp": 0, "datediff": "all", "months_between": [0, 1],
+    "date_add": 0, "date_sub": 0, "add_months": 0, "trunc": 0, "date_trunc": 1,
+    "coalesce": "all", "greatest": "all", "least": "all", "concat": "all",
+    "isnull": 0, "isnan": 0, "explode": 0, "explode_outer": 0, "size": 0,
+    "array_contains": 0, "lag": 0, "lead": 0, "hash": "all", "xxhash64": "all",
+    "md5": 0, "sha1": 0, "sha2": 0, "struct": "all", "array": "all",
+    "nanvl": "all", "ifnull": "all", "nvl": "all", "nullif": "all",
+    "bool_and": 0, "bool_or": 0, "every": 0, "some": 0, "count_if": 0,
+    "sort_array": 0, "array_distinct": 0, "to_utc_timestamp": 0,
+    "from_utc_timestamp": 0, "regexp_replace": 0, "regexp_extract": 0, "substring": 0,
+    "split": 0, "lpad": 0, "rpad": 0, "format_number": 0,
+}
+# Functions whose string arguments are SQL text.
+SQL_TEXT_FUNCS = {"expr"}
+# Attribute names that mean "read data some way other than read_table".
+READ_ATTRS = {"read", "readStream", "sparkContext", "jdbc", "textFile", "wholeTextFiles",
+              "binaryFiles", "binaryRecords", "hadoopFile", "newAPIHadoopFile",
+              "sequenceFile", "pickleFile", "objectFile", "addFile", "addPyFile"}
+WRITE_ATTRS = {"write", "writeStream", "writeTo", "saveAsTable", "insertInto",
+               "createTable", "createExternalTable"}
+
+
+def chain(node):
+    """Dotted name for an attribute chain: F.col -> "F.col"; f(x).m -> "<expr>.m"."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    else:
+        parts.append("<expr>")
+    return ".".join(reversed(parts))
+
+
+def where(node):
+    """(line, col) of what a finding should point at: for `a.b(...)` spread over a
+    chain of lines, the line holding `.b`, not the line where the chain starts."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    if isinstance(node, ast.Attribute) and getattr(node, "end_lineno", None):
+        return node.end_lineno, max(node.end_col_offset - len(node.attr), 0)
+    return node.lineno, node.col_offset
+
+
+def root_name(node):
+    while isinstance(node, (ast.Attribute, ast.Call, ast.Subscript)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def split_identifier(text):
+    """`o`.`Order Date` / o.x / x -> (qualifier or None, name); backticks removed."""
+    parts, cur, quoted, i = [], [], False, 0
+    while i < len(text):
+        c = text[i]
+        if c == "`":
+            if quoted and i + 1 < len(text) and text[i + 1] == "`":
+                cur.append("`")
+                i += 2
+                continue
+            quoted = not quoted
+        elif c == "." and not quoted:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+        i += 1
+    parts.append("".join(cur))
+    if len(parts) == 1:
+        return None, parts[0]
+    return ".".join(parts[:-1]), parts[-1]
+
+
+SQL_KEYWORDS = set("""
+and or not in is null true false like ilike rlike regexp between case when then else end
+as interval date timestamp timestamp_ntz timestamp_ltz distinct asc desc nulls first last
+over partition by order rows range unbounded preceding following current row escape
+exists any all some div xor select from where group having limit with on join inner left
+right full outer cross semi anti using union intersect except cast try_cast year years
+month months week weeks day days hour hours minute minutes second seconds millisecond
+milliseconds microsecond microseconds int integer bigint smallint tinyint long double
+float real decimal numeric string varchar char boolean binary to filter lateral view
+values if
+""".split())
+
+
+def sql_identifiers(text):
+    """Best-effort column identifiers of a simple SQL expression: [(qualifier, name)].
+    Skips string literals, numbers, keywords, function names (followed by "(") and
+    names after AS (aliases, cast types)."""
+    out, i, n = [], 0, len(text)
+    tokens = []
+    while i < n:
+        c = text[i]
+        if c in "'\"":
+            j = i + 1
+            while j < n and text[j] != c:
+                j += 2 if text[j] == "\\" else 1
+            tokens.append(("str", text[i:j + 1]))
+            i = j + 1
+        elif c == "`" or c.isalpha() or c == "_":
+            j = i
+            while j < n:
+                if text[j] == "`":
+                    k = text.find("`", j + 1)
+                    j = n if k < 0 else k + 1
+                elif text[j].isalnum() or text[j] in "_.":
+                    j += 1
+                else:
+                    break
+            tokens.append(("id", text[i:j]))
+            i = j
+        elif c.isdigit():
+            j = i
+            while j < n and (text[j].isalnum() or text[j] in "._"):
+                j += 1
+            tokens.append(("num", text[i:j]))
+            i = j
+        elif c.isspace():
+            i += 1
+        elif text.startswith("--", i):
+            k = text.find("\n", i)
+            i = n if k < 0 else k
+        else:
+            tokens.append(("op", c))
+            i += 1
+    for k, (kind, tok) in enumerate(tokens):
+        if kind != "id":
+            continue
+        nxt = tokens[k + 1] if k + 1 < len(tokens) else None
+        prev = tokens[k - 1] if k > 0 else None
+        if nxt and nxt == ("op", "("):
+            continue
+        if prev and prev[0] == "id" and prev[1].lower() == "as":
+            continue
+        if tok.lower() in SQL_KEYWORDS or tok.endswith("."):
+            continue
+        out.append(split_identifier(tok))
+    return out
+
+
+def sql_functions(text):
+    """Lower-cased names called as functions in SQL text (string literals skipped), so
+    the policy can refuse reflect()/java_method(), which call arbitrary Java code."""
+    bare = re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", "''", text)
+    return [m.group(1).lower() for m in re.finditer(r"([A-Za-z_][\w]*)\s*\(", bare)]
+
+
+class Frame:
+    """What is known about a DataFrame-valued expression: the read_table names behind
+    it, whether it is already aggregated (small), whether it is a GroupedData
+    (groupBy without agg yet), and whether its columns are unknowable (spark.sql)."""
+
+    def __init__(self, tables=(), aggregated=False, opaque=False, grouped=False):
+        self.tables = set(tables)
+        self.aggregated = aggregated
+        self.opaque = opaque
+        self.grouped = grouped
+
+    def derive(self, aggregated=None, grouped=False):
+        return Frame(self.tables, self.aggregated if aggregated is None else aggregated,
+                     self.opaque, grouped)
+
+    def merge(self, other):
+        return Frame(self.tables | other.tables, self.aggregated and other.aggregated,
+                     self.opaque or other.opaque)
+
+    def to_json(self):
+        return {"tables": sorted(self.tables), "aggregated": self.aggregated,
+                "opaque": self.opaque}
+
+
+class Analyzer:
+    def __init__(self):
+        self.facts = {
+            "mode": "body", "syntax_error": None, "imports": [], "calls": [],
+            "free_names": [], "dunder_attrs": [], "read_tables": [], "frames": {},
+            "frame_aliases": {}, "columns": [], "introduced": [], "temp_views": [],
+            "sql": [], "result_df": None, "joins": [], "aggregations": [],
+            "windows": [], "collects": [], "writes": [], "reads": [],
+        }
+        self.frames = {}          # variable -> Frame (current binding)
+        self.str_lists = {}       # variable -> list of literal strings
+        self.aliases = {}         # DataFrame alias -> Frame
+        self.bound = set()
+        self.free_seen = set()
+
+    # ---- recording ---------------------------------------------------------------
+    def col(self, name, node, context, frame, qualifier=None):
+        if not isinstance(name, str):
+            return
+        # qualifier None: parse "o.x" / backticks; "": the name is exact (df["a.b"])
+        q, n = split_identifier(name) if qualifier is None else (qualifier or None, name)
+        if n == "*" or n == "":
+            return
+        line, col = where(node)
+        ref = {"name": n, "line": line, "col": col, "context": context}
+        if q is not None:
+            ref["qualifier"] = q
+        if frame is not None:
+            if frame.opaque:
+                ref["opaque"] = True
+            elif frame.tables:
+                ref["tables"] = sorted(frame.tables)
+        self.facts["columns"].append(ref)
+
+    def introduce(self, name, node, kind):
+        if isinstance(name, str) and name:
+            self.facts["introduced"].append({"name": name, "line": where(node)[0], "kind": kind})
+
+    def sql_text(self, node, context, frame=None):
+        """Record SQL text (literal or f-string) and its identifiers as columns."""
+        text, literal = self.string_value(node)
+        if text is None:
+            return
+        self.facts["sql"].append({"text": text, "literal": literal, "line": node.lineno,
+                                  "col": node.col_offset, "context": context})
+        self.facts["sql"][-1]["functions"] = sql_functions(text)
+        # "x AS y" names a result column y, in expressions and in spark.sql alike
+        for m in re.finditer(r"(?i)\bas\s+(`[^`]+`|\w+)", text):
+            self.introduce(m.group(1).strip("`"), node, "sql alias")
+        if context == "spark.sql":
+            return
+        for qual, name in sql_identifiers(text):
+            if not name.startswith("__param__"):
+                self.col(name, node, context, frame, qualifier=qual)
+
+    def string_value(self, node):
+        """(text, literal?) for a string constant or an f-string (placeholders become
+        the identifier __param__); (None, False) otherwise."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value, True
+        if isinstance(node, ast.JoinedStr):
+            parts = []
+            for v in node.values:
+                if isinstance(v, ast.Constant) and isinstance(v.value, str):
+                    parts.append(v.value)
+                else:
+                    parts.append("__param__")
+            return "".join(parts), False
+        return None, False
+
+    def strings(self, node):
+        """Literal strings in a column-name position: "x", ["x", "y"], *cols."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return [(node.value, node)]
+        if isinstance(node, (ast.List, ast.Tuple)):
+            out = []
+            for e in node.elts:
+                out.extend(self.strings(e))
+            return out
+        if isinstance(node, ast.Starred):
+            return self.strings(node.value)
+        if isinstance(node, ast.Name) and node.id in self.str_lists:
+            return [(s, node) for s in self.str_lists[node.id]]
+        return []
+
+    # ---- expressions -------------------------------------------------------------
+    def expr(self, node, ctx=None):
+        """Visit an expression; return its Frame when it is a DataFrame we can trace.
+        ctx is the Frame that bare F.col("x") references inside it refer to."""
+        if node is None:
+            return None
+        if isinstance(node, ast.Call):
+            return self.call(node, ctx)
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                if node.id not in self.bound and node.id not in self.free_seen:
+                    self.free_seen.add(node.id)
+                    self.facts["free_names"].append(
+                        {"name": node.id, "line": node.lineno, "col": node.col_offset})
+                if node.id in self.frames:
+                    return self.frames[node.id]
+            return None
+        if isinstance(node, ast.Attribute):
+            self.attribute_fact(node)
+            base = self.expr(node.value, ctx)
+            # orders.customer_id: a column of a traced frame (not df.columns, df.write)
+            if base is not None and not base.grouped and node.attr not in DF_PROPERTIES \
+                    and not node.attr.startswith("_"):
+                self.col(node.attr, node, "attribute", base, qualifier="")
+            return None
+        if isinstance(node, ast.Subscript):
+            base = self.expr(node.value, ctx)
+            idx = node.slice
+            if base is None:
+                self.expr(idx, ctx)
+                return None
+            if isinstance(idx, ast.Constant):
+                self.col(idx.value, idx, "subscript", base, qualifier="")
+                return None
+            names = self.strings(idx)
+            for s, n in names:
+                self.col(s, n, "subscript", base)
+            if not names:
+                self.expr(idx, base)  # df[condition] filters rows
+            return base.derive()
+        if isinstance(node, ast.Lambda):
+            self.bind_args(node.args)
+            self.expr(node.body, ctx)
+            return None
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            for gen in node.generators:
+                self.expr(gen.iter, ctx)
+                self.bind_target(gen.target, None)
+                for cond in gen.ifs:
+                    self.expr(cond, ctx)
+            if isinstance(node, ast.DictComp):
+                self.expr(node.key, ctx)
+                self.expr(node.value, ctx)
+            else:
+                self.expr(node.elt, ctx)
+            return None
+        if isinstance(node, ast.NamedExpr):
+            fr = self.expr(node.value, ctx)
+            self.bind_target(node.target, node.value, fr)
+            return fr
+        if isinstance(node, ast.IfExp):
+            self.expr(node.test, ctx)
+            a = self.expr(node.body, ctx)
+            b = self.expr(node.orelse, ctx)
+            return a or b
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.expr):
+                self.expr(child, ctx)
+        return None
+
+    def attribute_fact(self, node):
+        attr = node.attr
+        line, col = where(node)
+        if attr.startswith("__") and attr.endswith("__"):
+            self.facts["dunder_attrs"].append({"name": attr, "line": line, "col": col})
+        if attr in WRITE_ATTRS or attr.startswith("saveAs"):
+            self.facts["writes"].append({"method": attr, "line": line, "col": col})
+        if attr in READ_ATTRS:
+            self.facts["reads"].append({"kind": chain(node), "line": line, "col": col})
+
+    def call(self, node, ctx):
+        func = node.func
+        name = chain(func) if isinstance(func, (ast.Name, ast.Attribute)) else "<expr>"
+        line, col = where(node)
+        self.facts["calls"].append({"name": name, "line": line, "col": col})
+        kw = {k.arg: k.value for k in node.keywords if k.arg}
+
+        # read_table("orders")
+        if isinstance(func, ast.Name) and func.id == "read_table":
+            self.expr(func)
+            arg = node.args[0] if node.args else kw.get("name")
+            text = arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else None
+            self.facts["read_tables"].append({"name": text, "literal": text is not None,
+                                              "line": node.lineno, "col": node.col_offset})
+            for a in node.args[1:]:
+                self.expr(a, ctx)
+            if arg is not None and text is None:
+                self.expr(arg, ctx)
+            return Frame([text] if text else [], opaque=text is None)
+
+        if isinstance(func, ast.Attribute):
+            method = func.attr
+            self.attribute_fact(func)
+            root = root_name(func.value)
+            # pyspark.sql.functions: F.col("x"), F.sum("x"), F.expr("...")
+            if isinstance(func.value, ast.Name) and func.value.id in ("F", "functions"):
+                self.expr(func.value)
+                return self.function_call(method, node, kw, ctx)
+            if isinstance(func.value, ast.Name) and func.value.id == "Window":
+                self.expr(func.value)
+                self.column_args(method, node, kw, None, "window")
+                return None
+            if method in ("sql",) and root == "spark":
+                self.expr(func.value)
+                if node.args:
+                    self.sql_text(node.args[0], "spark.sql")
+                for a in node.args[1:]:
+                    self.expr(a, ctx)
+                for v in kw.values():
+                    self.expr(v, ctx)
+                return Frame(opaque=True)
+            if method == "table" and root in ("spark", "sqlContext"):
+                self.facts["reads"].append({"kind": chain(func), "line": line, "col": col})
+            recv = self.expr(func.value, ctx)
+            if recv is not None:
+                return self.frame_method(recv, method, node, kw)
+            # Column methods and windows chained off a Window spec
+            if method in ("partitionBy", "orderBy", "rowsBetween", "rangeBetween") \
+                    and root == "Window":
+                self.column_args(method, node, kw, None, "window")
+                return None
+            if method in ("alias", "name") and node.args:
+                s, _ = self.string_value(node.args[0])
+                self.introduce(s, node, "alias")
+                for a in node.args[1:]:
+                    self.expr(a, ctx)
+                return None
+            if method == "over":
+                self.facts["windows"].append({"line": line})
+            if method in ("collect", "toPandas"):
+                self.facts["collects"].append({"method": method, "aggregated": False,
+                                               "line": line, "col": col})
+            for a in node.args:
+                self.expr(a, ctx)
+            for v in kw.values():
+                self.expr(v, ctx)
+            return None
+
+        # plain function call: period_bounds(...), int(...), col("x") after an import
+        if isinstance(func, ast.Name) and func.id in F_COLUMN_ARGS and func.id not in (
+                "round", "abs", "sum", "min", "max"):
+            self.expr(func)
+            return self.function_call(func.id, node, kw, ctx)
+        if isinstance(func, ast.Name) and func.id in SQL_TEXT_FUNCS:
+            self.expr(func)
+            return self.function_call(func.id, node, kw, ctx)
+        self.expr(func, ctx)
+        for a in node.args:
+            self.expr(a, ctx)
+        for v in kw.values():
+            self.expr(v, ctx)
+        return None
+
+    def function_call(self, fname, node, kw, ctx):
+        """F.<fname>(...): column-name strings, SQL text, nested expressions."""
+        if fname in SQL_TEXT_FUNCS:
+            if node.args:
+                self.sql_text(node.args[0], "expr", ctx)
+            return None
+        spec = F_COLUMN_ARGS.get(fname)
+        for i, a in enumerate(node.args):
+            is_col = spec == "all" or spec == i or (isinstance(spec, list) and i in spec)
+            if is_col:
+                for s, n in self.strings(a):
+                    self.col(s, n, "F." + fname, ctx)
+            if not (is_col and self.strings(a)):
+                self.expr(a, ctx)
+        for v in kw.values():
+            self.expr(v, ctx)
+        return None
+
+    def column_args(self, method, node, kw, frame, context):
+        for a in node.args:
+            found = self.strings(a)
+            for s, n in found:
+                self.col(s, n, context, frame)
+            if not found:
+                self.expr(a, frame)
+        for k, v in kw.items():
+            if k in ("subset", "cols"):
+                for s, n in self.strings(v):
+                    self.col(s, n, context, frame)
+            else:
+                self.expr(v, frame)
+
+    def frame_method(self, recv, method, node, kw):
+        """A method called on a traced DataFrame (or GroupedData)."""
+        args = node.args
+        line, col = where(node)
+        if method in ("filter", "where"):
+            for a in args:
+                if self.string_value(a)[0] is not None:
+                    self.sql_text(a, method, recv)
+                else:
+                    self.expr(a, recv)
+            return recv.derive()
+        if method == "selectExpr":
+            for a in args:
+                elts = a.elts if isinstance(a, (ast.List, ast.Tuple)) else [a]
+                for e in elts:
+                    if self.string_value(e)[0] is not None:
+                        self.sql_text(e, "selectExpr", recv)
+                    else:
+                        self.expr(e, recv)
+            return recv.derive()
+        if method in ("withColumn", "withColumnRenamed"):
+            first = args[0] if args else kw.get("colName") or kw.get("existing")
+            second = args[1] if len(args) > 1 else kw.get("col") or kw.get("new")
+            if method == "withColumn":
+                s, _ = self.string_value(first) if first is not None else (None, False)
+                self.introduce(s, node, "withColumn")
+                self.expr(second, recv)
+            else:
+                if first is not None:
+                    for s, n in self.strings(first):
+                        self.col(s, n, "withColumnRenamed", recv)
+                s, _ = self.string_value(second) if second is not None else (None, False)
+                self.introduce(s, node, "withColumnRenamed")
+            return recv.derive()
+        if method in ("withColumns", "withColumnsRenamed"):
+            mapping = args[0] if args else None
+            if isinstance(mapping, ast.Dict):
+                for k, v in zip(mapping.keys, mapping.values):
+                    if method == "withColumns":
+                        s, _ = self.string_value(k) if k is not None else (None, False)
+                        self.introduce(s, node, "withColumn")
+                        self.expr(v, recv)
+                    else:
+                        for s, n in self.strings(k) if k is not None else []:
+                            self.col(s, n, "withColumnRenamed", recv)
+                        s, _ = self.string_value(v)
+                        self.introduce(s, node, "withColumnRenamed")
+            else:
+                self.expr(mapping, recv)
+            return recv.derive()
+        if method == "toDF":
+            for s, n in [x for a in args for x in self.strings(a)]:
+                self.introduce(s, node, "toDF")
+            return recv.derive()
+        if method == "alias" and args:
+            s, _ = self.string_value(args[0])
+            if s:
+                self.aliases[s] = recv
+                self.facts["frame_aliases"][s] = sorted(recv.tables)
+            return recv.derive()
+        if method in ("join", "crossJoin"):
+            other = self.expr(args[0], recv) if args else self.expr(kw.get("other"), recv)
+            both = recv.merge(other) if other is not None else Frame(recv.tables, opaque=True)
+            on = args[1] if len(args) > 1 else kw.get("on")
+            how = args[2] if len(args) > 2 else kw.get("how")
+            how_s = how.value if isinstance(how, ast.Constant) and isinstance(how.value, str) else None
+            has_on = on is not None and not (isinstance(on, ast.Constant) and on.value is None)
+            cross = method == "crossJoin" or (how_s or "").lower() == "cross"
+            self.facts["joins"].append({"how": how_s if how_s else (None if how is None else "<expr>"),
+                                        "has_on": has_on, "cross": cross,
+                                        "line": line, "col": col})
+            if on is not None:
+                names = self.strings(on)
+                if names:
+                    for s, n in names:
+                        self.col(s, n, "join", recv)
+                        self.col(s, n, "join", other if other is not None else Frame(opaque=True))
+                else:
+                    self.expr(on, both)
+            if how is not None and how_s is None:
+                self.expr(how, recv)
+            return both
+        if method in ("union", "unionAll", "unionByName", "intersect", "intersectAll",
+                      "subtract", "exceptAll"):
+            other = self.expr(args[0], recv) if args else None
+            for v in kw.values():
+                self.expr(v, recv)
+            return recv.merge(other) if other is not None else recv.derive()
+        if method in ("groupBy", "groupby", "rollup", "cube"):
+            self.facts["aggregations"].append({"method": method, "line": line})
+            self.column_args(method, node, kw, recv, method)
+            return recv.derive(aggregated=True, grouped=True)
+        if method == "agg":
+            if not recv.grouped:
+                self.facts["aggregations"].append({"method": method, "line": line})
+            for a in args:
+                if isinstance(a, ast.Dict):
+                    for k, v in zip(a.keys, a.values):
+                        s, _ = self.string_value(k) if k is not None else (None, False)
+                        fn, _ = self.string_value(v)
+                        if s:
+                            self.col(s, k, "agg", recv)
+                            if fn:
+                                self.introduce("%s(%s)" % (fn, s), node, "agg")
+                else:
+                    self.expr(a, recv)
+            for v in kw.values():
+                self.expr(v, recv)
+            return recv.derive(aggregated=True)
+        if method in GROUPED_AGGS and recv.grouped:
+            for s, n in [x for a in args for x in self.strings(a)]:
+                self.col(s, n, method, recv)
+                self.introduce("%s(%s)" % (method, s), node, "agg")
+            return recv.derive(aggregated=True)
+        if method == "count":
+            if recv.grouped:
+                self.introduce("count", node, "agg")
+                return recv.derive(aggregated=True)
+            return None  # df.count() is a number
+        if method == "pivot":
+            if args:
+                for s, n in self.strings(args[0]):
+                    self.col(s, n, "pivot", recv)
+            if len(args) > 1 and isinstance(args[1], (ast.List, ast.Tuple)):
+                for e in args[1].elts:
+                    if isinstance(e, ast.Constant):
+                        self.introduce(str(e.value), node, "pivot")
+            return recv.derive(aggregated=True, grouped=True)
+        if method in COLUMN_ARG_METHODS:
+            self.column_args(method, node, kw, recv, method)
+            return recv.derive(aggregated=recv.aggregated)
+        if method in SUBSET_METHODS:
+            subset = kw.get("subset")
+            if subset is None and method in ("dropna",) and len(args) > 2:
+                subset = args[2]
+            if subset is None and method in ("fillna",) and len(args) > 1:
+                subset = args[1]
+            if subset is not None:
+                for s, n in self.strings(subset):
+                    self.col(s, n, method, recv)
+            for i, a in enumerate(args):
+                if a is not subset:
+                    if method == "fillna" and isinstance(a, ast.Dict):
+                        for k in a.keys:
+                            for s, n in self.strings(k) if k is not None else []:
+                                self.col(s, n, method, recv)
+                    else:
+                        self.expr(a, recv)
+            for k, v in kw.items():
+                if k != "subset":
+                    self.expr(v, recv)
+            return recv.derive()
+        if method in ("createOrReplaceTempView", "createTempView"):
+            s, _ = self.string_value(args[0]) if args else (None, False)
+            if s:
+                self.facts["temp_views"].append({"name": s, "line": line})
+            return None
+        if method in ("collect", "toPandas", "toLocalIterator", "take", "head", "first",
+                      "show", "toJSON", "foreach", "foreachPartition"):
+            if method in ("collect", "toPandas"):
+                self.facts["collects"].append({"method": method, "aggregated": recv.aggregated,
+                                               "line": line, "col": col})
+            for a in args:
+                self.expr(a, recv)
+            return None
+        if method in ("limit", "distinct", "describe", "summary"):
+            for a in args:
+                self.expr(a, recv)
+            return recv.derive(aggregated=True)
+        # Other frame methods (cache, persist, hint, repartition, orderBy variants, ...)
+        for a in args:
+            self.expr(a, recv)
+        for v in kw.values():
+            self.expr(v, recv)
+        if method in ("cache", "persist", "unpersist", "hint", "coalesce", "checkpoint",
+                      "localCheckpoint", "sample", "dropDuplicatesWithinWatermark",
+                      "transform", "na", "fill", "withWatermark", "orderBy", "sort"):
+            return recv.derive()
+        return None
+
+    # ---- statements --------------------------------------------------------------
+    def bind_args(self, args):
+        for a in args.posonlyargs + args.args + args.kwonlyargs:
+            self.bound.add(a.arg)
+        if args.vararg:
+            self.bound.add(args.vararg.arg)
+        if args.kwarg:
+            self.bound.add(args.kwarg.arg)
+        for d in args.defaults + [d for d in args.kw_defaults if d is not None]:
+            self.expr(d)
+
+    def bind_target(self, target, value, frame=None):
+        if isinstance(target, ast.Name):
+            self.bound.add(target.id)
+            if frame is not None:
+                self.frames[target.id] = frame
+            else:
+                self.frames.pop(target.id, None)
+            strs = self.strings(value) if isinstance(value, (ast.List, ast.Tuple)) else []
+            if strs and len(strs) == len(value.elts):
+                self.str_lists[target.id] = [s for s, _ in strs]
+            else:
+                self.str_lists.pop(target.id, None)
+            if target.id == "result_df" and self.facts["result_df"] is None:
+                self.facts["result_df"] = {"line": target.lineno}
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for e in target.elts:
+                self.bind_target(e, None)
+        elif isinstance(target, ast.Starred):
+            self.bind_target(target.value, None)
+        else:
+            self.expr(target)
+
+    def collect_bindings(self, body):
+        """Every name bound anywhere (so later uses are not "free")."""
+        for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+                self.bound.add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self.bound.add(node.name)
+            elif isinstance(node, ast.alias):
+                self.bound.add((node.asname or node.name).split(".")[0])
+            elif isinstance(node, ast.arg):
+                self.bound.add(node.arg)
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                self.bound.add(node.name)
+
+    def stmts(self, body):
+        for s in body:
+            self.stmt(s)
+
+    def stmt(self, node):
+        if isinstance(node, ast.Assign):
+            fr = self.expr(node.value)
+            for t in node.targets:
+                self.bind_target(t, node.value, fr)
+        elif isinstance(node, ast.AnnAssign):
+            fr = self.expr(node.value) if node.value is not None else None
+            self.expr(node.annotation)
+            self.bind_target(node.target, node.value, fr)
+        elif isinstance(node, ast.AugAssign):
+            self.expr(node.value)
+            self.expr(node.target)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for a in node.names:
+                mod = a.name if isinstance(node, ast.Import) else (node.module or "")
+                entry = {"module": mod, "line": node.lineno, "col": node.col_offset,
+                         "level": getattr(node, "level", 0) or 0,
+                         "names": [a.name] if isinstance(node, ast.ImportFrom) else []}
+                self.facts["imports"].append(entry)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for d in node.decorator_list:
+                self.expr(d)
+            self.bind_args(node.args)
+            self.stmts(node.body)
+        elif isinstance(node, ast.ClassDef):
+            for b in node.bases:
+                self.expr(b)
+            self.stmts(node.body)
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            self.expr(node.iter)
+            self.bind_target(node.target, None)
+            self.stmts(node.body)
+            self.stmts(node.orelse)
+        elif isinstance(node, (ast.While, ast.If)):
+            self.expr(node.test)
+            self.stmts(node.body)
+            self.stmts(node.orelse)
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                fr = self.expr(item.context_expr)
+                if item.optional_vars is not None:
+                    self.bind_target(item.optional_vars, None, fr)
+            self.stmts(node.body)
+        elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+            self.stmts(node.body)
+            for h in node.handlers:
+                self.expr(h.type)
+                self.stmts(h.body)
+            self.stmts(node.orelse)
+            self.stmts(node.finalbody)
+        elif hasattr(ast, "Match") and isinstance(node, ast.Match):
+            self.expr(node.subject)
+            for case in node.cases:
+                self.expr(case.guard)
+                self.stmts(case.body)
+        else:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.expr):
+                    self.expr(child)
+
+    def run(self, source):
+        try:
+            return self.analyse(source)
+        except RecursionError:
+            self.facts["syntax_error"] = {"line": 1, "col": 0, "msg": "code nested too deeply to analyse"}
+            return self.facts
+
+    def analyse(self, source):
+        try:
+            tree = ast.parse(source, "<generated>")
+        except SyntaxError as e:
+            self.facts["syntax_error"] = {"line": e.lineno or 1, "col": max((e.offset or 1) - 1, 0),
+                                          "msg": e.msg}
+            return self.facts
+        except (ValueError, MemoryError, RecursionError) as e:
+            self.facts["syntax_error"] = {"line": 1, "col": 0, "msg": str(e)}
+            return self.facts
+        body = tree.body
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name == "transform" \
+                    and node.args.args and node.args.args[0].arg == "read_table":
+                self.facts["mode"] = "job"
+                body = node.body
+                for a in node.args.args:
+                    self.bound.add(a.arg)
+                break
+        self.collect_bindings(body)
+        # The contract's names are provided by the job, not bound by the body; they
+        # are still "free" so that the policy sees exactly what the body uses.
+        self.stmts(body)
+        self.facts["frames"] = {k: v.to_json() for k, v in sorted(self.frames.items())}
+        return self.facts
+
+
+def main():
+    data = sys.stdin.buffer.read()
+    try:
+        source = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        facts = Analyzer().facts
+        facts["syntax_error"] = {"line": 1, "col": 0, "msg": "not UTF-8: %s" % e.reason}
+    else:
+        facts = Analyzer().run(source)
+    json.dump(facts, sys.stdout, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
