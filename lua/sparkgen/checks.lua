@@ -1,0 +1,436 @@
+-- checks.lua — the validation rule library.
+-- A rule is a file returning {name, summary, params, describe, pyspark} (built-ins in
+-- lua/rules/, a team's own in <root>/rules/, which shadow built-ins of the same name).
+-- This module loads and checks rule files, resolves the checks a type or a model asks
+-- for into concrete entries {rule=, <params>..., description=} (the `validation_checks`
+-- of a result), and turns an entry into the Python expression the job evaluates with
+-- `df` (the result) and `F` in scope, giving the number of violating rows (0 = pass).
+--
+-- A check parameter written as "$(name)" takes the request's context value `name` when
+-- the check is resolved (e.g. `max = "$(limit)"`, `period = "$(time_period)"`), so a
+-- type's checks follow the request while the resolved entry holds plain values.
+local log = require "sparkgen.log"
+local paths = require "sparkgen.paths"
+local types = require "sparkgen.types"
+local util = require "sparkgen.util"
+
+local M = {}
+
+local RULE_FIELDS = {name = true, summary = true, params = true, describe = true, pyspark = true}
+local PARAM_TYPES = {string = true, integer = true, number = true, boolean = true, enum = true,
+                     date = true, list = true}
+local PARAM_FIELDS = {type = true, values = true, default = true, required = true, min = true,
+                      max = true, doc = true}
+-- Keys of a check entry that are not rule parameters.
+local ENTRY_KEYS = {rule = true, description = true}
+
+---------------------------------------------------------------------------------------
+-- Python text helpers, handed to every rule's describe/pyspark as the second argument,
+-- so names reach the generated code quoted, never spliced raw.
+local py = {}
+M.py = py
+
+--- A Python string literal (single quotes; quotes, backslashes and control characters
+--- escaped; UTF-8 kept as is, since Python source is UTF-8).
+function py.str(s)
+  s = tostring(s)
+  return "'" .. s:gsub("[%c'\\]", function(c)
+    if c == "'" then return "\\'" end
+    if c == "\\" then return "\\\\" end
+    if c == "\n" then return "\\n" end
+    if c == "\t" then return "\\t" end
+    if c == "\r" then return "\\r" end
+    return ("\\x%02x"):format(c:byte())
+  end) .. "'"
+end
+
+--- `F.col('name')`; a name with a dot or a backtick is backtick-quoted so Spark reads
+--- it as one column rather than a struct field.
+function py.col(name)
+  name = tostring(name)
+  if name:find("[.`]") then name = "`" .. name:gsub("`", "``") .. "`" end
+  return "F.col(" .. py.str(name) .. ")"
+end
+
+--- A Python list of string literals.
+function py.list(items)
+  local out = {}
+  for i, v in ipairs(items) do out[i] = py.str(v) end
+  return "[" .. table.concat(out, ", ") .. "]"
+end
+
+--- A Python `datetime.date` literal from "YYYY-MM-DD" (the job imports `date`).
+function py.date(iso)
+  local y, m, d = tostring(iso):match("^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
+  if not y then error("not an ISO date: " .. tostring(iso), 2) end
+  return ("date(%d, %d, %d)"):format(tonumber(y), tonumber(m), tonumber(d))
+end
+
+--- Names joined for sentences: "a", "a and b", "a, b and c".
+function py.join(items)
+  if #items <= 1 then return items[1] or "" end
+  return table.concat(items, ", ", 1, #items - 1) .. " and " .. items[#items]
+end
+
+---------------------------------------------------------------------------------------
+-- Dates and periods, the same table as period_bounds() in templates/job.py
+-- (docs/internals.md "Periods"), so a check's bounds match the body's filter.
+
+-- Days since 1970-01-01 of a civil date (proleptic Gregorian), and back; pure
+-- arithmetic, so the local time zone never shifts a day.
+local function days_from_civil(y, m, d)
+  y = m <= 2 and y - 1 or y
+  local era = (y >= 0 and y or y - 399) // 400
+  local yoe = y - era * 400
+  local doy = (153 * (m > 2 and m - 3 or m + 9) + 2) // 5 + d - 1
+  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  return era * 146097 + doe - 719468
+end
+
+local function civil_from_days(z)
+  z = z + 719468
+  local era = (z >= 0 and z or z - 146096) // 146097
+  local doe = z - era * 146097
+  local yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+  local mp = (5 * doy + 2) // 153
+  local d = doy - (153 * mp + 2) // 5 + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  return m <= 2 and y + 1 or y, m, d
+end
+
+local function parse_date(s)
+  local y, m, d = tostring(s):match("^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
+  if not y then return nil end
+  y, m, d = tonumber(y), tonumber(m), tonumber(d)
+  local yy, mm, dd = civil_from_days(days_from_civil(y, m, d))
+  if yy ~= y or mm ~= m or dd ~= d then return nil end -- 2026-02-30 and friends
+  return days_from_civil(y, m, d)
+end
+
+local function format_days(n)
+  return ("%04d-%02d-%02d"):format(civil_from_days(n))
+end
+
+M.PERIODS = {"last_7_days", "last_30_days", "last_month", "last_90_days", "last_quarter",
+             "month_to_date", "ytd", "all"}
+
+--- period_bounds(period, as_of) → start, end ("YYYY-MM-DD", end exclusive), or nil, nil
+--- for "all". Raises on an unknown period or a bad date (callers check both first).
+function M.period_bounds(period, as_of)
+  if period == "all" then return nil, nil end
+  local today = assert(parse_date(as_of), "as_of must be YYYY-MM-DD")
+  local y, m = civil_from_days(today)
+  local rolling = {last_7_days = 7, last_30_days = 30, last_90_days = 90}
+  if rolling[period] then return format_days(today - rolling[period]), format_days(today) end
+  local month_start = days_from_civil(y, m, 1)
+  if period == "last_month" then
+    local py_, pm = y, m - 1
+    if pm == 0 then py_, pm = y - 1, 12 end
+    return format_days(days_from_civil(py_, pm, 1)), format_days(month_start)
+  elseif period == "last_quarter" then
+    local qm = 3 * ((m - 1) // 3) + 1
+    local qy, pqm = y, qm - 3
+    if pqm < 1 then qy, pqm = y - 1, pqm + 12 end
+    return format_days(days_from_civil(qy, pqm, 1)), format_days(days_from_civil(y, qm, 1))
+  elseif period == "month_to_date" then
+    return format_days(month_start), format_days(today + 1)
+  elseif period == "ytd" then
+    return format_days(days_from_civil(y, 1, 1)), format_days(today + 1)
+  end
+  error("unknown period '" .. tostring(period) .. "'", 2)
+end
+
+--- The day before an ISO date (an exclusive end as an inclusive one).
+function M.day_before(iso)
+  return format_days(assert(parse_date(iso), "not an ISO date") - 1)
+end
+
+-- Helpers a rule receives besides the Python ones.
+py.period_bounds = M.period_bounds
+py.day_before = M.day_before
+py.PERIODS = M.PERIODS
+
+---------------------------------------------------------------------------------------
+-- Parameter values.
+
+local function is_list_of_strings(v)
+  if type(v) ~= "table" then return false end
+  local n = 0
+  for k, x in pairs(v) do
+    if math.type(k) ~= "integer" or type(x) ~= "string" then return false end
+    n = n + 1
+  end
+  return n == #v
+end
+
+-- Check and coerce one parameter value (strings from a command line or a model's JSON
+-- are accepted where they parse). Returns value or nil, message.
+local function check_value(spec, value, what)
+  local t = spec.type
+  if t == "string" then
+    if type(value) ~= "string" or value == "" then return nil, ("%s must be a non-empty string"):format(what) end
+  elseif t == "list" then
+    if type(value) == "string" then
+      local items = {}
+      for _, piece in ipairs(util.split(value, ",")) do
+        piece = util.trim(piece)
+        if piece ~= "" then items[#items + 1] = piece end
+      end
+      value = items
+    end
+    if not is_list_of_strings(value) or #value == 0 then
+      return nil, ("%s must be a non-empty list of strings"):format(what)
+    end
+    for _, item in ipairs(value) do
+      if item == "" then return nil, ("%s must not contain an empty string"):format(what) end
+    end
+    value = util.copy(value)
+  elseif t == "integer" then
+    local n = math.tointeger(tonumber(value))
+    if not n then return nil, ("%s must be an integer, got '%s'"):format(what, tostring(value)) end
+    value = n
+  elseif t == "number" then
+    local n = tonumber(value)
+    if not n then return nil, ("%s must be a number, got '%s'"):format(what, tostring(value)) end
+    value = n
+  elseif t == "boolean" then
+    if value == true or value == "true" then value = true
+    elseif value == false or value == "false" then value = false
+    else return nil, ("%s must be true or false, got '%s'"):format(what, tostring(value)) end
+  elseif t == "enum" then
+    value = tostring(value)
+    for _, v in ipairs(spec.values) do
+      if v == value then return value end
+    end
+    return nil, ("%s must be one of %s, got '%s'%s"):format(what, table.concat(spec.values, ", "),
+      value, util.suggest(value, spec.values))
+  elseif t == "date" then
+    value = tostring(value)
+    if not parse_date(value) then return nil, ("%s must be a date YYYY-MM-DD, got '%s'"):format(what, value) end
+  end
+  if t == "integer" or t == "number" then
+    if spec.min and value < spec.min then return nil, ("%s must be >= %s, got %s"):format(what, spec.min, value) end
+    if spec.max and value > spec.max then return nil, ("%s must be <= %s, got %s"):format(what, spec.max, value) end
+  end
+  return value
+end
+
+---------------------------------------------------------------------------------------
+-- Loading rule files.
+
+--- Check a rule table; true or nil, "file:line: field 'x': expected ..., got ...".
+function M.validate(def, path, text)
+  local function bad(field, expected, got)
+    return nil, ("%s:%d: field '%s': expected %s, got %s"):format(path,
+      types.line_of(text or "", field:match("^[%w_]+")), field, expected, got)
+  end
+  for k in pairs(def) do
+    if not RULE_FIELDS[k] then
+      return bad(tostring(k), "no such field (known: name, summary, params, describe, pyspark)", "'" .. tostring(k) .. "'")
+    end
+  end
+  local stem = util.basename(path):gsub("%.lua$", "")
+  if type(def.name) ~= "string" then return bad("name", "a string", type(def.name)) end
+  if def.name ~= stem then return bad("name", ("'%s' (the file name)"):format(stem), "'" .. def.name .. "'") end
+  if type(def.summary) ~= "string" or def.summary == "" then return bad("summary", "a non-empty string", type(def.summary)) end
+  if type(def.describe) ~= "function" then return bad("describe", "a function(params, py) returning a sentence", type(def.describe)) end
+  if type(def.pyspark) ~= "function" then return bad("pyspark", "a function(params, py) returning a Python expression", type(def.pyspark)) end
+  if def.params ~= nil and type(def.params) ~= "table" then return bad("params", "a table of parameters", type(def.params)) end
+  for pname, spec in pairs(def.params or {}) do
+    local field = "params." .. tostring(pname)
+    if type(pname) ~= "string" or not pname:match("^[%a_][%w_]*$") or ENTRY_KEYS[pname] then
+      return bad(field, "an identifier other than rule and description", tostring(pname))
+    end
+    if type(spec) ~= "table" then return bad(field, "a table {type = ...}", type(spec)) end
+    for k in pairs(spec) do
+      if not PARAM_FIELDS[k] then
+        return bad(field .. "." .. tostring(k), "no such field (known: type, values, default, required, min, max, doc)", "'" .. tostring(k) .. "'")
+      end
+    end
+    if not PARAM_TYPES[spec.type] then
+      return bad(field .. ".type", "string, list, integer, number, boolean, enum or date", tostring(spec.type))
+    end
+    if spec.type == "enum" and (not is_list_of_strings(spec.values) or #spec.values == 0) then
+      return bad(field .. ".values", "a non-empty list of strings", type(spec.values))
+    end
+    if spec.default ~= nil then
+      local _, err = check_value(spec, spec.default, "default")
+      if err then return bad(field .. ".default", "a valid value", err) end
+    end
+  end
+  return true
+end
+
+local registry -- {by_name = {}, list = {}, broken = {}} for this process
+
+--- Load every rule (user roots first). opts.strict: a broken rule file is an error;
+--- opts.reload: read the files again. Returns the registry or nil, message.
+function M.load_all(opts)
+  opts = opts or {}
+  if registry and not opts.reload then return registry end
+  local reg = {by_name = {}, list = {}, broken = {}}
+  for _, entry in ipairs(paths.list("rules", ".lua")) do
+    local def, text = types.load_plugin_file(entry.path)
+    local ok, err = def ~= nil, text
+    if ok then ok, err = M.validate(def, entry.path, text) end
+    if ok then
+      def.params = def.params or {}
+      reg.by_name[def.name] = {def = def, path = entry.path, origin = entry.origin, shadows = entry.shadows}
+      reg.list[#reg.list + 1] = reg.by_name[def.name]
+    else
+      if opts.strict then return nil, "broken rule file: " .. err end
+      reg.broken[#reg.broken + 1] = {path = entry.path, error = err}
+      log.warn("checks.load", {status = "skipped", error = err, file = entry.path})
+    end
+  end
+  registry = reg
+  return reg
+end
+
+--- Forget loaded rules (after paths.setup changes the search path).
+function M.reset()
+  registry = nil
+end
+
+--- Every rule: {{name=, summary=, params=, origin=, path=}, ...} sorted by name.
+function M.list(opts)
+  local reg = assert(M.load_all(opts))
+  local out = {}
+  for i, r in ipairs(reg.list) do
+    out[i] = {name = r.def.name, summary = r.def.summary, params = r.def.params, origin = r.origin, path = r.path}
+  end
+  return out
+end
+
+--- The rule named `name`: registry entry {def=, path=, origin=} or nil, message.
+function M.get(name, opts)
+  local reg, err = M.load_all(opts)
+  if not reg then return nil, err end
+  if type(name) ~= "string" then return nil, "a check needs a rule name (rule = \"...\")" end
+  local r = reg.by_name[name]
+  if r then return r end
+  for _, b in ipairs(reg.broken) do
+    if util.basename(b.path) == name .. ".lua" then
+      return nil, ("rule '%s' is broken: %s"):format(name, b.error)
+    end
+  end
+  local names = {}
+  for _, x in ipairs(reg.list) do names[#names + 1] = x.def.name end
+  return nil, ("unknown rule '%s'%s; known rules: %s"):format(name, util.suggest(name, names),
+    table.concat(names, ", "))
+end
+
+---------------------------------------------------------------------------------------
+-- Resolving and rendering checks.
+
+-- "$(name)" → the context key it refers to, or nil.
+local function context_ref(v)
+  return type(v) == "string" and v:match("^%$%(%s*([%a_][%w_]*)%s*%)$") or nil
+end
+
+-- The parameters of one spec, checked against the rule: params table or nil, message.
+-- `context` nil means "not known yet": then a spec that refers to it returns false.
+local function check_params(r, spec, context)
+  local def = r.def
+  local names = util.sorted_keys(def.params)
+  local p = {}
+  for k, v in pairs(spec) do
+    if not ENTRY_KEYS[k] then
+      local pspec = def.params[k]
+      if not pspec then
+        local allowed = #names > 0 and ("; allowed: " .. table.concat(names, ", ")) or "; it takes no parameters"
+        return nil, ("rule '%s' has no parameter '%s'%s%s"):format(def.name, tostring(k),
+          util.suggest(tostring(k), names), allowed)
+      end
+      local ref = context_ref(v)
+      if ref then
+        if context == nil then return false end
+        if context[ref] == nil then
+          return nil, ("rule '%s': parameter '%s' refers to '%s', which the request's context does not have"):format(def.name, k, ref)
+        end
+        v = context[ref]
+      end
+      local value, err = check_value(pspec, v, ("rule '%s': parameter '%s'"):format(def.name, k))
+      if value == nil then return nil, err end
+      p[k] = value
+    end
+  end
+  for _, k in ipairs(names) do
+    local pspec = def.params[k]
+    if p[k] == nil then
+      if pspec.default ~= nil then
+        p[k] = check_value(pspec, pspec.default, k)
+      elseif pspec.required then
+        return nil, ("rule '%s' needs parameter '%s' (%s)"):format(def.name, k, pspec.doc or pspec.type)
+      end
+    end
+  end
+  return p
+end
+
+-- Call a rule's function; a broken user function is an expected failure with its file.
+local function call_rule(r, fname, p)
+  local ok, out = pcall(r.def[fname], util.deepcopy(p), py)
+  if not ok then return nil, ("rule '%s' (%s): %s failed: %s"):format(r.def.name, r.path, fname, tostring(out)) end
+  if type(out) ~= "string" or out == "" then
+    return nil, ("rule '%s' (%s): %s returned %s, expected a non-empty string"):format(r.def.name, r.path, fname, type(out))
+  end
+  return out
+end
+
+--- resolve(specs[, context]) → list of {rule=, <params>..., description=} or nil, message.
+--- specs: list of {rule = "name", <param> = value, ...}. Values "$(key)" are taken from
+--- `context`; without a context, checks that refer to it are left out (they are
+--- resolved once the request is known).
+function M.resolve(specs, context)
+  if type(specs) ~= "table" then return nil, "checks must be a list of {rule = ...}" end
+  local out = {}
+  for i, spec in ipairs(specs) do
+    if type(spec) ~= "table" then return nil, ("check %d: expected a table {rule = ...}, got %s"):format(i, type(spec)) end
+    local r, err = M.get(spec.rule)
+    if not r then return nil, ("check %d: %s"):format(i, err) end
+    local p, perr = check_params(r, spec, context)
+    if p == nil then return nil, ("check %d: %s"):format(i, perr) end
+    if p then
+      local description, derr = call_rule(r, "describe", p)
+      if not description then return nil, ("check %d: %s"):format(i, derr) end
+      local entry = util.copy(p)
+      entry.rule = r.def.name
+      entry.description = description
+      out[#out + 1] = entry
+    end
+  end
+  return out
+end
+
+--- The parameters of a resolved entry, checked again (an entry may come from a cache
+--- file or a model): params or nil, message.
+local function entry_params(check)
+  if type(check) ~= "table" then return nil, nil, "a check must be a table {rule = ...}" end
+  local r, err = M.get(check.rule)
+  if not r then return nil, nil, err end
+  local p, perr = check_params(r, check, nil)
+  if p == false then
+    return nil, nil, ("rule '%s': a parameter still refers to the context; resolve the check first"):format(r.def.name)
+  end
+  if not p then return nil, nil, perr end
+  return r, p
+end
+
+--- pyspark(check) → the Python expression (violating rows; 0 = pass) or nil, message.
+function M.pyspark(check)
+  local r, p, err = entry_params(check)
+  if not r then return nil, err end
+  return call_rule(r, "pyspark", p)
+end
+
+--- describe(check) → the human sentence or nil, message.
+function M.describe(check)
+  local r, p, err = entry_params(check)
+  if not r then return nil, err end
+  return call_rule(r, "describe", p)
+end
+
+return M
