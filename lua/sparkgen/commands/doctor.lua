@@ -112,18 +112,22 @@ function M.checks(cfg)
             "set --db, DATABASE_URL or the PG* variables (PGHOST, PGDATABASE, PGUSER, PGPASSWORD)", true)
       else
         local iok, id = pcall(conn.identity, conn)
+        -- Proven, not assumed: a write is tried (and rolled back) and must be refused.
+        local ro = false
+        if type(conn.check_read_only) == "function" then
+          local rok, refused = pcall(conn.check_read_only, conn)
+          ro = rok and refused == true
+        end
         conn:close()
         local detail = "reachable"
-        local ro = false
         if iok and type(id) == "table" then
-          ro = id.read_only == true or id.transaction_read_only == "on" or id.default_transaction_read_only == "on"
           local who = {}
-          for _, k in ipairs{"user", "database", "server_version"} do
+          for _, k in ipairs{"user", "dbname", "host", "port"} do
             if id[k] then who[#who + 1] = ("%s=%s"):format(k, tostring(id[k])) end
           end
           if #who > 0 then detail = detail .. " (" .. table.concat(who, " ") .. ")" end
         end
-        detail = detail .. (ro and ", read-only confirmed" or ", read-only not confirmed")
+        detail = detail .. (ro and ", read-only confirmed" or ", read-only NOT confirmed")
         add("database", ro, detail, "check that the server honours default_transaction_read_only", true)
       end
     end
