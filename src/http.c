@@ -1,10 +1,789 @@
-/* http.c — sparkgen.http (being written; see docs/internals.md). */
+/*
+ * http.c — sparkgen.http: HTTP requests over libcurl (easy handles driven by one multi
+ * handle), with the retry policy of the official Anthropic SDKs. No policy about what is
+ * sent lives here; the providers build the requests.
+ *
+ * @function request(req)              one request; returns an answer (never raises for
+ *                                     network trouble: see `error` below)
+ * @function request_many(reqs, opts)  many requests in parallel; returns the answers in
+ *                                     input order
+ * @param req  {method="POST"|"GET"|..., url=, headers={name=value}, body=string|nil,
+ *              timeout_s=600, connect_timeout_s=5, retries=2, backoff_scale=1,
+ *              max_response_bytes=64 MiB}
+ * @param opts {concurrency=8, on_done=function(i, answer) end}   (both optional)
+ * @return answer {status=int|nil, headers={lowercased-name=value}, body=string,
+ *                 attempts=n, error=nil|"message", elapsed_s=float}
+ *   `error` is set when the last attempt got no complete HTTP response (connection
+ *   refused or reset, timeout, truncated body, response too large); `status` is still
+ *   set when a status line arrived. An HTTP error status alone is not an `error`.
+ *   Repeated response headers are joined with ", ".
+ * @example
+ *   local a = http.request{method="POST", url=u, headers={["content-type"]="application/json"}, body="{}"}
+ *   local all = http.request_many(list, {concurrency=16, on_done=function(i, a) bar:tick() end})
+ *
+ * Retries (Anthropic SDK behaviour): an attempt is retried, up to `retries` times, on
+ * connection errors and timeouts and on HTTP 408, 409, 429 and >= 500, unless the
+ * response says `x-should-retry: false` (`true` forces a retry). The delay is
+ * `retry-after-ms`, else `retry-after` (seconds or an HTTP date) when 0 < v <= 60 s,
+ * else min(0.5 * 2^n, 8) s * (1 - 0.25 * rand) scaled by `backoff_scale` (tests use a
+ * small one). A request waiting for its retry gives up its concurrency slot; its timer
+ * lives inside the multi loop, so it never blocks the rest of the batch.
+ *
+ * Connections: one multi handle per Lua state keeps the connection cache, so keep-alive
+ * connections are reused across calls (request and request_many alike). Proxies follow
+ * libcurl's environment variables. Header values (API keys) are never printed or put
+ * into error messages.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
 #include <lua.h>
 #include <lauxlib.h>
+
 #include "sparkgen.h"
+
+#define STATE_MT "sparkgen.http.state"
+#define BATCH_MT "sparkgen.http.batch"
+#define DEFAULT_CONCURRENCY 8
+#define DEFAULT_MAX_RESPONSE (64u << 20)
+#define EASY_POOL_MAX 64
+#define MAX_SANE_RETRY_AFTER 60.0
+
+static int curl_users; /* curl_global_init is process-wide; count the Lua states using it */
+
+typedef struct {
+    CURLM *multi;
+    CURL *pool[EASY_POOL_MAX]; /* reset easy handles kept for reuse */
+    int npool;
+    int busy;                  /* a loop is running: on_done must not start another */
+    long maxconnects;
+    uint64_t rng;
+} http_state;
+
+typedef struct {
+    char *name, *value;
+} header;
+
+enum { X_QUEUED, X_ACTIVE, X_WAITING, X_READY, X_DONE };
+
+typedef struct {
+    int state;
+    CURL *easy;
+    struct curl_slist *req_headers;
+    char *url, *method, *body;
+    size_t body_len;
+    long timeout_ms, connect_timeout_ms;
+    int retries, attempts;
+    double backoff_scale;
+    size_t max_bytes;
+    double started, wake_at;
+    /* the current attempt's response */
+    char *data;
+    size_t len, cap;
+    header *hdrs;
+    size_t nhdrs, caphdrs;
+    int too_large;
+    CURLcode result;
+    long status;
+    char errbuf[CURL_ERROR_SIZE];
+} xfer;
+
+typedef struct {
+    http_state *st;
+    xfer *x;
+    int n;
+} batch;
+
+static double monotonic_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* xorshift64*: jitter only, so quality matters less than having no shared state. */
+static double rand_unit(http_state *st)
+{
+    st->rng ^= st->rng >> 12;
+    st->rng ^= st->rng << 25;
+    st->rng ^= st->rng >> 27;
+    return (double)((st->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+/* ---- response buffers ---------------------------------------------------------- */
+
+static void clear_headers(xfer *x)
+{
+    for (size_t i = 0; i < x->nhdrs; i++) {
+        free(x->hdrs[i].name);
+        free(x->hdrs[i].value);
+    }
+    x->nhdrs = 0;
+}
+
+static void reset_response(xfer *x)
+{
+    clear_headers(x);
+    x->len = 0;
+    x->too_large = 0;
+    x->status = 0;
+    x->result = CURLE_OK;
+    x->errbuf[0] = '\0';
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    xfer *x = userdata;
+    size_t n = size * nmemb;
+    if (n > x->max_bytes - x->len || x->len > x->max_bytes) {
+        x->too_large = 1;
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    if (x->len + n + 1 > x->cap) {
+        size_t cap = x->cap ? x->cap : 4096;
+        while (cap < x->len + n + 1)
+            cap *= 2;
+        char *grown = realloc(x->data, cap);
+        if (grown == NULL)
+            return 0;
+        x->data = grown;
+        x->cap = cap;
+    }
+    memcpy(x->data + x->len, ptr, n);
+    x->len += n;
+    return n;
+}
+
+static const header *find_header(const xfer *x, const char *name)
+{
+    for (size_t i = 0; i < x->nhdrs; i++)
+        if (strcmp(x->hdrs[i].name, name) == 0)
+            return &x->hdrs[i];
+    return NULL;
+}
+
+static char *dup_range(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* Collects "Name: value" lines; a status line starts a new header set, so only the
+ * final response's headers survive (100 Continue, proxies' CONNECT answers). */
+static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
+{
+    xfer *x = userdata;
+    size_t n = size * nitems;
+    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+        clear_headers(x);
+        return n;
+    }
+    const char *colon = memchr(line, ':', n);
+    if (colon == NULL || colon == line)
+        return n;
+    size_t nlen = (size_t)(colon - line);
+    const char *v = colon + 1, *end = line + n;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    char *name = dup_range(line, nlen);
+    if (name == NULL)
+        return 0;
+    for (char *p = name; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    for (size_t i = 0; i < x->nhdrs; i++) {
+        if (strcmp(x->hdrs[i].name, name) == 0) { /* repeated: join as HTTP allows */
+            size_t old = strlen(x->hdrs[i].value), add = (size_t)(end - v);
+            char *joined = realloc(x->hdrs[i].value, old + 2 + add + 1);
+            free(name);
+            if (joined == NULL)
+                return 0;
+            memcpy(joined + old, ", ", 2);
+            memcpy(joined + old + 2, v, add);
+            joined[old + 2 + add] = '\0';
+            x->hdrs[i].value = joined;
+            return n;
+        }
+    }
+    if (x->nhdrs == x->caphdrs) {
+        size_t cap = x->caphdrs ? x->caphdrs * 2 : 16;
+        header *grown = realloc(x->hdrs, cap * sizeof *grown);
+        if (grown == NULL) {
+            free(name);
+            return 0;
+        }
+        x->hdrs = grown;
+        x->caphdrs = cap;
+    }
+    char *value = dup_range(v, (size_t)(end - v));
+    if (value == NULL) {
+        free(name);
+        return 0;
+    }
+    x->hdrs[x->nhdrs].name = name;
+    x->hdrs[x->nhdrs].value = value;
+    x->nhdrs++;
+    return n;
+}
+
+/* ---- state and batch lifetime -------------------------------------------------- */
+
+static void release_easy(http_state *st, CURL *easy)
+{
+    if (easy == NULL)
+        return;
+    if (st->npool < EASY_POOL_MAX) {
+        curl_easy_reset(easy);
+        st->pool[st->npool++] = easy;
+    } else {
+        curl_easy_cleanup(easy);
+    }
+}
+
+static void xfer_free(http_state *st, xfer *x)
+{
+    if (x->easy) {
+        if (x->state == X_ACTIVE)
+            curl_multi_remove_handle(st->multi, x->easy);
+        release_easy(st, x->easy);
+        x->easy = NULL;
+    }
+    curl_slist_free_all(x->req_headers);
+    x->req_headers = NULL;
+    clear_headers(x);
+    free(x->hdrs);
+    free(x->data);
+    free(x->url);
+    free(x->method);
+    free(x->body);
+    x->hdrs = NULL;
+    x->data = NULL;
+    x->url = x->method = x->body = NULL;
+}
+
+static void batch_release(batch *b)
+{
+    if (b->x == NULL)
+        return;
+    for (int i = 0; i < b->n; i++)
+        xfer_free(b->st, &b->x[i]);
+    free(b->x);
+    b->x = NULL;
+    b->st->busy = 0;
+}
+
+static int batch_gc(lua_State *L)
+{
+    batch_release(luaL_checkudata(L, 1, BATCH_MT));
+    return 0;
+}
+
+static int state_gc(lua_State *L)
+{
+    http_state *st = luaL_checkudata(L, 1, STATE_MT);
+    for (int i = 0; i < st->npool; i++)
+        curl_easy_cleanup(st->pool[i]);
+    st->npool = 0;
+    if (st->multi) {
+        curl_multi_cleanup(st->multi);
+        st->multi = NULL;
+        if (--curl_users == 0)
+            curl_global_cleanup();
+    }
+    return 0;
+}
+
+/* ---- reading requests ---------------------------------------------------------- */
+
+static char *checked_dup(lua_State *L, const char *s, size_t n)
+{
+    char *d = dup_range(s, n);
+    if (d == NULL)
+        luaL_error(L, "out of memory");
+    return d;
+}
+
+static double opt_number_field(lua_State *L, int t, const char *key, double dflt, int i)
+{
+    double v = dflt;
+    if (lua_getfield(L, t, key) != LUA_TNIL) {
+        int ok;
+        v = lua_tonumberx(L, -1, &ok);
+        if (!ok || v != v)
+            luaL_error(L, "request %d: %s must be a number", i, key);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static int has_crlf(const char *s, size_t n)
+{
+    return memchr(s, '\r', n) != NULL || memchr(s, '\n', n) != NULL;
+}
+
+/* Reads req (at stack index t) into x; bad requests are programmer errors and raise. */
+static void read_request(lua_State *L, int t, xfer *x, int i)
+{
+    size_t n;
+    if (!lua_istable(L, t))
+        luaL_error(L, "request %d: expected a table, got %s", i, luaL_typename(L, t));
+
+    if (lua_getfield(L, t, "url") != LUA_TSTRING)
+        luaL_error(L, "request %d: url must be a string", i);
+    const char *url = lua_tolstring(L, -1, &n);
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+        luaL_error(L, "request %d: url must start with http:// or https://", i);
+    x->url = checked_dup(L, url, n);
+    lua_pop(L, 1);
+
+    const char *method = "GET";
+    int mt = lua_getfield(L, t, "method");
+    if (mt == LUA_TSTRING)
+        method = lua_tostring(L, -1);
+    else if (mt != LUA_TNIL)
+        luaL_error(L, "request %d: method must be a string", i);
+    if (*method == '\0' || strpbrk(method, " \r\n"))
+        luaL_error(L, "request %d: bad method", i);
+    x->method = checked_dup(L, method, strlen(method));
+    for (char *p = x->method; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    lua_pop(L, 1);
+
+    int bt = lua_getfield(L, t, "body");
+    if (bt == LUA_TSTRING) {
+        const char *body = lua_tolstring(L, -1, &n);
+        x->body = checked_dup(L, body, n);
+        x->body_len = n;
+    } else if (bt != LUA_TNIL) {
+        luaL_error(L, "request %d: body must be a string or nil", i);
+    }
+    lua_pop(L, 1);
+
+    int ht = lua_getfield(L, t, "headers");
+    if (ht == LUA_TTABLE) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            size_t kn, vn;
+            if (lua_type(L, -2) != LUA_TSTRING || !(lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER))
+                luaL_error(L, "request %d: headers must map names to strings", i);
+            lua_pushvalue(L, -1); /* tolstring on a copy: never convert a key in place */
+            const char *k = lua_tolstring(L, -3, &kn), *v = lua_tolstring(L, -1, &vn);
+            if (kn == 0 || memchr(k, ':', kn) || has_crlf(k, kn) || has_crlf(v, vn))
+                luaL_error(L, "request %d: invalid header name or value (header %s)", i,
+                           has_crlf(k, kn) ? "?" : k);
+            /* "Name;" is curl's way to send a header with an empty value. */
+            luaL_Buffer lb;
+            luaL_buffinit(L, &lb);
+            luaL_addlstring(&lb, k, kn);
+            luaL_addstring(&lb, vn ? ": " : ";");
+            luaL_addlstring(&lb, v, vn);
+            luaL_pushresult(&lb);
+            struct curl_slist *grown = curl_slist_append(x->req_headers, lua_tostring(L, -1));
+            if (grown == NULL)
+                luaL_error(L, "out of memory");
+            x->req_headers = grown;
+            lua_pop(L, 3);
+        }
+    } else if (ht != LUA_TNIL) {
+        luaL_error(L, "request %d: headers must be a table", i);
+    }
+    lua_pop(L, 1);
+    /* curl sends Expect: 100-continue for bodies over 1 KiB: a wasted round trip. */
+    struct curl_slist *grown = curl_slist_append(x->req_headers, "Expect:");
+    if (grown == NULL)
+        luaL_error(L, "out of memory");
+    x->req_headers = grown;
+
+    double timeout = opt_number_field(L, t, "timeout_s", 600, i);
+    double connect = opt_number_field(L, t, "connect_timeout_s", 5, i);
+    double retries = opt_number_field(L, t, "retries", 2, i);
+    double scale = opt_number_field(L, t, "backoff_scale", 1, i);
+    double maxb = opt_number_field(L, t, "max_response_bytes", DEFAULT_MAX_RESPONSE, i);
+    if (timeout <= 0 || connect <= 0)
+        luaL_error(L, "request %d: timeouts must be positive", i);
+    if (retries < 0 || retries > 100 || retries != floor(retries))
+        luaL_error(L, "request %d: retries must be an integer in 0..100", i);
+    if (scale < 0 || maxb < 1)
+        luaL_error(L, "request %d: backoff_scale and max_response_bytes must be positive", i);
+    x->timeout_ms = timeout * 1000 > 1e9 ? 1000000000L : (long)ceil(timeout * 1000);
+    x->connect_timeout_ms = connect * 1000 > 1e9 ? 1000000000L : (long)ceil(connect * 1000);
+    x->retries = (int)retries;
+    x->backoff_scale = scale;
+    x->max_bytes = maxb > (double)SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)maxb;
+}
+
+/* ---- one attempt ---------------------------------------------------------------- */
+
+static int setup_easy(http_state *st, xfer *x)
+{
+    if (x->easy == NULL) {
+        x->easy = st->npool > 0 ? st->pool[--st->npool] : curl_easy_init();
+        if (x->easy == NULL)
+            return 0;
+        CURL *e = x->easy;
+        curl_easy_setopt(e, CURLOPT_URL, x->url);
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)x);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)x);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)x);
+        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, x->timeout_ms);
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, x->connect_timeout_ms);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->req_headers);
+        curl_easy_setopt(e, CURLOPT_USERAGENT, "sparkgen/" SPARKGEN_VERSION);
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+        curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+        if (strcmp(x->method, "GET") == 0 && x->body == NULL) {
+            curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        } else if (strcmp(x->method, "HEAD") == 0) {
+            curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        } else {
+            if (strcmp(x->method, "POST") != 0)
+                curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, x->method);
+            if (x->body || strcmp(x->method, "POST") == 0) {
+                curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body ? x->body : "");
+                curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
+            }
+        }
+    }
+    reset_response(x);
+    x->attempts++;
+    if (curl_multi_add_handle(st->multi, x->easy) != CURLM_OK)
+        return 0;
+    x->state = X_ACTIVE;
+    return 1;
+}
+
+/* Connection trouble is worth another try; a request curl could never send is not. */
+static int retryable_curl_error(const xfer *x)
+{
+    if (x->too_large)
+        return 0;
+    switch (x->result) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN:
+    case CURLE_OUT_OF_MEMORY:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+    case CURLE_WRITE_ERROR:
+    case CURLE_ABORTED_BY_CALLBACK:
+    case CURLE_BAD_CONTENT_ENCODING:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+/* Server-suggested delay in seconds, or -1 when absent or not sane. */
+static double retry_after(const xfer *x)
+{
+    const header *h = find_header(x, "retry-after-ms");
+    if (h) {
+        char *end;
+        double ms = strtod(h->value, &end);
+        if (end != h->value && *end == '\0' && ms > 0 && ms <= MAX_SANE_RETRY_AFTER * 1000)
+            return ms / 1000;
+    }
+    h = find_header(x, "retry-after");
+    if (h) {
+        char *end;
+        double s = strtod(h->value, &end);
+        if (end == h->value || *end != '\0') { /* not a number: an HTTP date */
+            time_t when = curl_getdate(h->value, NULL);
+            s = when == -1 ? -1 : difftime(when, time(NULL));
+        }
+        if (s > 0 && s <= MAX_SANE_RETRY_AFTER)
+            return s;
+    }
+    return -1;
+}
+
+/* Decides whether the finished attempt is retried; sets *delay (seconds) if so. */
+static int plan_retry(http_state *st, const xfer *x, double *delay)
+{
+    if (x->attempts > x->retries)
+        return 0;
+    if (x->result != CURLE_OK) {
+        if (!retryable_curl_error(x))
+            return 0;
+    } else {
+        const header *h = find_header(x, "x-should-retry");
+        if (h && strcmp(h->value, "false") == 0)
+            return 0;
+        if (!(h && strcmp(h->value, "true") == 0) && x->status != 408 && x->status != 409 &&
+            x->status != 429 && x->status < 500)
+            return 0;
+    }
+    double server = x->result == CURLE_OK ? retry_after(x) : -1;
+    if (server > 0) {
+        *delay = server;
+    } else {
+        int n = x->attempts - 1; /* retries already made */
+        double base = fmin(0.5 * pow(2.0, n > 30 ? 30 : n), 8.0);
+        *delay = base * (1 - 0.25 * rand_unit(st)) * x->backoff_scale;
+    }
+    return 1;
+}
+
+/* ---- answers -------------------------------------------------------------------- */
+
+static void push_answer(lua_State *L, xfer *x, double finished)
+{
+    lua_createtable(L, 0, 6);
+    if (x->status > 0) {
+        lua_pushinteger(L, x->status);
+        lua_setfield(L, -2, "status");
+    }
+    lua_createtable(L, 0, (int)x->nhdrs);
+    for (size_t i = 0; i < x->nhdrs; i++) {
+        lua_pushstring(L, x->hdrs[i].value);
+        lua_setfield(L, -2, x->hdrs[i].name);
+    }
+    lua_setfield(L, -2, "headers");
+    lua_pushlstring(L, x->data ? x->data : "", x->len);
+    lua_setfield(L, -2, "body");
+    lua_pushinteger(L, x->attempts);
+    lua_setfield(L, -2, "attempts");
+    lua_pushnumber(L, finished - x->started);
+    lua_setfield(L, -2, "elapsed_s");
+    if (x->too_large) {
+        lua_pushfstring(L, "response larger than %I bytes", (lua_Integer)x->max_bytes);
+        lua_setfield(L, -2, "error");
+    } else if (x->result != CURLE_OK) {
+        lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result));
+        lua_setfield(L, -2, "error");
+    }
+}
+
+/* ---- the loop ------------------------------------------------------------------- */
+
+static http_state *check_state(lua_State *L)
+{
+    http_state *st = luaL_checkudata(L, lua_upvalueindex(1), STATE_MT);
+    if (st->multi == NULL)
+        luaL_error(L, "sparkgen.http used after shutdown");
+    if (st->busy)
+        luaL_error(L, "sparkgen.http: a request cannot be started from inside on_done");
+    return st;
+}
+
+/* Runs the batch at stack index `bi` (a BATCH_MT userdata) and leaves the answers table
+ * on the stack. `on_done` is a stack index or 0. */
+static void run_batch(lua_State *L, int bi, int concurrency, int on_done)
+{
+    batch *b = lua_touserdata(L, bi);
+    http_state *st = b->st;
+    lua_createtable(L, b->n, 0);
+    int results = lua_gettop(L);
+
+    if (st->maxconnects < concurrency * 2L) {
+        st->maxconnects = concurrency * 2L;
+        curl_multi_setopt(st->multi, CURLMOPT_MAXCONNECTS, st->maxconnects);
+    }
+    int next_fresh = 0, active = 0, waiting = 0, done = 0;
+    st->busy = 1; /* the batch owns the multi handle until batch_release */
+    double t0 = monotonic_now();
+    for (int i = 0; i < b->n; i++)
+        b->x[i].started = t0;
+
+    while (done < b->n) {
+        double now = monotonic_now();
+        double next_wake = HUGE_VAL;
+        /* Retries whose timer has expired go first: they have waited already. */
+        for (int i = 0; waiting > 0 && i < b->n && active < concurrency; i++) {
+            xfer *x = &b->x[i];
+            if (x->state == X_WAITING && x->wake_at <= now) {
+                waiting--;
+                if (!setup_easy(st, x)) {
+                    batch_release(b);
+                    luaL_error(L, "cannot start an HTTP transfer (out of memory?)");
+                }
+                active++;
+            }
+        }
+        while (active < concurrency && next_fresh < b->n) {
+            xfer *x = &b->x[next_fresh++];
+            if (!setup_easy(st, x)) {
+                batch_release(b);
+                luaL_error(L, "cannot start an HTTP transfer (out of memory?)");
+            }
+            active++;
+        }
+        int running;
+        curl_multi_perform(st->multi, &running);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(st->multi, &left)) != NULL) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            char *priv = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+            xfer *x = (xfer *)priv;
+            x->result = msg->data.result;
+            curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
+            curl_multi_remove_handle(st->multi, x->easy);
+            active--;
+            double delay;
+            double finished = monotonic_now();
+            if (plan_retry(st, x, &delay)) {
+                x->state = X_WAITING;
+                x->wake_at = finished + delay;
+                waiting++;
+                continue;
+            }
+            x->state = X_DONE;
+            done++;
+            int idx = (int)(x - b->x) + 1;
+            push_answer(L, x, finished);
+            /* The answer is built: free the buffers and recycle the handle now. */
+            xfer_free(st, x);
+            if (on_done) {
+                lua_pushvalue(L, on_done);
+                lua_pushinteger(L, idx);
+                lua_pushvalue(L, -3);
+                if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+                    batch_release(b); /* stop the other transfers before re-raising */
+                    lua_error(L);
+                }
+            }
+            lua_rawseti(L, results, idx);
+        }
+        if (done == b->n)
+            break;
+        if (active < concurrency && next_fresh < b->n)
+            continue; /* a slot freed up: start the next request now */
+        now = monotonic_now();
+        for (int i = 0; waiting > 0 && i < b->n; i++)
+            if (b->x[i].state == X_WAITING && b->x[i].wake_at < next_wake)
+                next_wake = b->x[i].wake_at;
+        /* curl wakes us for socket activity and its own timeouts; a retry timer only
+         * matters when a slot is free for it. */
+        int timeout_ms = 1000;
+        if (next_wake < HUGE_VAL && active < concurrency)
+            timeout_ms = next_wake <= now ? 0 : (int)fmin(ceil((next_wake - now) * 1000), 1000);
+        if (timeout_ms > 0)
+            curl_multi_poll(st->multi, NULL, 0, timeout_ms, NULL);
+    }
+}
+
+/* Builds the batch userdata for n requests (requests read by the caller). */
+static batch *new_batch(lua_State *L, http_state *st, int n)
+{
+    batch *b = lua_newuserdatauv(L, sizeof *b, 0);
+    b->st = st;
+    b->n = 0;
+    b->x = NULL;
+    luaL_setmetatable(L, BATCH_MT);
+    b->x = calloc(n > 0 ? (size_t)n : 1, sizeof *b->x);
+    if (b->x == NULL)
+        luaL_error(L, "out of memory");
+    b->n = n;
+    return b;
+}
+
+static int l_http_request(lua_State *L)
+{
+    http_state *st = check_state(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    batch *b = new_batch(L, st, 1);
+    int bi = lua_gettop(L);
+    read_request(L, 1, &b->x[0], 1);
+    run_batch(L, bi, 1, 0);
+    lua_rawgeti(L, -1, 1);
+    batch_release(b);
+    return 1;
+}
+
+static int l_http_request_many(lua_State *L)
+{
+    http_state *st = check_state(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int concurrency = DEFAULT_CONCURRENCY, on_done = 0;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        if (lua_getfield(L, 2, "concurrency") != LUA_TNIL) {
+            lua_Integer c = luaL_checkinteger(L, -1);
+            luaL_argcheck(L, c >= 1 && c <= 1000, 2, "concurrency must be in 1..1000");
+            concurrency = (int)c;
+        }
+        if (lua_getfield(L, 2, "on_done") != LUA_TNIL) {
+            luaL_argexpected(L, lua_isfunction(L, -1), 2, "on_done function");
+            on_done = lua_gettop(L);
+        }
+    }
+    lua_Integer n = luaL_len(L, 1);
+    luaL_argcheck(L, n >= 0 && n <= 1000000, 1, "too many requests");
+    batch *b = new_batch(L, st, (int)n);
+    int bi = lua_gettop(L);
+    for (int i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, i + 1);
+        read_request(L, lua_gettop(L), &b->x[i], i + 1);
+        lua_pop(L, 1);
+    }
+    run_batch(L, bi, concurrency, on_done);
+    batch_release(b);
+    return 1;
+}
+
+static const luaL_Reg http_functions[] = {
+    {"request", l_http_request},
+    {"request_many", l_http_request_many},
+    {NULL, NULL},
+};
 
 int luaopen_sparkgen_http(lua_State *L)
 {
+    if (luaL_newmetatable(L, BATCH_MT)) {
+        lua_pushcfunction(L, batch_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, batch_gc);
+        lua_setfield(L, -2, "__close");
+    }
+    lua_pop(L, 1);
+    if (luaL_newmetatable(L, STATE_MT)) {
+        lua_pushcfunction(L, state_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, state_gc);
+        lua_setfield(L, -2, "__close");
+    }
+    lua_pop(L, 1);
+
     lua_newtable(L);
+    http_state *st = lua_newuserdatauv(L, sizeof *st, 0);
+    memset(st, 0, sizeof *st);
+    luaL_setmetatable(L, STATE_MT);
+    if (curl_users == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return luaL_error(L, "cannot initialise libcurl");
+    curl_users++;
+    st->multi = curl_multi_init();
+    if (st->multi == NULL) {
+        if (--curl_users == 0)
+            curl_global_cleanup();
+        return luaL_error(L, "cannot initialise libcurl");
+    }
+    st->maxconnects = 32;
+    curl_multi_setopt(st->multi, CURLMOPT_MAXCONNECTS, st->maxconnects);
+    st->rng = (uint64_t)time(NULL) * 6364136223846793005ULL ^ (uint64_t)getpid() ^ (uint64_t)(uintptr_t)st;
+    if (st->rng == 0)
+        st->rng = 88172645463325252ULL;
+    luaL_setfuncs(L, http_functions, 1);
     return 1;
 }
