@@ -183,7 +183,7 @@ function M.tool(rules)
               params = {type = "object", description = "The rule's parameters, e.g. {\"columns\": [\"a\"]}."},
               description = {type = "string"},
             },
-            required = {"rule", "params"},
+            required = {"rule"},
           },
         },
       },
@@ -213,14 +213,16 @@ function M.label(request)
 end
 
 --- Build the provider-neutral request:
----   build{request = {source=, type=typedef|nil, text=, context={}}, tables = {...},
----         foreign_keys = {...}, rules = checks.list(), cfg = cfg}
+---   build{request = {source=, type=typedef|name|nil, text=, context={}}, typedef = typedef|nil,
+---         tables = {...}, foreign_keys = {...}, rules = checks.list(), cfg = cfg}
 --- → {system=, schema_block=, user=, tool=, max_tokens=, temperature=, label=}
 ---   or nil, message (a prompt file is missing or broken).
 function M.build(args)
   assert(type(args) == "table" and type(args.request) == "table", "prompt.build: args.request required")
   local req = args.request
-  local typedef = type(req.type) == "table" and req.type or nil
+  -- The type may come as its own argument (generator.prepare gives request.type as a
+  -- name) or as the table itself in request.type.
+  local typedef = args.typedef or (type(req.type) == "table" and req.type or nil)
   local cfg = args.cfg or {}
   local rules = {}
   for i, r in ipairs(args.rules or {}) do

@@ -1,0 +1,192 @@
+-- llm/anthropic.lua — the Anthropic Messages API (POST {base}/v1/messages), as described
+-- in the shared anthropic-api notes: one forced tool for structured output, the schema
+-- block as a cacheable content block, every stop_reason and error envelope turned into
+-- either a result or one clear message. Same interface as llm/openai.lua:
+--   build_http(request, cfg, key) → http request table
+--   parse(resp, request?)         → result | nil, message, kind[, partial]
+-- The key only ever goes into the x-api-key header; nothing here logs or returns it.
+local cjson = require "cjson.safe"
+local util = require "sparkgen.util"
+
+local M = {}
+
+M.name = "anthropic"
+
+--- The model id this provider uses with cfg.
+function M.model(cfg)
+  return cfg.model or (cfg.anthropic and cfg.anthropic.model) or "claude-sonnet-5"
+end
+
+function M.base_url(cfg)
+  local base = (cfg.anthropic and cfg.anthropic.base_url) or "https://api.anthropic.com"
+  return (base:gsub("/+$", ""))
+end
+
+-- The provider-neutral follow-up turns (a malformed tool call and the complaint about
+-- it) in Messages API form.
+local function turn_messages(turns)
+  local out = {}
+  for _, t in ipairs(turns or {}) do
+    if t.role == "assistant" then
+      local input = t.tool_call.input
+      -- The API only accepts an object as tool_use input; a non-object answer is
+      -- echoed as an empty object and the complaint says what was wrong.
+      if type(input) ~= "table" or getmetatable(input) == util.ARRAY_MT or (next(input) and input[1] ~= nil) then
+        input = {}
+      end
+      out[#out + 1] = {role = "assistant", content = {
+        {type = "tool_use", id = t.tool_call.id, name = t.tool_call.name, input = input},
+      }}
+    elseif t.role == "tool_error" then
+      out[#out + 1] = {role = "user", content = {
+        {type = "tool_result", tool_use_id = t.tool_call_id, is_error = true, content = t.content},
+      }}
+    end
+  end
+  return out
+end
+
+--- The JSON body (a Lua table) for a provider-neutral request.
+function M.body(request, cfg)
+  local content = {}
+  if request.schema_block and request.schema_block ~= "" then
+    -- Its own block, marked: tools, system and schema form the cached prefix, so
+    -- repeated requests over one schema pay for it once.
+    content[#content + 1] = {type = "text", text = request.schema_block, cache_control = {type = "ephemeral"}}
+  end
+  content[#content + 1] = {type = "text", text = request.user}
+  local messages = {{role = "user", content = content}}
+  for _, m in ipairs(turn_messages(request.turns)) do messages[#messages + 1] = m end
+  local tool = request.tool
+  return {
+    model = M.model(cfg),
+    max_tokens = request.max_tokens,
+    temperature = request.temperature,
+    system = {{type = "text", text = request.system}},
+    messages = messages,
+    tools = {{name = tool.name, description = tool.description, input_schema = tool.input_schema}},
+    tool_choice = {type = "tool", name = tool.name},
+  }
+end
+
+--- The http request for sparkgen.http.
+function M.build_http(request, cfg, key)
+  local headers = {
+    ["content-type"] = "application/json",
+    ["anthropic-version"] = (cfg.anthropic and cfg.anthropic.version) or "2023-06-01",
+  }
+  if key then headers["x-api-key"] = key end
+  local beta = cfg.anthropic and cfg.anthropic.beta
+  if type(beta) == "table" then beta = table.concat(beta, ",") end
+  if beta and beta ~= "" then headers["anthropic-beta"] = beta end
+  local h = cfg.http or {}
+  return {
+    method = "POST",
+    url = M.base_url(cfg) .. "/v1/messages",
+    headers = headers,
+    body = util.json_encode(M.body(request, cfg)),
+    timeout_s = h.timeout_s,
+    connect_timeout_s = h.connect_timeout_s,
+    retries = h.retries,
+  }
+end
+
+local function int(v)
+  if type(v) ~= "number" then return 0 end
+  return math.tointeger(v) or math.floor(v)
+end
+
+local function usage_of(u)
+  u = type(u) == "table" and u or {}
+  return {input_tokens = int(u.input_tokens), output_tokens = int(u.output_tokens),
+          cache_creation_input_tokens = int(u.cache_creation_input_tokens),
+          cache_read_input_tokens = int(u.cache_read_input_tokens)}
+end
+
+local function request_id(resp, doc)
+  local h = resp.headers or {}
+  local id = h["request-id"] or h["x-request-id"]
+  if not id and type(doc) == "table" and type(doc.request_id) == "string" then id = doc.request_id end
+  return id
+end
+
+local function rid_suffix(id)
+  return id and (" (request-id " .. id .. ")") or ""
+end
+
+local function excerpt(s, n)
+  s = tostring(s or ""):gsub("%s+", " ")
+  n = n or 200
+  if #s > n then s = s:sub(1, n) .. "..." end
+  return util.redact(s)
+end
+
+--- Turn an http response into a result:
+---   {output=, model=, usage={...}, request_id=, stop_reason=, tool_call={id=, name=, input=}}
+--- or nil, message, kind — kind is one of transport, http, auth, protocol, truncated,
+--- refusal, context, no_tool — plus, for kinds where the request itself is known, a
+--- partial result {usage=, request_id=} for accounting.
+function M.parse(resp, request)
+  if resp.error then
+    return nil, ("anthropic: %s%s"):format(resp.error,
+      (resp.attempts and resp.attempts > 1) and (" (after %d attempts)"):format(resp.attempts) or ""), "transport"
+  end
+  local doc = cjson.decode(resp.body or "")
+  local rid = request_id(resp, doc)
+  local status = resp.status
+  if status ~= 200 then
+    local e = type(doc) == "table" and type(doc.error) == "table" and doc.error or nil
+    if status == 401 then
+      return nil, ("anthropic: the API key was rejected (%s: %s)%s; set ANTHROPIC_API_KEY to a valid key")
+        :format(e and e.type or "authentication_error", e and excerpt(e.message) or "HTTP 401", rid_suffix(rid)), "auth"
+    end
+    if e then
+      return nil, ("anthropic: %s: %s%s"):format(tostring(e.type), excerpt(e.message), rid_suffix(rid)), "http"
+    end
+    return nil, ("anthropic: HTTP %s: %s%s"):format(tostring(status), excerpt(resp.body, 120), rid_suffix(rid)), "http"
+  end
+  if type(doc) ~= "table" then
+    return nil, ("anthropic: the response is not valid JSON%s"):format(rid_suffix(rid)), "protocol"
+  end
+  local partial = {usage = usage_of(doc.usage), request_id = rid, model = doc.model}
+  local stop = doc.stop_reason
+  if stop == "max_tokens" then
+    local n = request and request.max_tokens
+    return nil, ("anthropic: answer truncated at max_tokens=%s%s; raise max_tokens in the config")
+      :format(n and tostring(n) or "?", rid_suffix(rid)), "truncated", partial
+  end
+  local texts, tool = {}, nil
+  for _, block in ipairs(type(doc.content) == "table" and doc.content or {}) do
+    -- Unknown block types (thinking, server tools, ...) are skipped on purpose.
+    if type(block) == "table" then
+      if block.type == "text" and type(block.text) == "string" then
+        texts[#texts + 1] = block.text
+      elseif block.type == "tool_use" and not tool and (request == nil or block.name == request.tool.name) then
+        tool = block
+      end
+    end
+  end
+  if stop == "refusal" then
+    local why = #texts > 0 and excerpt(table.concat(texts, " ")) or "no reason given"
+    return nil, ("anthropic: the model refused: %s%s"):format(why, rid_suffix(rid)), "refusal", partial
+  end
+  if stop == "model_context_window_exceeded" then
+    return nil, ("anthropic: the prompt does not fit the model's context window; select fewer tables (prompt_table_budget)%s")
+      :format(rid_suffix(rid)), "context", partial
+  end
+  if not tool then
+    local said = #texts > 0 and (": " .. excerpt(table.concat(texts, " "), 120)) or ""
+    return nil, ("anthropic: the answer has no emit_code tool call (stop_reason %s)%s%s")
+      :format(tostring(stop), said, rid_suffix(rid)), "no_tool", partial
+  end
+  return {
+    output = tool.input,
+    model = type(doc.model) == "string" and doc.model or nil,
+    usage = partial.usage,
+    request_id = rid,
+    stop_reason = stop,
+    tool_call = {id = tool.id, name = tool.name, input = tool.input},
+  }
+end
+
+return M

@@ -1,0 +1,393 @@
+-- llm/init.lua — asks a model for a GeneratedCode object: picks the provider, checks
+-- the response cache, sends one request or many in parallel through sparkgen.http,
+-- validates the tool input against the tool's schema (retrying a malformed one once
+-- with the complaint appended to the conversation), and stores good answers.
+-- For the eval harness, responses can be recorded to and replayed from a directory,
+-- so a suite runs offline and deterministically.
+--
+--   complete(cfg, request, opts)       → result | nil, message
+--   complete_many(cfg, requests, opts) → { {res = result} | {err = message}, ... } (input order)
+--   result = {output=, model=, usage={input_tokens=, output_tokens=,
+--             cache_creation_input_tokens=, cache_read_input_tokens=}, request_ids={...},
+--             cached=bool, attempts=n, provider=, stop_reason=, key=, elapsed_s=}
+--   opts = {no_cache=, record_dir=, replay_dir=, concurrency=, on_done=function(i, res, err)}
+-- A cache hit or a replay reports the tokens it spent now (zero) in usage and the
+-- tokens the original answer cost in original_usage.
+local cjson = require "cjson.safe"
+local config = require "sparkgen.config"
+local log = require "sparkgen.log"
+local sys = require "sparkgen.sys"
+local util = require "sparkgen.util"
+
+local M = {}
+
+M.PROVIDERS = {anthropic = "sparkgen.llm.anthropic", openai = "sparkgen.llm.openai"}
+
+-- The transport; tests may replace it with a table offering request/request_many.
+M.http = nil
+local function http()
+  return M.http or require "sparkgen.http"
+end
+
+--- The provider name for cfg: cfg.provider when it names a model provider, else
+--- anthropic (the default). Returns name or nil, message.
+function M.provider_name(cfg)
+  local p = cfg.provider
+  if not p or p == "template" then return "anthropic" end
+  if M.PROVIDERS[p] then return p end
+  return nil, ("unknown provider '%s' (use anthropic or openai)%s"):format(tostring(p),
+    util.suggest(tostring(p), util.sorted_keys(M.PROVIDERS)))
+end
+
+--- The provider module for a name (or for cfg when name is nil): module, name.
+function M.provider(name_or_cfg)
+  local name = name_or_cfg
+  if type(name_or_cfg) == "table" then
+    local err
+    name, err = M.provider_name(name_or_cfg)
+    if not name then return nil, err end
+  end
+  local modname = M.PROVIDERS[name]
+  if not modname then return nil, ("unknown provider '%s'"):format(tostring(name)) end
+  return require(modname), name
+end
+
+local function empty_usage()
+  return {input_tokens = 0, output_tokens = 0, cache_creation_input_tokens = 0, cache_read_input_tokens = 0}
+end
+
+local function add_usage(into, u)
+  for k in pairs(into) do into[k] = into[k] + (math.tointeger(u and u[k]) or 0) end
+end
+
+--- The canonical form of a request (everything that changes the answer, never the
+--- key) and its cache key: sha256 of its canonical JSON.
+function M.canonical(cfg, request, pname)
+  local provider = assert(M.provider(pname or cfg))
+  return {
+    provider = provider.name,
+    model = provider.model(cfg),
+    base_url = provider.base_url(cfg),
+    max_tokens = request.max_tokens,
+    temperature = request.temperature,
+    system = request.system,
+    messages = {{role = "user", schema = request.schema_block or "", text = request.user}},
+    tool = request.tool,
+  }
+end
+
+function M.cache_key(cfg, request, pname)
+  return sys.sha256(util.json_encode(M.canonical(cfg, request, pname)))
+end
+
+--- Where the response cache lives: a subdirectory of cfg.cache.dir, so the schema
+--- cache can share the root without sharing entries or bounds.
+function M.cache_dir(cfg)
+  return cfg.cache.dir .. "/responses"
+end
+
+local handles = {}
+--- The response cache handle for cfg (opened once per directory per process), or
+--- nil, message.
+function M.cache(cfg)
+  local dir = M.cache_dir(cfg)
+  if handles[dir] then return handles[dir] end
+  local ok, cache = pcall(require, "sparkgen.cache")
+  if not ok or type(cache.open) ~= "function" then return nil, "the cache primitive is not available" end
+  local c = cfg.cache
+  local h, err = cache.open{dir = dir, max_entries = c.max_entries, max_bytes = c.max_bytes,
+                            lru_entries = c.lru_entries}
+  if not h then return nil, err end
+  handles[dir] = h
+  return h
+end
+
+-- ---------------------------------------------------------------------------------
+-- Validating the tool input: the subset of JSON Schema the tool uses (type, properties,
+-- required, items, enum, minLength). Returns a normalised copy (arrays marked so they
+-- stay arrays in JSON, JSON nulls in optional fields dropped) or nil, message.
+
+local function is_list(v)
+  if type(v) ~= "table" then return false end
+  if getmetatable(v) == util.ARRAY_MT then return true end
+  local n = 0
+  for _ in pairs(v) do n = n + 1 end
+  return n == #v
+end
+
+local function check(v, s, path)
+  local t = s.type
+  if t == "object" then
+    if type(v) ~= "table" or (next(v) ~= nil and is_list(v)) or getmetatable(v) == util.ARRAY_MT then
+      return nil, ("%s must be an object"):format(path)
+    end
+    for _, k in ipairs(s.required or {}) do
+      if v[k] == nil or v[k] == util.json_null then return nil, ("%s.%s is missing"):format(path, k) end
+    end
+    local out = {}
+    for k, x in pairs(v) do
+      local ps = s.properties and s.properties[k]
+      if x == util.json_null then
+        x = nil -- an explicit null in an optional field means "not given"
+      elseif ps then
+        local y, err = check(x, ps, path .. "." .. tostring(k))
+        if err then return nil, err end
+        x = y
+      end
+      out[k] = x
+    end
+    return out
+  elseif t == "array" then
+    if type(v) ~= "table" or not is_list(v) then return nil, ("%s must be an array"):format(path) end
+    local out = util.array({})
+    for i, x in ipairs(v) do
+      if s.items then
+        local y, err = check(x, s.items, ("%s[%d]"):format(path, i - 1))
+        if err then return nil, err end
+        x = y
+      end
+      out[i] = x
+    end
+    return out
+  elseif t == "string" then
+    if type(v) ~= "string" then return nil, ("%s must be a string"):format(path) end
+    if s.minLength and #v < s.minLength then return nil, ("%s must not be empty"):format(path) end
+  elseif t == "integer" then
+    if math.type(v) ~= "integer" and not (type(v) == "number" and v == math.floor(v)) then
+      return nil, ("%s must be an integer"):format(path)
+    end
+  elseif t == "number" then
+    if type(v) ~= "number" then return nil, ("%s must be a number"):format(path) end
+  elseif t == "boolean" then
+    if type(v) ~= "boolean" then return nil, ("%s must be true or false"):format(path) end
+  end
+  if s.enum then
+    for _, e in ipairs(s.enum) do
+      if v == e then return v end
+    end
+    return nil, ("%s must be one of %s, got %s"):format(path, table.concat(s.enum, ", "), util.json_encode(v))
+  end
+  return v
+end
+
+--- Check a tool input against a tool's input_schema: normalised copy or nil, message.
+function M.validate(value, input_schema)
+  return check(value, input_schema, "input")
+end
+
+-- ---------------------------------------------------------------------------------
+
+local function first_words(request)
+  if request.label then return request.label end
+  local s = tostring(request.user or ""):gsub("%s+", " ")
+  return #s > 60 and (s:sub(1, 57) .. "...") or s
+end
+
+local function read_json(path)
+  local text = util.read_file(path)
+  if not text then return nil end
+  local v = cjson.decode(text)
+  if type(v) ~= "table" then return nil end
+  return v
+end
+
+-- The stored form of a result (cache entries and recordings): what the provider said,
+-- never the key or the headers.
+local function stored_form(res, key, request)
+  return {format = "sparkgen.llm/1", key = key, label = first_words(request), provider = res.provider,
+          model = res.model, output = res.output, usage = res.usage, request_ids = res.request_ids,
+          stop_reason = res.stop_reason}
+end
+
+-- A result from a stored form; returns nil when the entry is unusable (ignored).
+local function from_stored(doc, tool)
+  if type(doc) ~= "table" or doc.output == nil then return nil end
+  local output = M.validate(doc.output, tool.input_schema)
+  if not output then return nil end
+  local ids = util.array({})
+  for i, id in ipairs(type(doc.request_ids) == "table" and doc.request_ids or {}) do ids[i] = id end
+  local usage = empty_usage()
+  add_usage(usage, type(doc.usage) == "table" and doc.usage or nil)
+  return {output = output, model = type(doc.model) == "string" and doc.model or nil, usage = empty_usage(),
+          original_usage = usage, request_ids = ids, attempts = 0, provider = doc.provider,
+          stop_reason = doc.stop_reason}
+end
+
+local function retry_request(request, tool_call, complaint)
+  local out = util.copy(request)
+  local id = tool_call and tool_call.id or "toolu_sparkgen_retry"
+  out.turns = {
+    {role = "assistant", tool_call = {id = id, name = request.tool.name,
+                                      input = tool_call and tool_call.input,
+                                      arguments = tool_call and tool_call.arguments}},
+    {role = "tool_error", tool_call_id = id,
+     content = ("The %s input was rejected: %s. Call %s again with one complete input that matches its schema.")
+       :format(request.tool.name, complaint, request.tool.name)},
+  }
+  return out
+end
+
+--- complete_many(cfg, requests, opts): every request answered, in input order, as
+--- {res = result} or {err = message}. Requests go out in parallel (opts.concurrency,
+--- else cfg.http.concurrency); opts.on_done(i, res, err) is called as each one
+--- finishes. See the top of this file for opts and the result shape.
+function M.complete_many(cfg, requests, opts)
+  opts = opts or {}
+  local provider, pname = M.provider(cfg)
+  local answers = {}
+  local function finish(i, res, err)
+    answers[i] = res and {res = res} or {err = err}
+    if opts.on_done then opts.on_done(i, res, err) end
+  end
+  if not provider then
+    for i = 1, #requests do finish(i, nil, pname) end
+    return answers
+  end
+  local use_cache = not opts.no_cache and cfg.cache and cfg.cache.enabled ~= false and not opts.replay_dir
+  local cache
+  if use_cache then
+    local err
+    cache, err = M.cache(cfg)
+    if not cache then log.warn("llm.cache", {status = "unavailable", error = err}) end
+  end
+  local ttl = cfg.cache and cfg.cache.ttl_s or 0
+  if opts.record_dir then
+    local ok, err = sys.mkdir_p(opts.record_dir)
+    if not ok then
+      for i = 1, #requests do finish(i, nil, ("cannot create the record directory: %s"):format(err)) end
+      return answers
+    end
+  end
+
+  local function record(i, key, res)
+    if not opts.record_dir then return end
+    local ok, err = util.write_file(("%s/%s.json"):format(opts.record_dir, key),
+      util.json_encode(stored_form(res, key, requests[i]), 2) .. "\n")
+    if not ok then log.warn("llm.record", {status = "error", error = err}) end
+  end
+
+  local started = sys.monotonic()
+  local states, pending = {}, {}
+  for i, request in ipairs(requests) do
+    local key = M.cache_key(cfg, request, pname)
+    local st = {i = i, key = key, request = request, usage = empty_usage(), ids = util.array({}),
+                attempts = 0, retried = false}
+    states[i] = st
+    if opts.replay_dir then
+      local doc = read_json(("%s/%s.json"):format(opts.replay_dir, key))
+      local res = doc and from_stored(doc, request.tool)
+      if res then
+        res.replayed, res.cached, res.key, res.provider, res.elapsed_s = true, false, key, pname, 0
+        log.info("llm.replay", {key = key:sub(1, 16), request = first_words(request)})
+        finish(i, res)
+      else
+        finish(i, nil, ("no recorded response for request '%s' (key %s) in %s%s"):format(
+          first_words(request), key, opts.replay_dir, doc and " (the recording is unusable)" or ""))
+      end
+    else
+      local value = cache and cache:get(key)
+      local res = value and from_stored(cjson.decode(value), request.tool)
+      if res then
+        res.cached, res.key, res.provider, res.elapsed_s = true, key, pname, sys.monotonic() - started
+        log.info("llm.cache", {status = "hit", key = key:sub(1, 16), request = first_words(request),
+                               provider = pname, model = res.model})
+        record(i, key, res)
+        finish(i, res)
+      else
+        pending[#pending + 1] = st
+      end
+    end
+  end
+  if #pending == 0 then return answers end
+
+  local api_key = config.api_key(pname, cfg)
+  if pname == "anthropic" and (not api_key or api_key == "") then
+    for _, st in ipairs(pending) do
+      finish(st.i, nil, "anthropic: ANTHROPIC_API_KEY is not set: export ANTHROPIC_API_KEY=... " ..
+        "(or use --provider openai for an OpenAI-compatible server)")
+    end
+    return answers
+  end
+
+  -- One answer for one state: a finished result, a retry (returned), or an error.
+  local function handle(st, resp)
+    st.attempts = st.attempts + (math.tointeger(resp.attempts) or 1)
+    local res, err, kind, partial = provider.parse(resp, st.sent)
+    local acct = res or partial
+    if acct then
+      add_usage(st.usage, acct.usage)
+      if acct.request_id then st.ids[#st.ids + 1] = acct.request_id end
+    end
+    local rid = acct and acct.request_id
+    local complaint, tool_call
+    if res then
+      local output, verr = M.validate(res.output, st.request.tool.input_schema)
+      if output then
+        local out = {output = output, model = res.model or provider.model(cfg), usage = st.usage,
+                     request_ids = st.ids, cached = false, attempts = st.attempts, provider = pname,
+                     stop_reason = res.stop_reason, key = st.key, elapsed_s = sys.monotonic() - started}
+        log.info("llm.response", {status = "ok", provider = pname, model = out.model, request_ids = st.ids,
+                                  usage = st.usage, attempts = st.attempts, retried = st.retried})
+        if cache then
+          local ok, perr = cache:put(st.key, util.json_encode(stored_form(out, st.key, st.request)), ttl)
+          if not ok and perr then log.warn("llm.cache", {status = "error", error = perr}) end
+        end
+        record(st.i, st.key, out)
+        return finish(st.i, out)
+      end
+      complaint, tool_call = verr, res.tool_call
+    elseif kind == "malformed" then
+      complaint, tool_call = err, partial and partial.tool_call
+    end
+    if complaint and not st.retried then
+      log.info("llm.retry", {reason = complaint, provider = pname, request_id = rid})
+      st.retried = true
+      st.sent = retry_request(st.request, tool_call, complaint)
+      return st
+    end
+    if complaint then
+      err = ("%s: the %s input is malformed after a retry: %s%s"):format(pname, st.request.tool.name,
+        complaint, rid and (" (request-id " .. rid .. ")") or "")
+    end
+    log.warn("llm.response", {status = "error", provider = pname, error = err, kind = kind, request_ids = st.ids})
+    finish(st.i, nil, err)
+  end
+
+  local concurrency = opts.concurrency or (cfg.http and cfg.http.concurrency) or 4
+  for _, st in ipairs(pending) do st.sent = st.request end
+  while #pending > 0 do
+    local reqs, retry = {}, {}
+    for k, st in ipairs(pending) do reqs[k] = provider.build_http(st.sent, cfg, api_key) end
+    if #reqs == 1 then
+      local r = handle(pending[1], http().request(reqs[1]))
+      if r then retry[#retry + 1] = r end
+    else
+      local seen = {}
+      local resps = http().request_many(reqs, {concurrency = concurrency, on_done = function(k, resp)
+        seen[k] = true
+        local r = handle(pending[k], resp)
+        if r then retry[#retry + 1] = r end
+      end})
+      -- Answers the transport did not report through on_done are handled here.
+      for k = 1, #reqs do
+        if not seen[k] then
+          local resp = resps and resps[k] or {error = "no response"}
+          local r = handle(pending[k], resp)
+          if r then retry[#retry + 1] = r end
+        end
+      end
+    end
+    table.sort(retry, function(a, b) return a.i < b.i end)
+    pending = retry
+  end
+  return answers
+end
+
+--- complete(cfg, request, opts) → result or nil, message.
+function M.complete(cfg, request, opts)
+  local o = M.complete_many(cfg, {request}, opts)[1]
+  if o.res then return o.res end
+  return nil, o.err
+end
+
+return M
