@@ -19,7 +19,7 @@ local function executable(path)
 end
 
 --- The spark-submit to use: path, or nil, one-line message saying what to install/set.
---- Order: cfg.spark.submit, $SPARK_HOME/bin, PATH, ./.venv/bin, <root>/.venv/bin.
+--- Order: cfg.spark.submit, $SPARK_HOME/bin, PATH, ./.venv/bin.
 function M.find_submit(cfg)
   local spark = cfg and cfg.spark or {}
   if spark.submit then
@@ -33,14 +33,8 @@ function M.find_submit(cfg)
   for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
     if executable(dir .. "/spark-submit") then return dir .. "/spark-submit" end
   end
-  local candidates = {".venv/bin/spark-submit"}
-  local ok, paths = pcall(require, "sparkgen.paths")
-  if ok and paths.builtin_root() then
-    candidates[#candidates + 1] = paths.builtin_root() .. "/.venv/bin/spark-submit"
-  end
-  for _, c in ipairs(candidates) do
-    if executable(c) then return sys.realpath(c) or c end
-  end
+  -- `make spark` puts pyspark's spark-submit in ./.venv of the checkout.
+  if executable(".venv/bin/spark-submit") then return sys.realpath(".venv/bin/spark-submit") end
   return nil, M.MISSING
 end
 
