@@ -29,7 +29,7 @@ end
 
 local function request(text)
   return {system = "SYSTEM", schema_block = "<schema>\ntable orders\n</schema>\n", user = text or "count orders",
-          tool = prompt.tool({{name = "non_empty"}, {name = "unique"}}), max_tokens = 1000, temperature = 0,
+          tool = prompt.tool({{name = "non_empty"}, {name = "required_columns"}, {name = "unique"}}), max_tokens = 1000, temperature = 0,
           label = text or "count orders"}
 end
 
@@ -410,5 +410,168 @@ describe("record and replay", function()
     assert.equal(0, #t.sent)
     assert.matches(llm.cache_key(cfg, request("weekly churn by region")), err, 1, true)
     assert.matches("weekly churn by region", err, 1, true)
+  end)
+end)
+
+describe("against the mock", function()
+  package.path = "tests/mock/?.lua;" .. package.path
+  local log = require "sparkgen.log"
+  local mock
+  setup(function() mock = require("mock").start{api_key = FAKE_KEY, cache_min_tokens = 1} end)
+  teardown(function() if mock then mock.stop() end end)
+  before_each(function() mock.reset() end)
+
+  local function mock_cfg()
+    local cfg = make_cfg()
+    cfg.anthropic.base_url = mock.url
+    cfg.openai.base_url = mock.url
+    cfg.http.retries = 0
+    return cfg
+  end
+  local function complete(cfg, req, opts)
+    local res, err
+    with_key(function() res, err = llm.complete(cfg, req, opts or {no_cache = true}) end)
+    return res, err
+  end
+
+  it("sends a request the API accepts and returns the tool input with its request id", function()
+    local res = assert(complete(mock_cfg(), request()))
+    assert.equal("low", res.output.estimated_complexity)
+    assert.matches("^req_", res.request_ids[1])
+    local seen = mock.requests()
+    assert.equal(1, #seen)
+    assert.equal("/v1/messages", seen[1].path)
+    assert.is_true(seen[1].api_key_present)
+    assert.same({type = "ephemeral"}, seen[1].body.messages[1].content[1].cache_control)
+  end)
+  it("reads the schema block from the prompt cache on the second request", function()
+    local cfg = mock_cfg()
+    local first = assert(complete(cfg, request("one")))
+    local second = assert(complete(cfg, request("two")))
+    assert.is_true(first.usage.cache_creation_input_tokens > 0)
+    assert.is_true(second.usage.cache_read_input_tokens > 0)
+  end)
+  it("skips a content block it does not know", function()
+    mock.script{{unknown_block = true}}
+    assert.truthy(complete(mock_cfg(), request()))
+  end)
+  it("rejects an answer truncated at max_tokens", function()
+    mock.script{{stop_reason = "max_tokens"}}
+    local res, err = complete(mock_cfg(), request())
+    assert.is_nil(res)
+    assert.matches("^anthropic: answer truncated at max_tokens=1000 %(request%-id req_", err)
+  end)
+  it("reports a refusal", function()
+    mock.script{{stop_reason = "refusal"}}
+    local _, err = complete(mock_cfg(), request())
+    assert.matches("the model refused: I can't help with that request.", err, 1, true)
+  end)
+  it("reports an answer without the tool call", function()
+    mock.script{{text = "Sure, here is some code."}}
+    local _, err = complete(mock_cfg(), request())
+    assert.matches("no emit_code tool call (stop_reason end_turn)", err, 1, true)
+  end)
+  it("reports a body that is not JSON", function()
+    mock.script{{invalid_json = true}}
+    local _, err = complete(mock_cfg(), request())
+    assert.matches("^anthropic: the response is not valid JSON %(request%-id req_", err)
+  end)
+  it("reports an error envelope as one line with its type and request id", function()
+    mock.script{{status = 529, message = "Overloaded"}}
+    local _, err = complete(mock_cfg(), request())
+    assert.matches("^anthropic: overloaded_error: Overloaded %(request%-id req_[%w]+%)$", err)
+  end)
+  it("says a wrong key was rejected without printing either key", function()
+    local cfg = mock_cfg()
+    local res, err
+    local old = os.getenv("ANTHROPIC_API_KEY")
+    sys.setenv("ANTHROPIC_API_KEY", "sk-ant-wrong-key-XYZ")
+    res, err = llm.complete(cfg, request(), {no_cache = true})
+    sys.setenv("ANTHROPIC_API_KEY", old)
+    assert.is_nil(res)
+    assert.matches("the API key was rejected", err, 1, true)
+    assert.not_matches("wrong-key", err, 1, true)
+    assert.not_matches(FAKE_KEY, err, 1, true)
+  end)
+  it("retries a tool input that is not an object once, then succeeds", function()
+    mock.script{{tool_input_raw = "not an object"}}
+    local res = assert(complete(mock_cfg(), request()))
+    assert.equal(2, res.attempts)
+    local seen = mock.requests()
+    assert.equal(2, #seen)
+    local retry = seen[2].body.messages
+    assert.equal("tool_result", retry[3].content[1].type)
+    assert.matches("input must be an object", retry[3].content[1].content, 1, true)
+  end)
+  it("reports a tool input still malformed after the retry", function()
+    mock.script{{tool_input_raw = "nope"}, {reply = {code = "x"}}}
+    local res, err = complete(mock_cfg(), request())
+    assert.is_nil(res)
+    assert.matches("malformed after a retry: input.description is missing", err, 1, true)
+    assert.equal(2, #mock.requests())
+  end)
+  it("serves the second identical request from the response cache with no HTTP traffic", function()
+    if type(require("sparkgen.cache").open) ~= "function" then
+      pending("sparkgen.cache not built yet")
+      return
+    end
+    local cfg = mock_cfg()
+    assert.is_false(assert(complete(cfg, request(), {})).cached)
+    local before = #mock.requests()
+    local again = assert(complete(cfg, request(), {}))
+    assert.is_true(again.cached)
+    assert.equal(before, #mock.requests())
+    assert.is_false(grep_dir(cfg.cache.dir, FAKE_KEY))
+  end)
+  it("keeps the key out of the logs", function()
+    local path = fresh_dir("log") .. "/log.jsonl"
+    local sink = assert(io.open(path, "w"))
+    log.configure{level = "debug", format = "json", sink = sink}
+    mock.script{{tool_input_raw = "bad"}}
+    local ok = complete(mock_cfg(), request())
+    log.configure{level = "warn", sink = io.stderr}
+    sink:close()
+    assert.truthy(ok)
+    local text = util.read_file(path)
+    assert.matches("llm.retry", text, 1, true)
+    assert.is_nil(text:find(FAKE_KEY, 1, true))
+  end)
+  it("runs many requests in parallel, answers in input order", function()
+    local cfg = mock_cfg()
+    mock.script{{reply = util.copy(GOOD)}}
+    local out
+    with_key(function()
+      out = llm.complete_many(cfg, {request("a"), request("b"), request("c")}, {no_cache = true, concurrency = 3})
+    end)
+    assert.equal(3, #out)
+    for i = 1, 3 do assert.truthy(out[i].res, out[i].err) end
+    assert.equal(3, #mock.requests())
+  end)
+
+  describe("as an OpenAI-compatible server", function()
+    local function ocfg()
+      local cfg = mock_cfg()
+      cfg.provider = "openai"
+      cfg.openai.api_key_env = "SPARKGEN_TEST_OPENAI_KEY"
+      return cfg
+    end
+    it("answers through the function tool", function()
+      sys.setenv("SPARKGEN_TEST_OPENAI_KEY", FAKE_KEY)
+      local res = assert(llm.complete(ocfg(), request(), {no_cache = true}))
+      sys.setenv("SPARKGEN_TEST_OPENAI_KEY", nil)
+      assert.equal("openai", res.provider)
+      assert.equal("low", res.output.estimated_complexity)
+      assert.is_true(mock.requests()[1].authorization_present)
+    end)
+    it("retries arguments that are not JSON with a tool message", function()
+      sys.setenv("SPARKGEN_TEST_OPENAI_KEY", FAKE_KEY)
+      mock.script{{tool_input_raw = "{\"code\": "}}
+      local res = assert(llm.complete(ocfg(), request(), {no_cache = true}))
+      sys.setenv("SPARKGEN_TEST_OPENAI_KEY", nil)
+      assert.equal(2, res.attempts)
+      local msgs = mock.requests()[2].body.messages
+      assert.equal("tool", msgs[#msgs].role)
+      assert.equal("assistant", msgs[#msgs - 1].role)
+    end)
   end)
 end)
