@@ -1,0 +1,307 @@
+-- http_spec.lua — sparkgen.http against the Anthropic mock server: answers, ordering,
+-- concurrency, the SDK retry policy and its limits. Retries use a tiny backoff_scale so
+-- the whole file runs in a few seconds.
+package.path = "tests/mock/?.lua;" .. package.path
+local http = require "sparkgen.http"
+local cjson = require "cjson.safe"
+local sys = require "sparkgen.sys"
+local mockserver = require "mock"
+
+local HEADERS = {["x-api-key"] = "sk-test-secret", ["anthropic-version"] = "2023-06-01",
+                 ["content-type"] = "application/json"}
+local BODY = cjson.encode{
+  model = "claude-sonnet-4-5", max_tokens = 100,
+  messages = {{role = "user", content = "monthly revenue"}},
+  tools = {{name = "emit_code", input_schema = {type = "object"}}},
+  tool_choice = {type = "tool", name = "emit_code"},
+}
+
+describe("sparkgen.http", function()
+  local mock
+
+  setup(function() mock = mockserver.start{} end)
+  teardown(function() mock.stop() end)
+  before_each(function() mock.reset() end)
+
+  local function req(extra)
+    local r = {method = "POST", url = mock.url .. "/v1/messages", headers = HEADERS,
+               body = BODY, backoff_scale = 0.01}
+    for k, v in pairs(extra or {}) do r[k] = v end
+    return r
+  end
+
+  describe("request", function()
+    it("returns status, body, attempts and elapsed time of a successful call", function()
+      local a = http.request(req())
+      assert.equal(200, a.status)
+      assert.is_nil(a.error)
+      assert.equal(1, a.attempts)
+      assert.is_true(a.elapsed_s > 0 and a.elapsed_s < 5)
+      local msg = assert(cjson.decode(a.body))
+      assert.equal("tool_use", msg.content[1].type)
+      assert.equal("emit_code", msg.content[1].name)
+    end)
+
+    it("returns response headers with lowercased names, request-id included", function()
+      local a = http.request(req())
+      assert.matches("^req_", a.headers["request-id"])
+      assert.equal("application/json", a.headers["content-type"])
+      for name in pairs(a.headers) do assert.equal(name:lower(), name) end
+    end)
+
+    it("sends the caller's method, headers and body", function()
+      http.request(req())
+      local seen = mock.requests()[1]
+      assert.equal("POST", seen.method)
+      assert.equal("2023-06-01", seen.headers["anthropic-version"])
+      assert.is_true(seen.api_key_present)
+      assert.equal("claude-sonnet-4-5", seen.body.model)
+    end)
+
+    it("reuses one keep-alive connection across calls", function()
+      http.request(req())
+      http.request(req())
+      local log = mock.requests()
+      assert.equal(log[1].client_port, log[2].client_port)
+    end)
+
+    it("does GET requests without a body", function()
+      local a = http.request{url = mock.url .. "/__mock/requests"}
+      assert.equal(200, a.status)
+      assert.equal("table", type(cjson.decode(a.body)))
+    end)
+
+    it("raises for a request without a url", function()
+      assert.has_error(function() http.request{method = "POST"} end)
+    end)
+
+    it("raises for a header value with a line break without echoing the value", function()
+      local ok, err = pcall(http.request, {url = mock.url .. "/v1/messages",
+                                           headers = {["x-api-key"] = "sk-hidden\r\nX: y"}})
+      assert.is_false(ok)
+      assert.not_matches("sk%-hidden", tostring(err))
+    end)
+
+    it("refuses a response larger than max_response_bytes, without retrying", function()
+      local a = http.request(req{max_response_bytes = 100})
+      assert.matches("larger than 100 bytes", a.error)
+      assert.equal(1, a.attempts)
+    end)
+  end)
+
+  describe("retries", function()
+    for _, status in ipairs{408, 409, 429, 500, 503, 529} do
+      it("retries HTTP " .. status .. " and then succeeds", function()
+        mock.script{{status = status}}
+        local a = http.request(req())
+        assert.equal(200, a.status)
+        assert.equal(2, a.attempts)
+      end)
+    end
+
+    it("retries a connection reset and then succeeds", function()
+      mock.script{{reset = true}, {reset = true}}
+      local a = http.request(req{retries = 5})
+      assert.equal(200, a.status)
+      assert.is_nil(a.error)
+      assert.is_true(a.attempts >= 2)
+    end)
+
+    it("retries a truncated body and then succeeds", function()
+      mock.script{{truncated = true}}
+      local a = http.request(req())
+      assert.equal(200, a.status)
+      assert.is_nil(a.error)
+      assert.equal(2, a.attempts)
+    end)
+
+    it("reports a truncated body as an error when no retry is left", function()
+      mock.script{{truncated = true}}
+      local a = http.request(req{retries = 0})
+      assert.is_string(a.error)
+    end)
+
+    it("does not retry 400 and returns the error envelope", function()
+      mock.script{{status = 400, message = "bad field"}}
+      local a = http.request(req())
+      assert.equal(400, a.status)
+      assert.equal(1, a.attempts)
+      local e = cjson.decode(a.body)
+      assert.equal("error", e.type)
+      assert.equal("invalid_request_error", e.error.type)
+      assert.equal(a.headers["request-id"], e.request_id)
+    end)
+
+    it("does not retry 401", function()
+      mock.script{{status = 401}}
+      local a = http.request(req())
+      assert.equal(401, a.status)
+      assert.equal(1, a.attempts)
+    end)
+
+    it("does not retry when the server says x-should-retry: false", function()
+      mock.script{{status = 529, headers = {["x-should-retry"] = "false"}}}
+      local a = http.request(req())
+      assert.equal(529, a.status)
+      assert.equal(1, a.attempts)
+    end)
+
+    it("retries a 400 when the server says x-should-retry: true", function()
+      mock.script{{status = 400, headers = {["x-should-retry"] = "true"}}}
+      local a = http.request(req())
+      assert.equal(200, a.status)
+      assert.equal(2, a.attempts)
+    end)
+
+    it("gives up after `retries` retries and returns the last status", function()
+      mock.script{{status = 529}, {status = 529}, {status = 529}}
+      local a = http.request(req{retries = 2})
+      assert.equal(529, a.status)
+      assert.is_nil(a.error)
+      assert.equal(3, a.attempts)
+    end)
+
+    it("makes one attempt with retries = 0", function()
+      mock.script{{status = 500}}
+      local a = http.request(req{retries = 0})
+      assert.equal(500, a.status)
+      assert.equal(1, a.attempts)
+    end)
+
+    it("honours retry-after in seconds", function()
+      mock.script{{status = 429, retry_after = 1}}
+      local a = http.request(req())
+      assert.equal(200, a.status)
+      assert.is_true(a.elapsed_s >= 0.95, "waited only " .. a.elapsed_s)
+    end)
+
+    it("honours retry-after-ms before retry-after", function()
+      mock.script{{status = 429, retry_after_ms = 300, retry_after = 5}}
+      local a = http.request(req())
+      assert.equal(200, a.status)
+      assert.is_true(a.elapsed_s >= 0.28 and a.elapsed_s < 2, "waited " .. a.elapsed_s)
+    end)
+
+    it("ignores a retry-after beyond 60 s and backs off instead", function()
+      mock.script{{status = 429, retry_after = 120}}
+      local a = http.request(req())
+      assert.equal(200, a.status)
+      assert.is_true(a.elapsed_s < 0.5, "waited " .. a.elapsed_s)
+    end)
+
+    it("backs off exponentially with jitter when the server gives no delay", function()
+      mock.script{{status = 500}, {status = 500}}
+      -- 0.5 s and 1 s, each jittered by up to -25 %, scaled by 0.2: 0.225 .. 0.3 s
+      local a = http.request(req{backoff_scale = 0.2})
+      assert.equal(3, a.attempts)
+      assert.is_true(a.elapsed_s >= 0.22 and a.elapsed_s < 0.6, "waited " .. a.elapsed_s)
+    end)
+
+    it("reports connection resets as an error after all retries", function()
+      local steps = {}
+      for i = 1, 12 do steps[i] = {reset = true} end
+      mock.script(steps)
+      local a = http.request(req{retries = 2})
+      assert.is_nil(a.status)
+      assert.is_string(a.error)
+      assert.equal(3, a.attempts)
+    end)
+
+    it("reports a timeout as an error after all retries", function()
+      mock.script{{sleep_s = 1}, {sleep_s = 1}}
+      local a = http.request(req{timeout_s = 0.2, retries = 1})
+      assert.is_nil(a.status)
+      assert.matches("[Tt]imed out", a.error)
+      assert.equal(2, a.attempts)
+      assert.is_true(a.elapsed_s >= 0.4 and a.elapsed_s < 1, "took " .. a.elapsed_s)
+    end)
+
+    it("reports a refused connection as an error after all retries", function()
+      local a = http.request{url = "http://127.0.0.1:1/v1/messages", retries = 2,
+                             backoff_scale = 0.01}
+      assert.is_nil(a.status)
+      assert.is_string(a.error)
+      assert.equal(3, a.attempts)
+    end)
+  end)
+
+  describe("request_many", function()
+    local function numbered(n)
+      local list = {}
+      for i = 1, n do
+        local body = cjson.decode(BODY)
+        body.model = "model-" .. i
+        list[i] = req{body = cjson.encode(body)}
+      end
+      return list
+    end
+
+    it("returns the answers in input order and calls on_done once for each", function()
+      local steps = {}
+      for i = 1, 6 do steps[i] = {latency_ms = (6 - i) * 30} end
+      mock.script(steps)
+      local seen = {}
+      local answers = http.request_many(numbered(6), {concurrency = 6, on_done = function(i, a)
+        assert.is_nil(seen[i])
+        seen[i] = a
+      end})
+      assert.equal(6, #answers)
+      for i = 1, 6 do
+        assert.equal("model-" .. i, cjson.decode(answers[i].body).model)
+        assert.equal(answers[i], seen[i])
+      end
+    end)
+
+    it("keeps at most `concurrency` requests in flight", function()
+      local steps = {}
+      for i = 1, 8 do steps[i] = {latency_ms = 100} end
+      mock.script(steps)
+      local t0 = sys.monotonic()
+      http.request_many(numbered(8), {concurrency = 2})
+      local took = sys.monotonic() - t0
+      assert.is_true(took >= 0.39 and took < 0.75, "took " .. took)
+    end)
+
+    it("runs requests in parallel up to the bound", function()
+      local steps = {}
+      for i = 1, 8 do steps[i] = {latency_ms = 200} end
+      mock.script(steps)
+      local t0 = sys.monotonic()
+      http.request_many(numbered(8), {concurrency = 8})
+      local took = sys.monotonic() - t0
+      assert.is_true(took < 0.39, "took " .. took)
+    end)
+
+    it("does not hold a slot while a request waits for its retry", function()
+      mock.script{{status = 429, retry_after_ms = 500}}
+      local finished = {}
+      local t0 = sys.monotonic()
+      local answers = http.request_many(numbered(3), {concurrency = 1, on_done = function(i)
+        finished[i] = sys.monotonic() - t0
+      end})
+      assert.equal(2, answers[1].attempts)
+      assert.is_true(finished[1] >= 0.48)
+      assert.is_true(finished[2] < 0.3 and finished[3] < 0.3)
+    end)
+
+    it("returns an empty list for no requests", function()
+      assert.same({}, http.request_many({}))
+    end)
+
+    it("propagates an error raised by on_done and stays usable", function()
+      assert.has_error(function()
+        http.request_many(numbered(3), {on_done = function() error("stop here") end})
+      end, nil)
+      assert.equal(200, http.request(req()).status)
+    end)
+
+    it("refuses to start a request from inside on_done", function()
+      local ok, err
+      http.request_many(numbered(1), {on_done = function()
+        ok, err = pcall(http.request, req())
+      end})
+      assert.is_false(ok)
+      assert.matches("on_done", err)
+    end)
+  end)
+end)
