@@ -1,0 +1,113 @@
+-- job.lua: the rendered job is valid Python with the request baked in as literals,
+-- reads through the read-only JDBC factory and holds no connection secrets.
+local job = require "sparkgen.job"
+local util = require "sparkgen.util"
+
+local function compiles(text)
+  local dir = assert(util.tempdir("job-spec"))
+  local path = dir .. "/job.py"
+  assert(util.write_file(path, text))
+  local p = io.popen("python3 -m py_compile " .. util.shell_quote(path) .. " 2>&1")
+  local out = p:read("a")
+  local ok = p:close()
+  util.remove_tree(dir)
+  return ok, out
+end
+
+local SCHEMA = {
+  tables_by_name = {
+    orders = {schema = "public", name = "orders", rows = 5000000,
+              stats = {partition_column = "order_id", lower = 1, upper = 5000000}},
+    products = {schema = "sales", name = "Products", rows = 30},
+  },
+}
+function SCHEMA:table(name) return self.tables_by_name[name] end
+
+local function result(overrides)
+  local r = {
+    code = 'orders = read_table("orders")\nresult_df = orders.select("order_id")\n',
+    description = "Order ids", tables_used = {"orders"},
+    validation_checks = {{rule = "non_empty", description = "The result has at least one row."}},
+    request = {source = "orders", type = "probe", context = {as_of = "2026-11-15", limit = "5", time_period = "all"}},
+    provider = "template",
+  }
+  for k, v in pairs(overrides or {}) do r[k] = v end
+  return r
+end
+
+local CFG = {spark = {fetch_size = 5000, partition_rows = 1000000, num_partitions = 4,
+                      packages = "org.postgresql:postgresql:42.7.14"}}
+
+describe("job.py_literal", function()
+  it("escapes quotes, backslashes and newlines in strings", function()
+    assert.equal([["a\"b\\c\nd"]], job.py_literal('a"b\\c\nd'))
+  end)
+  it("writes booleans, nil and numbers the Python way", function()
+    assert.equal("[True, False, None, 3, 2.5]", job.py_literal({true, false, util.json_null, 3, 2.5}))
+  end)
+  it("turns a {date=} value into datetime.date", function()
+    assert.equal("date(2026, 11, 5)", job.py_literal({date = "2026-11-05"}))
+  end)
+end)
+
+describe("job.params_literal", function()
+  it("types the context by the type's declared parameters", function()
+    local typedef = {params = {limit = {type = "integer"}, active = {type = "boolean"}, period = {type = "enum"}}}
+    assert.equal('{"active": False, "as_of": date(2026, 11, 15), "limit": 5, "period": "all"}',
+      job.params_literal({limit = "5", active = "false", period = "all", as_of = "2026-11-15"}, typedef))
+  end)
+end)
+
+describe("job.tables_literal", function()
+  it("reads a big table in partitions bounded by its statistics", function()
+    local text = job.tables_literal({"orders"}, SCHEMA, CFG.spark)
+    assert.matches('"orders": {"dbtable": "public.orders", "lower": 1, "num_partitions": 4, '
+      .. '"partition_column": "order_id", "upper": 5000000}', text, 1, true)
+  end)
+  it("reads a small table in one piece, with its schema-qualified quoted name", function()
+    local text = job.tables_literal({"products"}, SCHEMA, CFG.spark)
+    assert.matches('"products": {"dbtable": "sales.\\"Products\\""}', text, 1, true)
+    assert.is_nil(text:find("partition_column", 1, true))
+  end)
+end)
+
+describe("job.render", function()
+  it("renders a job that python3 compiles", function()
+    local text = assert(job.render(result(), {cfg = CFG, schema = SCHEMA}))
+    local ok, out = compiles(text)
+    assert.is_true(ok, out)
+  end)
+
+  it("wraps the body in transform(read_table, params) returning result_df", function()
+    local text = assert(job.render(result(), {cfg = CFG, schema = SCHEMA}))
+    assert.matches('def transform%(read_table, params%):\n    orders = read_table%("orders"%)\n'
+      .. '    result_df = orders.select%("order_id"%)\n    return result_df\n', text)
+  end)
+
+  it("names each check with the rule and its row-counting expression", function()
+    local text = assert(job.render(result(), {cfg = CFG, schema = SCHEMA}))
+    assert.matches('("non_empty", "The result has at least one row.",\n     lambda df: ', text, 1, true)
+  end)
+
+  it("reads credentials from the environment and forces a read-only JDBC URL", function()
+    local text = assert(job.render(result(), {cfg = CFG, schema = SCHEMA}))
+    assert.matches('os.environ.get("SPARKGEN_JDBC_URL")', text, 1, true)
+    assert.matches('("readOnlyMode", "always")', text, 1, true)
+    assert.matches('"driver": "org.postgresql.Driver"', text, 1, true)
+    assert.matches("FETCH_SIZE = 5000\n", text, 1, true)
+  end)
+
+  it("keeps a request text with quotes and newlines inside comments", function()
+    local r = result()
+    r.request.text = 'revenue """ per\nday'
+    local text = assert(job.render(r, {cfg = CFG, schema = SCHEMA}))
+    assert.matches('#   revenue """ per\n#   day\n', text, 1, true)
+    assert.is_true((compiles(text)))
+  end)
+
+  it("fails with a message for an unknown check rule", function()
+    local text, err = job.render(result({validation_checks = {{rule = "no_such_rule"}}}), {cfg = CFG})
+    assert.is_nil(text)
+    assert.matches("no_such_rule", err, 1, true)
+  end)
+end)
