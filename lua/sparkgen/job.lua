@@ -194,6 +194,11 @@ local function comment(text)
   return table.concat(out, "\n")
 end
 
+-- JSON results carry cjson.null for absent values (model of a template result).
+local function present(v)
+  return v ~= nil and v ~= util.json_null and v ~= ""
+end
+
 local function header(result)
   local req = result.request or {}
   local lines = {}
@@ -202,13 +207,13 @@ local function header(result)
     ctx[#ctx + 1] = ("%s=%s"):format(k, tostring(req.context[k]))
   end
   lines[#lines + 1] = ("# Request: source=%s%s%s"):format(tostring(req.source or "-"),
-    req.type and (" type=" .. req.type) or "", #ctx > 0 and (" " .. table.concat(ctx, " ")) or "")
-  if req.text and req.text ~= "" then lines[#lines + 1] = "# Text:\n" .. comment(req.text) end
-  if result.description and result.description ~= "" then
+    present(req.type) and (" type=" .. req.type) or "", #ctx > 0 and (" " .. table.concat(ctx, " ")) or "")
+  if present(req.text) then lines[#lines + 1] = "# Text:\n" .. comment(req.text) end
+  if present(result.description) then
     lines[#lines + 1] = "# Description:\n" .. comment(result.description)
   end
-  lines[#lines + 1] = ("# Provider: %s%s"):format(tostring(result.provider or "unknown"),
-    result.model and (" (" .. result.model .. ")") or "")
+  lines[#lines + 1] = ("# Provider: %s%s"):format(present(result.provider) and result.provider or "unknown",
+    present(result.model) and (" (" .. tostring(result.model) .. ")") or "")
   lines[#lines + 1] = "# Generated at: " .. util.timestamp()
   lines[#lines + 1] = "# Tables: " .. table.concat(result.tables_used or {}, ", ")
   local checks = result.validation_checks or {}
@@ -235,7 +240,7 @@ function M.render(result, opts)
   for _, n in ipairs(result.tables_used or {}) do names[#names + 1] = n end
   local ok, tables = pcall(M.tables_literal, names, opts.schema, spark_cfg)
   if not ok then return nil, "job tables: " .. tostring(tables) end
-  local summary = req.type and ("sparkgen job: " .. req.type) or "sparkgen job"
+  local summary = present(req.type) and ("sparkgen job: " .. req.type) or "sparkgen job"
   local env = {
     version = opts.version and ("sparkgen " .. opts.version) or "sparkgen",
     header = header(result),

@@ -105,6 +105,11 @@ describe("job.render", function()
     assert.is_true((compiles(text)))
   end)
 
+  it("accepts JSON nulls in the result (a template result has no model)", function()
+    local text = assert(job.render(result({model = util.json_null}), {cfg = CFG}))
+    assert.matches("# Provider: template\n", text, 1, true)
+  end)
+
   it("fails with a message for an unknown check rule", function()
     local text, err = job.render(result({validation_checks = {{rule = "no_such_rule"}}}), {cfg = CFG})
     assert.is_nil(text)
