@@ -1,0 +1,1012 @@
+-- schema.lua — the schema service: what tables exist, their columns, keys and
+-- relationships, from a JSON snapshot file (offline) or a live PostgreSQL database
+-- (through sparkgen.pg), with an on-disk snapshot cache so a second process within the
+-- TTL never touches the database.
+--
+-- The cache is built for big catalogs: one small JSON file per table name (every
+-- schema's table of that name), a names index and a tiny meta file. Looking up one
+-- table parses only its own file; nothing else is read until asked for.
+--
+--   cache/schema/<key>/meta.json     source + captured_at (freshness check)
+--                      index.json    [[schema, name, kind, rows], ...] (listing, suggestions)
+--                      t/<h>.json    tables named N (h = sha256(N)), compact JSON
+--                      f/<h>.json    foreign keys fetched on demand, per table named N
+--                      s/<h>.json    statistics fetched on demand, per table named N
+local sys = require "sparkgen.sys"
+local util = require "sparkgen.util"
+local log = require "sparkgen.log"
+local cjson = require "cjson.safe"
+
+local M = {}
+
+M.FORMAT = "sparkgen.schema/1"
+
+local KINDS = {table = true, partitioned_table = true, view = true,
+               materialized_view = true, foreign_table = true}
+
+-- Words PostgreSQL's quote_ident quotes (every keyword that is not unreserved:
+-- SELECT word FROM pg_get_keywords() WHERE catcode <> 'U', PostgreSQL 15).
+local RESERVED = {}
+for w in ([[all analyse analyze and any array as asc asymmetric authorization between
+  bigint binary bit boolean both case cast char character check coalesce collate
+  collation column concurrently constraint create cross current_catalog current_date
+  current_role current_schema current_time current_timestamp current_user dec decimal
+  default deferrable desc distinct do else end except exists extract false fetch float
+  for foreign freeze from full grant greatest group grouping having ilike in initially
+  inner inout int integer intersect interval into is isnull join lateral leading least
+  left like limit localtime localtimestamp national natural nchar none normalize not
+  notnull null nullif numeric offset on only or order out outer overlaps overlay placing
+  position precision primary real references returning right row select session_user
+  setof similar smallint some substring symmetric table tablesample then time timestamp
+  to trailing treat trim true union unique user using values varchar variadic verbose
+  when where window with xmlattributes xmlconcat xmlelement xmlexists xmlforest
+  xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable]]):gmatch("%S+") do
+  RESERVED[w] = true
+end
+
+--- An identifier as PostgreSQL's quote_ident prints it: bare when it is lower case
+--- letters, digits, _ and $ (not starting with a digit or $) and not a keyword;
+--- otherwise in double quotes with embedded quotes doubled.
+function M.quote_ident(name)
+  assert(type(name) == "string", "quote_ident: name must be a string")
+  if name:match("^[a-z_][a-z0-9_$]*$") and not RESERVED[name] then return name end
+  return '"' .. name:gsub('"', '""') .. '"'
+end
+
+--- schema.name, each part quoted as needed: the name SQL and JDBC's dbtable use.
+function M.qualified(t)
+  return M.quote_ident(t.schema or "public") .. "." .. M.quote_ident(t.name)
+end
+
+--- The name the generated body passes to read_table: bare in public, else schema.name.
+function M.read_table_name(t)
+  if t.schema == nil or t.schema == "public" then return t.name end
+  return t.schema .. "." .. t.name
+end
+
+--- A display name: schema.name with PostgreSQL quoting.
+local function display(t)
+  return M.qualified(t)
+end
+
+--- Parse a table reference: `name`, `schema.name`, `"Mixed Case"`, `sales."Order Items"`.
+--- Returns a list of parts {text=, quoted=} (1 or 2) or nil, message.
+function M.parse_name(s)
+  if type(s) ~= "string" or s == "" then return nil, "empty table name" end
+  local parts, i, n = {}, 1, #s
+  while i <= n do
+    local c = s:sub(i, i)
+    if c == '"' then
+      local buf, j = {}, i + 1
+      while true do
+        local q = s:find('"', j, true)
+        if not q then return nil, ("unterminated quoted identifier in table name %s"):format(s) end
+        buf[#buf + 1] = s:sub(j, q - 1)
+        if s:sub(q + 1, q + 1) == '"' then
+          buf[#buf + 1] = '"'
+          j = q + 2
+        else
+          i = q + 1
+          break
+        end
+      end
+      parts[#parts + 1] = {text = table.concat(buf), quoted = true}
+    else
+      local j = s:find('[."]', i) or (n + 1)
+      if s:sub(j, j) == '"' then return nil, ("misplaced quote in table name %s"):format(s) end
+      parts[#parts + 1] = {text = s:sub(i, j - 1), quoted = false}
+      i = j
+    end
+    if i <= n then
+      if s:sub(i, i) ~= "." then return nil, ("unexpected text after a quoted name in %s"):format(s) end
+      i = i + 1
+      if i > n then return nil, ("table name %s ends with a dot"):format(s) end
+    end
+  end
+  if #parts > 2 then return nil, ("table name %s has more than schema.name"):format(s) end
+  for _, p in ipairs(parts) do
+    if p.text == "" then return nil, ("empty part in table name %s"):format(s) end
+  end
+  return parts
+end
+
+-- The spellings to try for one part: exact, then folded to lower case when unquoted
+-- (PostgreSQL folds unquoted identifiers).
+local function spellings(p)
+  if p.quoted or p.text:lower() == p.text then return {p.text} end
+  return {p.text, p.text:lower()}
+end
+
+-- JSON null → nil, recursively; lists marked as arrays so empty ones stay [].
+local function denull(v)
+  if v == cjson.null then return nil end
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = denull(x) end
+  return out
+end
+
+local function as_list(v)
+  if type(v) ~= "table" then return util.array({}) end
+  return util.array(v)
+end
+
+-- A table object as the rest of sparkgen sees it: arrays marked, nulls gone.
+local function normalize_table(t)
+  t.columns = as_list(t.columns)
+  for i, c in ipairs(t.columns) do
+    if c.position == nil then c.position = i end
+    if c.nullable == nil then c.nullable = true end
+    if c.generated == nil then c.generated = false end
+  end
+  t.primary_key = as_list(t.primary_key)
+  if t.foreign_keys then
+    t.foreign_keys = as_list(t.foreign_keys)
+    for _, fk in ipairs(t.foreign_keys) do
+      fk.columns = as_list(fk.columns)
+      fk.ref_columns = as_list(fk.ref_columns)
+      fk.schema = fk.schema or t.schema
+      fk.table = fk.table or t.name
+      fk.ref_schema = fk.ref_schema or t.schema
+    end
+  end
+  if type(t.rows) == "number" then t.rows = math.tointeger(t.rows) or t.rows end
+  return t
+end
+
+-- ------------------------------------------------------------------ JSON output
+
+-- Encode one value like util.json_encode(v, 2) at the given depth. Snapshot tables are
+-- the hot path (a 10,000-table catalog is 200,000 column objects), so their known
+-- shapes are written with fixed, already-sorted key lists; anything else goes through
+-- util.json_encode and is re-indented.
+local enc_str = cjson.encode
+local function enc_scalar(v)
+  if v == nil then return "null" end
+  if type(v) == "number" and math.type(v) == "float" and v == math.floor(v) and v > -2^53 and v < 2^53 then
+    return ("%d"):format(v)
+  end
+  return enc_str(v) or "null"
+end
+
+local function enc_generic(v, depth)
+  local s = util.json_encode(v, 2)
+  if depth > 0 then s = s:gsub("\n", "\n" .. (" "):rep(2 * depth)) end
+  return s
+end
+
+local function enc_string_list(list, depth)
+  if #list == 0 then return "[]" end
+  local pad = "\n" .. (" "):rep(2 * (depth + 1))
+  local out = {}
+  for i, s in ipairs(list) do out[i] = pad .. enc_scalar(s) end
+  return "[" .. table.concat(out, ",") .. "\n" .. (" "):rep(2 * depth) .. "]"
+end
+
+-- Emit an object whose keys are `keys` (already sorted), skipping nil values; `enc`
+-- maps a key to a special encoder.
+local function enc_object(obj, keys, depth, enc)
+  local pad = "\n" .. (" "):rep(2 * (depth + 1))
+  local out = {}
+  for _, k in ipairs(keys) do
+    local v = obj[k]
+    if v ~= nil then
+      local f = enc and enc[k]
+      out[#out + 1] = pad .. '"' .. k .. '": ' .. (f and f(v, depth + 1) or enc_scalar(v))
+    end
+  end
+  if #out == 0 then return "{}" end
+  return "{" .. table.concat(out, ",") .. "\n" .. (" "):rep(2 * depth) .. "}"
+end
+
+local COLUMN_KEYS = {"comment", "default", "generated", "name", "nullable", "position", "type"}
+local FK_KEYS = {"columns", "name", "ref_columns", "ref_schema", "ref_table"}
+local TABLE_KEYS = {"columns", "comment", "foreign_keys", "kind", "name", "primary_key",
+                    "rows", "schema", "stats"}
+local KNOWN = {}
+for _, list in ipairs({COLUMN_KEYS, FK_KEYS, TABLE_KEYS}) do
+  local set = {}
+  for _, k in ipairs(list) do set[k] = true end
+  KNOWN[list] = set
+end
+
+local function only_known(obj, keys)
+  local set = KNOWN[keys]
+  for k in pairs(obj) do
+    if not set[k] then return false end
+  end
+  return true
+end
+
+local function enc_list_of(keys, enc)
+  return function(list, depth)
+    if #list == 0 then return "[]" end
+    local pad = "\n" .. (" "):rep(2 * (depth + 1))
+    local out = {}
+    for i, obj in ipairs(list) do
+      out[i] = pad .. (only_known(obj, keys) and enc_object(obj, keys, depth + 1, enc)
+                       or enc_generic(obj, depth + 1))
+    end
+    return "[" .. table.concat(out, ",") .. "\n" .. (" "):rep(2 * depth) .. "]"
+  end
+end
+
+local FK_ENC = {columns = enc_string_list, ref_columns = enc_string_list}
+local TABLE_ENC = {
+  columns = enc_list_of(COLUMN_KEYS),
+  primary_key = enc_string_list,
+  foreign_keys = enc_list_of(FK_KEYS, FK_ENC),
+  stats = function(v, depth) return enc_generic(v, depth) end,
+}
+
+-- The snapshot form of a table (no cache-private fields), as stored in a file.
+local function public_table(t)
+  local fks
+  if t.foreign_keys then
+    fks = util.array({})
+    for i, fk in ipairs(t.foreign_keys) do
+      fks[i] = {name = fk.name, columns = fk.columns, ref_schema = fk.ref_schema,
+                ref_table = fk.ref_table, ref_columns = fk.ref_columns}
+    end
+  end
+  return {schema = t.schema, name = t.name, kind = t.kind, comment = t.comment, rows = t.rows,
+          columns = t.columns, primary_key = t.primary_key, foreign_keys = fks, stats = t.stats}
+end
+
+--- One table in the snapshot's JSON form at `depth` (2 inside a snapshot document).
+function M.encode_table(t, depth)
+  local p = public_table(t)
+  return enc_object(p, TABLE_KEYS, depth or 0, TABLE_ENC)
+end
+
+--- A whole snapshot document {format=, source=, tables=}: same text as
+--- util.json_encode(doc, 2), written much faster for big catalogs.
+function M.encode_snapshot(source, tables)
+  local parts = {}
+  for i, t in ipairs(tables) do parts[i] = "\n    " .. M.encode_table(t, 2) end
+  local tables_json = #parts == 0 and "[]" or ("[" .. table.concat(parts, ",") .. "\n  ]")
+  return table.concat({
+    '{\n  "format": ', enc_scalar(M.FORMAT),
+    ',\n  "source": ', enc_generic(source, 1),
+    ',\n  "tables": ', tables_json, "\n}",
+  })
+end
+
+-- ------------------------------------------------------------------ the Schema object
+
+local Schema = {}
+Schema.__index = Schema
+
+local function key_of(schema, name) return schema .. "\0" .. name end
+
+local function name_hash(name) return sys.sha256(name):sub(1, 32) end
+
+local function new_schema(fields)
+  local S = setmetatable(fields, Schema)
+  S._by_name = S._by_name or {}       -- name → list of tables (loaded)
+  S._fk = {}                          -- "schema\0name" → {outgoing=, incoming=}
+  S._stats = {}
+  return S
+end
+
+-- Build the in-memory maps from a full list of tables.
+local function index_tables(S, tables)
+  S._all = tables
+  S._by_name = {}
+  for _, t in ipairs(tables) do
+    local list = S._by_name[t.name]
+    if not list then
+      list = {}
+      S._by_name[t.name] = list
+    end
+    list[#list + 1] = t
+  end
+end
+
+-- The tables named exactly `name` (every schema). Cache-backed schemas read the one
+-- file holding that name, once.
+function Schema:_named(name)
+  local list = self._by_name[name]
+  if list then return list end
+  if self._all or not self._dir then return {} end
+  local data = util.read_file(self._dir .. "/t/" .. name_hash(name) .. ".json")
+  list = {}
+  if data then
+    local decoded = cjson.decode(data)
+    if type(decoded) == "table" then
+      for _, t in ipairs(decoded) do
+        if t.name == name then list[#list + 1] = normalize_table(t) end
+      end
+    end
+  end
+  self._by_name[name] = list
+  return list
+end
+
+-- Every table's summary {schema=, name=, kind=, rows=}: from memory or the index file.
+function Schema:_index()
+  if self._all then return self._all end
+  if self._idx then return self._idx end
+  local idx = {}
+  local data = util.read_file(self._dir .. "/index.json")
+  local decoded = data and cjson.decode(data)
+  if type(decoded) == "table" and type(decoded.tables) == "table" then
+    for i, e in ipairs(decoded.tables) do
+      idx[i] = {schema = e[1], name = e[2], kind = e[3], rows = e[4] ~= cjson.null and e[4] or nil}
+    end
+  end
+  self._idx = idx
+  return idx
+end
+
+local function find_in(list, schema)
+  for _, t in ipairs(list) do
+    if t.schema == schema then return t end
+  end
+end
+
+--- A table by name: "name" (public first, then a unique match in any schema),
+--- "schema.name", quoted identifiers. Returns the table or nil, message (with the
+--- closest names).
+function Schema:table(ref)
+  if type(ref) == "table" and ref.name then ref = M.read_table_name(ref) end
+  if type(ref) ~= "string" then return nil, "a table name must be a string" end
+  local parts, perr = M.parse_name(ref)
+  if not parts then return nil, perr end
+  if #parts == 2 then
+    for _, sname in ipairs(spellings(parts[1])) do
+      for _, tname in ipairs(spellings(parts[2])) do
+        local t = find_in(self:_named(tname), sname)
+        if t then return t end
+      end
+    end
+    -- A dotted unquoted string may also be one table name that contains a dot.
+    if not parts[1].quoted and not parts[2].quoted then
+      local t = self:_unqualified(ref)
+      if t then return t end
+    end
+  else
+    for _, tname in ipairs(spellings(parts[1])) do
+      local t, err = self:_unqualified(tname)
+      if t then return t end
+      if err then return nil, err end
+    end
+  end
+  return nil, self:_missing(ref)
+end
+
+function Schema:_unqualified(name)
+  local list = self:_named(name)
+  if #list == 0 then return nil end
+  local t = find_in(list, "public")
+  if t then return t end
+  if #list == 1 then return list[1] end
+  local names = {}
+  for i, x in ipairs(list) do names[i] = display(x) end
+  table.sort(names)
+  return nil, ("table name '%s' is ambiguous: %s (use schema.name)"):format(name, table.concat(names, ", "))
+end
+
+function Schema:_missing(ref)
+  local candidates, seen = {}, {}
+  for _, e in ipairs(self:_index()) do
+    for _, c in ipairs({e.name, e.schema .. "." .. e.name}) do
+      if not seen[c] then
+        seen[c] = true
+        candidates[#candidates + 1] = c
+      end
+    end
+  end
+  return ("no table '%s' in the schema (%s)%s"):format(ref, self:describe_source(), util.suggest(ref, candidates))
+end
+
+--- Where this schema came from, for messages.
+function Schema:describe_source()
+  local src = self.source or {}
+  if src.kind == "snapshot" or self.mode == "snapshot" then
+    return "snapshot " .. tostring(self.file or src.file or "?")
+  end
+  return ("database %s on %s"):format(tostring(src.database or "?"), tostring(src.host or "?"))
+end
+
+--- Every table (loads every table's file from a cache: the listing path, not the
+--- lookup path), sorted by schema then name.
+function Schema:tables()
+  if self._all then return self._all end
+  local out = {}
+  for _, e in ipairs(self:_index()) do
+    local t = find_in(self:_named(e.name), e.schema)
+    if t then out[#out + 1] = t end
+  end
+  self._all = out
+  return out
+end
+
+-- ----- live database access (lazy: a cache hit never connects)
+
+function Schema:_connection()
+  if self._conn then return self._conn end
+  if not self._conninfo_set then return nil, "no database connection (the schema comes from a snapshot file)" end
+  local pg = require "sparkgen.pg"
+  local conn, err = pg.connect(self._conninfo, self._connect_opts)
+  if not conn then return nil, util.redact(err) end
+  self._conn = conn
+  return conn
+end
+
+--- Close the database connection, if one was opened.
+function Schema:close()
+  if self._conn then
+    self._conn:close()
+    self._conn = nil
+  end
+end
+
+-- Per-name sidecar files in the cache (foreign keys, statistics): {["schema"] = value}.
+function Schema:_side_read(kind, name)
+  if not self._dir then return nil end
+  local data = util.read_file(("%s/%s/%s.json"):format(self._dir, kind, name_hash(name)))
+  local decoded = data and cjson.decode(data)
+  if type(decoded) ~= "table" or decoded.name ~= name then return nil end
+  return decoded.by_schema
+end
+
+function Schema:_side_write(kind, t, value)
+  if not self._dir or not util.dir_exists(self._dir) then return end
+  local by_schema = self:_side_read(kind, t.name) or {}
+  by_schema[t.schema] = value
+  local dir = self._dir .. "/" .. kind
+  sys.mkdir_p(dir)
+  local ok, err = util.write_file(("%s/%s.json"):format(dir, name_hash(t.name)),
+                                  util.json_encode({name = t.name, by_schema = by_schema}))
+  if not ok then log.warn("schema.cache", {status = "write failed", error = err}) end
+end
+
+local function mark_fk_lists(rel)
+  rel.outgoing = as_list(rel.outgoing)
+  rel.incoming = as_list(rel.incoming)
+  for _, dir in ipairs({rel.outgoing, rel.incoming}) do
+    for _, fk in ipairs(dir) do
+      fk.columns = as_list(fk.columns)
+      fk.ref_columns = as_list(fk.ref_columns)
+    end
+  end
+  return rel
+end
+
+-- Snapshot files carry outgoing keys only; incoming ones come from scanning them all.
+function Schema:_snapshot_foreign_keys(t)
+  if not self._incoming then
+    self._incoming = {}
+    for _, x in ipairs(self:tables()) do
+      for _, fk in ipairs(x.foreign_keys or {}) do
+        local k = key_of(fk.ref_schema or x.schema, fk.ref_table)
+        self._incoming[k] = self._incoming[k] or {}
+        table.insert(self._incoming[k], fk)
+      end
+    end
+  end
+  return mark_fk_lists({outgoing = util.copy(t.foreign_keys or {}),
+                        incoming = util.copy(self._incoming[key_of(t.schema, t.name)] or {})})
+end
+
+--- {outgoing = {fk...}, incoming = {fk...}} for a table (object or name); each fk
+--- {name=, schema=, table=, columns=, ref_schema=, ref_table=, ref_columns=}.
+--- Live schemas fetch on demand and cache per table; or nil, message.
+function Schema:foreign_keys(t)
+  if type(t) ~= "table" then
+    local err
+    t, err = self:table(t)
+    if not t then return nil, err end
+  end
+  local k = key_of(t.schema, t.name)
+  if self._fk[k] then return self._fk[k] end
+  local rel
+  if self.mode == "snapshot" or t.foreign_keys then
+    rel = self:_snapshot_foreign_keys(t)
+  else
+    local cached = self:_side_read("f", t.name)
+    if cached and cached[t.schema] then
+      rel = mark_fk_lists(cached[t.schema])
+    else
+      local conn, err = self:_connection()
+      if not conn then return nil, err end
+      local fetched, ferr = conn:foreign_keys(t.schema, t.name)
+      if not fetched then return nil, ferr end
+      rel = mark_fk_lists(fetched)
+      self:_side_write("f", t, rel)
+    end
+  end
+  self._fk[k] = rel
+  return rel
+end
+
+--- {rows=, partition_column=, lower=, upper=} for a partitioned JDBC read, or nil.
+function Schema:stats(t)
+  if type(t) ~= "table" then
+    t = self:table(t)
+    if not t then return nil end
+  end
+  if t.stats then
+    local s = util.copy(t.stats)
+    s.rows = s.rows or t.rows
+    return s
+  end
+  if self.mode == "snapshot" then return nil end
+  if t.kind ~= "table" and t.kind ~= "partitioned_table" and t.kind ~= "materialized_view" then return nil end
+  local k = key_of(t.schema, t.name)
+  if self._stats[k] ~= nil then return self._stats[k] or nil end
+  local cached = self:_side_read("s", t.name)
+  local st
+  if cached and cached[t.schema] ~= nil then
+    st = cached[t.schema]
+  else
+    local conn, err = self:_connection()
+    if not conn then return nil, err end
+    local fetched, ferr = conn:stats(t.schema, t.name)
+    if not fetched then return nil, ferr end
+    st = fetched
+    self:_side_write("s", t, st)
+  end
+  if type(st) ~= "table" or not st.partition_column then st = false end
+  self._stats[k] = st
+  return st or nil
+end
+
+-- ----- choosing what the model sees
+
+local function words_of(text)
+  local words = {}
+  for w in tostring(text or ""):lower():gmatch("[%w_]+") do
+    if #w >= 3 then
+      words[w] = true
+      -- plural and singular spellings match each other ("orders" ~ "order")
+      if w:sub(-1) == "s" then words[w:sub(1, -2)] = true else words[w .. "s"] = true end
+      if w:sub(-3) == "ies" then words[w:sub(1, -4) .. "y"] = true end
+    end
+  end
+  return words
+end
+
+-- How well a table name matches the request's words: whole name, then its parts.
+local function name_score(name, words)
+  local lname = name:lower()
+  if words[lname] then return 3 end
+  local hits = 0
+  for part in lname:gmatch("[%w]+") do
+    if #part >= 3 and words[part] then hits = hits + 1 end
+  end
+  return hits > 0 and math.min(hits, 2) or 0
+end
+
+--- The tables to describe to a model, most relevant first, at most `budget`:
+--- select{source = table|name, tables = {names...}, text = "request", budget = 40}.
+--- Order: the source; the type's tables; foreign-key neighbours of those (both
+--- directions, depth 1 then 2); tables whose names match the request's words.
+function Schema:select(opts)
+  opts = opts or {}
+  local budget = opts.budget or 40
+  local chosen, order = {}, {}
+  local function add(t, score)
+    if not t then return end
+    local k = key_of(t.schema, t.name)
+    if chosen[k] == nil then
+      chosen[k] = {t = t, score = score, seq = #order + 1}
+      order[#order + 1] = chosen[k]
+    elseif score > chosen[k].score then
+      chosen[k].score = score
+    end
+  end
+  local words = words_of(opts.text)
+  local seeds = {}
+  if opts.source then
+    local src = type(opts.source) == "table" and opts.source or self:table(opts.source)
+    if src then
+      add(src, 1000)
+      seeds[#seeds + 1] = src
+    end
+  end
+  for _, name in ipairs(opts.tables or {}) do
+    local t = self:table(name)
+    if t then
+      add(t, 900)
+      seeds[#seeds + 1] = t
+    end
+  end
+  -- Foreign-key neighbourhood, breadth first, bounded depth and bounded fetches.
+  local frontier, fetches = seeds, 0
+  for depth = 1, 2 do
+    local next_frontier = {}
+    for _, t in ipairs(frontier) do
+      if fetches >= budget * 2 then break end
+      fetches = fetches + 1
+      local rel = self:foreign_keys(t)
+      for _, dir in ipairs(rel and {rel.outgoing, rel.incoming} or {}) do
+        for _, fk in ipairs(dir) do
+          for _, ref in ipairs({{fk.ref_schema, fk.ref_table}, {fk.schema, fk.table}}) do
+            if ref[1] and ref[2] then
+              local n = find_in(self:_named(ref[2]), ref[1])
+              if n and not chosen[key_of(n.schema, n.name)] then
+                -- Neighbours the request also names rank above the others.
+                add(n, (depth == 1 and 500 or 200) + 10 * name_score(n.name, words))
+                next_frontier[#next_frontier + 1] = n
+              end
+            end
+          end
+        end
+      end
+    end
+    frontier = next_frontier
+  end
+  -- Tables whose names the request mentions.
+  if next(words) then
+    for _, e in ipairs(self:_index()) do
+      local s = name_score(e.name, words)
+      if s > 0 then add(find_in(self:_named(e.name), e.schema), 100 + 10 * s) end
+    end
+  end
+  table.sort(order, function(a, b)
+    if a.score ~= b.score then return a.score > b.score end
+    return a.seq < b.seq
+  end)
+  local out = {}
+  for i = 1, math.min(budget, #order) do out[i] = order[i].t end
+  return out
+end
+
+-- ----- output
+
+--- The snapshot document as a Lua table (tables in the public shape).
+function Schema:snapshot()
+  local tables = util.array({})
+  for i, t in ipairs(self:tables()) do tables[i] = public_table(t) end
+  return {format = M.FORMAT, source = self.source, tables = tables}
+end
+
+--- The snapshot as JSON text (the format --schema reads), indent 2.
+function Schema:to_json()
+  return M.encode_snapshot(self.source or {}, self:tables())
+end
+
+-- ------------------------------------------------------------------ opening
+
+local function read_snapshot(path)
+  local data, err = util.read_file(path)
+  if not data then return nil, ("cannot read schema snapshot %s: %s"):format(path, tostring(err)) end
+  local doc, jerr = util.json_decode(data)
+  if not doc then return nil, ("schema snapshot %s is not valid JSON: %s"):format(path, jerr) end
+  if type(doc) ~= "table" then return nil, ("schema snapshot %s: expected a JSON object"):format(path) end
+  if doc.format ~= nil and doc.format ~= M.FORMAT then
+    return nil, ("schema snapshot %s: unknown format %s (expected %s)"):format(path, tostring(doc.format), M.FORMAT)
+  end
+  if type(doc.tables) ~= "table" then
+    return nil, ("schema snapshot %s: missing \"tables\" list"):format(path)
+  end
+  local tables = {}
+  for i, t in ipairs(doc.tables) do
+    t = denull(t)
+    if type(t) ~= "table" or type(t.name) ~= "string" then
+      return nil, ("schema snapshot %s: table #%d has no name"):format(path, i)
+    end
+    if t.columns ~= nil and type(t.columns) ~= "table" then
+      return nil, ("schema snapshot %s: table %s: \"columns\" must be a list"):format(path, t.name)
+    end
+    for j, c in ipairs(t.columns or {}) do
+      if type(c) ~= "table" or type(c.name) ~= "string" then
+        return nil, ("schema snapshot %s: table %s: column #%d has no name"):format(path, t.name, j)
+      end
+    end
+    t.schema = t.schema or "public"
+    t.kind = t.kind or "table"
+    if not KINDS[t.kind] then
+      return nil, ("schema snapshot %s: table %s: unknown kind '%s'"):format(path, t.name, tostring(t.kind))
+    end
+    tables[#tables + 1] = normalize_table(t)
+  end
+  table.sort(tables, function(a, b)
+    if a.schema ~= b.schema then return a.schema < b.schema end
+    return a.name < b.name
+  end)
+  local source = type(doc.source) == "table" and denull(doc.source) or {}
+  source.kind = source.kind or "snapshot"
+  return tables, source
+end
+
+--- A schema from a snapshot file: Schema or nil, message.
+function M.from_file(path)
+  local tables, source = read_snapshot(path)
+  if not tables then return nil, source end
+  local S = new_schema({mode = "snapshot", file = path, source = source})
+  index_tables(S, tables)
+  return S
+end
+
+--- A schema from a list of tables already in memory (tests, recipes).
+function M.from_tables(tables, source)
+  local list = {}
+  for i, t in ipairs(tables) do
+    local c = util.deepcopy(t)
+    c.schema = c.schema or "public"
+    c.kind = c.kind or "table"
+    list[i] = normalize_table(c)
+  end
+  local S = new_schema({mode = "snapshot", source = source or {kind = "memory"}})
+  index_tables(S, list)
+  return S
+end
+
+local function schema_list(v)
+  if not v then return nil end
+  if type(v) == "string" then
+    local out = {}
+    for s in v:gmatch("[^,]+") do out[#out + 1] = util.trim(s) end
+    v = out
+  end
+  if #v == 0 then return nil end
+  local list = util.copy(v)
+  table.sort(list)
+  return list
+end
+
+--- Whether cfg (and the environment) name a live database.
+function M.live_configured(cfg)
+  if cfg.db and cfg.db ~= "" then return true end
+  for _, var in ipairs({"DATABASE_URL", "PGDATABASE", "PGHOST", "PGSERVICE"}) do
+    local v = os.getenv(var)
+    if v and v ~= "" then return true end
+  end
+  return false
+end
+
+--- The cache directory for a connection identity and schema selection.
+function M.cache_dir(cfg, identity, schemas)
+  local key = util.json_encode({identity = identity, schemas = schemas or "*"})
+  return (cfg.cache and cfg.cache.dir or ((os.getenv("HOME") or "/tmp") .. "/.cache/sparkgen"))
+    .. "/schema/" .. sys.sha256(key):sub(1, 32)
+end
+
+local function read_meta(dir)
+  local data = util.read_file(dir .. "/meta.json")
+  local meta = data and cjson.decode(data)
+  if type(meta) ~= "table" or type(meta.captured_epoch) ~= "number" or type(meta.source) ~= "table" then
+    return nil
+  end
+  return meta
+end
+
+-- Write the cache for a fresh catalog: everything into a temporary directory, then one
+-- rename, so readers see the old snapshot or the new one, never half of one.
+local function write_cache(dir, source, tables, epoch)
+  local tmp = ("%s.tmp.%d.%d"):format(dir, sys.getpid(), math.random(1, 1 << 30))
+  local ok, err = sys.mkdir_p(tmp .. "/t")
+  if not ok then return nil, err end
+  local groups, names = {}, {}
+  local index = {}
+  for i, t in ipairs(tables) do
+    local g = groups[t.name]
+    if not g then
+      g = {}
+      groups[t.name] = g
+      names[#names + 1] = t.name
+    end
+    g[#g + 1] = t
+    index[i] = {t.schema, t.name, t.kind, t.rows or cjson.null}
+  end
+  local encode = cjson.encode
+  for _, name in ipairs(names) do
+    local f, ferr = io.open(tmp .. "/t/" .. name_hash(name) .. ".json", "wb")
+    if not f then util.remove_tree(tmp) return nil, ferr end
+    f:write(encode(groups[name]))
+    f:close()
+  end
+  local writes = {
+    {"index.json", encode({tables = index})},
+    {"meta.json", util.json_encode({source = source, captured_epoch = epoch})},
+  }
+  for _, w in ipairs(writes) do
+    local f, ferr = io.open(tmp .. "/" .. w[1], "wb")
+    if not f then util.remove_tree(tmp) return nil, ferr end
+    f:write(w[2])
+    f:close()
+  end
+  local old
+  if sys.stat(dir) then
+    old = ("%s.old.%d.%d"):format(dir, sys.getpid(), math.random(1, 1 << 30))
+    sys.rename(dir, old)
+  end
+  local rok, rerr = sys.rename(tmp, dir)
+  if old then util.remove_tree(old) end
+  if not rok then util.remove_tree(tmp) return nil, rerr end
+  return true
+end
+
+local function from_cache(dir, meta, fields)
+  fields.mode = "live"
+  fields._dir = dir
+  fields.source = meta.source
+  fields.cached = true
+  return new_schema(fields)
+end
+
+--- Open the schema cfg describes: cfg.schema (a snapshot file) wins; else the live
+--- database (cfg.db, DATABASE_URL or the PG* variables) through the snapshot cache.
+--- Returns Schema or nil, message.
+function M.open(cfg)
+  cfg = cfg or {}
+  if cfg.schema and cfg.schema ~= "" then return M.from_file(cfg.schema) end
+  if not M.live_configured(cfg) then
+    return nil, "no schema: give a snapshot with --schema FILE, or a database with --db " ..
+      "CONNINFO, DATABASE_URL or the PG* variables (PGHOST, PGDATABASE, PGSERVICE)"
+  end
+  local pg = require "sparkgen.pg"
+  local conninfo = (cfg.db and cfg.db ~= "") and cfg.db or nil
+  local identity, ierr = pg.identity(conninfo)
+  if not identity then return nil, util.redact(ierr) end
+  local schemas = schema_list(cfg.schemas)
+  local use_cache = not (cfg.cache and cfg.cache.enabled == false)
+  local dir = M.cache_dir(cfg, identity, schemas)
+  local ttl = cfg.schema_ttl or 1800
+  local fields = {_conninfo = conninfo, _conninfo_set = true,
+                  _connect_opts = {statement_timeout_ms = cfg.statement_timeout_ms or 30000,
+                                   connect_timeout_s = cfg.connect_timeout_s or 10}}
+  local meta = use_cache and read_meta(dir)
+  local now = sys.now()
+  if meta and not cfg.refresh and now - meta.captured_epoch < ttl then
+    log.debug("schema.cache", {status = "hit", dir = dir})
+    return from_cache(dir, meta, fields)
+  end
+
+  local span = log.span("schema.catalog", {host = identity.host, database = identity.dbname,
+                                            schemas = schemas})
+  local conn, cerr = pg.connect(conninfo, fields._connect_opts)
+  local tables
+  if conn then
+    tables, cerr = conn:catalog(schemas)
+    if not tables then conn:close() conn = nil end
+  end
+  if not conn then
+    cerr = util.redact(cerr)
+    span:fail(cerr)
+    if meta then
+      local age = os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(meta.captured_epoch))
+      if cfg.allow_stale then
+        log.warn("schema.stale", {status = "using a stale snapshot", captured_at = age, error = cerr})
+        local S = from_cache(dir, meta, fields)
+        S.stale = true
+        return S
+      end
+      return nil, ("%s (a cached schema snapshot from %s exists; --allow-stale would use it)"):format(cerr, age)
+    end
+    return nil, cerr
+  end
+  span:done("ok", {tables = #tables})
+  for _, t in ipairs(tables) do normalize_table(t) end
+  local source = {kind = "postgres", host = identity.host, port = identity.port,
+                  database = identity.dbname, user = identity.user,
+                  schemas = schemas and util.array(schemas) or util.array({}),
+                  captured_at = os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(now))}
+  fields.mode = "live"
+  fields.source = source
+  fields._conn = conn
+  local S = new_schema(fields)
+  index_tables(S, tables)
+  if use_cache then
+    sys.mkdir_p(util.dirname(dir))
+    local ok, werr = write_cache(dir, source, tables, now)
+    if ok then
+      S._dir = dir
+    else
+      log.warn("schema.cache", {status = "write failed", error = werr})
+    end
+  end
+  return S
+end
+
+--- All tables' foreign keys into the tables (for `schema dump` of a live database):
+--- one query per table would take minutes on big catalogs, so this asks per table only
+--- through the cache-aware path and stores outgoing keys on each table.
+function Schema:attach_foreign_keys()
+  for _, t in ipairs(self:tables()) do
+    if not t.foreign_keys then
+      local rel, err = self:foreign_keys(t)
+      if not rel then return nil, err end
+      t.foreign_keys = util.array(util.copy(rel.outgoing))
+    end
+  end
+  return true
+end
+
+-- ------------------------------------------------------------------ diff
+
+local function by_key(S)
+  local map, keys = {}, {}
+  for _, t in ipairs(S:tables()) do
+    local k = display(t)
+    map[k] = t
+    keys[#keys + 1] = k
+  end
+  return map, keys
+end
+
+local function same_list(a, b)
+  a, b = a or {}, b or {}
+  if #a ~= #b then return false end
+  for i = 1, #a do if a[i] ~= b[i] then return false end end
+  return true
+end
+
+local function fk_sig(fk)
+  return ("%s(%s)->%s.%s(%s)"):format(fk.name or "", table.concat(fk.columns or {}, ","),
+    fk.ref_schema or "", fk.ref_table or "", table.concat(fk.ref_columns or {}, ","))
+end
+
+--- What changed from a to b (Schema objects): {added = {names}, removed = {names},
+--- changed = {{table=, kind=?, added_columns=, removed_columns=, changed_columns=
+--- {{name=, from=, to=}}, primary_key=?{from=, to=}, foreign_keys=?{added=, removed=}}}}.
+function M.diff(a, b)
+  local amap, akeys = by_key(a)
+  local bmap, bkeys = by_key(b)
+  local out = {added = util.array({}), removed = util.array({}), changed = util.array({})}
+  for _, k in ipairs(bkeys) do
+    if not amap[k] then out.added[#out.added + 1] = k end
+  end
+  for _, k in ipairs(akeys) do
+    local ta, tb = amap[k], bmap[k]
+    if not tb then
+      out.removed[#out.removed + 1] = k
+    else
+      local ch = {table = k, added_columns = util.array({}), removed_columns = util.array({}),
+                  changed_columns = util.array({})}
+      local acols, bcols = {}, {}
+      for _, c in ipairs(ta.columns) do acols[c.name] = c end
+      for _, c in ipairs(tb.columns) do bcols[c.name] = c end
+      for _, c in ipairs(tb.columns) do
+        if not acols[c.name] then ch.added_columns[#ch.added_columns + 1] = c.name end
+      end
+      for _, c in ipairs(ta.columns) do
+        local d = bcols[c.name]
+        if not d then
+          ch.removed_columns[#ch.removed_columns + 1] = c.name
+        else
+          local from, to, differs = {}, {}, false
+          for _, f in ipairs({"type", "nullable", "default", "generated"}) do
+            if c[f] ~= d[f] then
+              from[f], to[f], differs = c[f], d[f], true
+            end
+          end
+          if differs then
+            ch.changed_columns[#ch.changed_columns + 1] = {name = c.name, from = from, to = to}
+          end
+        end
+      end
+      local changed = #ch.added_columns + #ch.removed_columns + #ch.changed_columns > 0
+      if ta.kind ~= tb.kind then
+        ch.kind = {from = ta.kind, to = tb.kind}
+        changed = true
+      end
+      if not same_list(ta.primary_key, tb.primary_key) then
+        ch.primary_key = {from = util.array(util.copy(ta.primary_key or {})),
+                          to = util.array(util.copy(tb.primary_key or {}))}
+        changed = true
+      end
+      if ta.foreign_keys and tb.foreign_keys then
+        local asig, bsig = {}, {}
+        for _, fk in ipairs(ta.foreign_keys) do asig[fk_sig(fk)] = true end
+        for _, fk in ipairs(tb.foreign_keys) do bsig[fk_sig(fk)] = true end
+        local fadd, frem = util.array({}), util.array({})
+        for s in pairs(bsig) do if not asig[s] then fadd[#fadd + 1] = s end end
+        for s in pairs(asig) do if not bsig[s] then frem[#frem + 1] = s end end
+        table.sort(fadd)
+        table.sort(frem)
+        if #fadd + #frem > 0 then
+          ch.foreign_keys = {added = fadd, removed = frem}
+          changed = true
+        end
+      end
+      if changed then out.changed[#out.changed + 1] = ch end
+    end
+  end
+  return out
+end
+
+return M
