@@ -471,6 +471,26 @@ describe("against the mock", function()
     local _, err = complete(mock_cfg(), request())
     assert.matches("no emit_code tool call (stop_reason end_turn)", err, 1, true)
   end)
+  it("reports a prompt too long for the context window", function()
+    mock.script{{stop_reason = "model_context_window_exceeded"}}
+    local _, err = complete(mock_cfg(), request())
+    assert.matches("does not fit the model's context window", err, 1, true)
+  end)
+  it("reports a server it cannot reach as one line", function()
+    local cfg = mock_cfg()
+    cfg.anthropic.base_url = "http://127.0.0.1:1"
+    local res, err = complete(cfg, request())
+    assert.is_nil(res)
+    assert.matches("^anthropic: [^\n]+$", err)
+  end)
+  it("counts the attempts of an overloaded answer retried by the transport", function()
+    mock.script{{status = 529, retry_after_ms = 10}}
+    local cfg = mock_cfg()
+    cfg.http.retries = 1
+    local res = assert(complete(cfg, request()))
+    assert.equal(2, res.attempts)
+    assert.equal(1, #res.request_ids)
+  end)
   it("reports a body that is not JSON", function()
     mock.script{{invalid_json = true}}
     local _, err = complete(mock_cfg(), request())
