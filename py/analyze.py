@@ -414,14 +414,15 @@ class Analyzer:
                 self.expr(child, ctx)
         return None
 
-    def attribute_fact(self, node):
+    def attribute_fact(self, node, called=False):
         attr = node.attr
         line, col = where(node)
         if attr.startswith("__") and attr.endswith("__"):
             self.facts["dunder_attrs"].append({"name": attr, "line": line, "col": col})
         if attr in WRITE_ATTRS or attr.startswith("saveAs"):
             self.facts["writes"].append({"method": attr, "line": line, "col": col})
-        if attr in READ_ATTRS:
+        # spark.read is a property; f.read() is a file method (caught as open())
+        if attr in READ_ATTRS and not (called and attr in ("read", "readStream")):
             self.facts["reads"].append({"kind": chain(node), "line": line, "col": col})
 
     def call(self, node, ctx):
@@ -446,7 +447,7 @@ class Analyzer:
 
         if isinstance(func, ast.Attribute):
             method = func.attr
-            self.attribute_fact(func)
+            self.attribute_fact(func, called=True)
             root = root_name(func.value)
             # pyspark.sql.functions: F.col("x"), F.sum("x"), F.expr("...")
             if isinstance(func.value, ast.Name) and func.value.id in ("F", "functions"):
@@ -662,10 +663,14 @@ class Analyzer:
             if args:
                 for s, n in self.strings(args[0]):
                     self.col(s, n, "pivot", recv)
-            if len(args) > 1 and isinstance(args[1], (ast.List, ast.Tuple)):
-                for e in args[1].elts:
-                    if isinstance(e, ast.Constant):
-                        self.introduce(str(e.value), node, "pivot")
+            if len(args) > 1:
+                # pivot values become column names
+                for s, _ in self.strings(args[1]):
+                    self.introduce(s, node, "pivot")
+                if isinstance(args[1], (ast.List, ast.Tuple)):
+                    for e in args[1].elts:
+                        if isinstance(e, ast.Constant) and not isinstance(e.value, str):
+                            self.introduce(str(e.value), node, "pivot")
             return recv.derive(aggregated=True, grouped=True)
         if method in COLUMN_ARG_METHODS:
             self.column_args(method, node, kw, recv, method)

@@ -1,0 +1,4 @@
+# expect: forbidden-read line=4
+orders = read_table("orders")
+result_df = orders
+lines = spark.sparkContext.textFile("/etc/passwd")

@@ -1,0 +1,3 @@
+# expect: forbidden-import line=2
+import requests
+result_df = read_table("orders")

@@ -1,0 +1,3 @@
+# expect: forbidden-read line=2
+orders = spark.table("orders")
+result_df = orders
