@@ -272,8 +272,10 @@ function Collector:sorted()
 end
 
 --- One line per finding: FILE:LINE: id: message (did you mean: a, b?)
+--- (a finding about the whole file, such as python-missing, has no LINE part)
 function M.format(f, file)
-  local s = ("%s:%s: %s: %s"):format(file or "<code>", f.line or 0, f.id, f.message)
+  local s = f.line and ("%s:%d: %s: %s"):format(file or "<code>", f.line, f.id, f.message)
+    or ("%s: %s: %s"):format(file or "<code>", f.id, f.message)
   if f.suggestions and #f.suggestions > 0 then
     s = s .. " (did you mean: " .. table.concat(f.suggestions, ", ") .. "?)"
   end
