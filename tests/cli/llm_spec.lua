@@ -142,4 +142,24 @@ describe("sparkgen cache", function()
     assert.equal(0, cleared.status, cleared.stderr)
     assert.equal(0, cjson.decode(cleared.stdout).caches[1].stats.entries)
   end)
+
+  it("prunes schema snapshots older than schema_ttl and clears the rest", function()
+    local home = cli.tempdir()
+    local env = {XDG_CACHE_HOME = home}
+    local base = home .. "/sparkgen/schema/"
+    for name, epoch in pairs({fresh = os.time(), old = os.time() - 10 * 24 * 3600}) do
+      assert(os.execute("mkdir -p " .. cli.quote(base .. name)))
+      cli.write(base .. name .. "/meta.json", ('{"captured_epoch": %d, "source": {}}'):format(epoch))
+    end
+    local stats = cjson.decode(cli.run({"cache", "stats", "--which", "schema", "--json"}, {env = env}).stdout)
+    local pruned = cli.run({"cache", "prune", "--which", "schema"}, {env = env})
+    local after = cjson.decode(cli.run({"cache", "stats", "--which", "schema", "--json"}, {env = env}).stdout)
+    local cleared = cjson.decode(cli.run({"cache", "clear", "--which", "schema", "--json"}, {env = env}).stdout)
+    cli.rmdir(home)
+    assert.equal(2, stats.caches[1].stats.entries)
+    assert.equal(1, stats.caches[1].stats.stale)
+    assert.matches("^schema +removed 1; 1 entries", pruned.stdout)
+    assert.equal(1, after.caches[1].stats.entries)
+    assert.equal(0, cleared.caches[1].stats.entries)
+  end)
 end)

@@ -1,7 +1,14 @@
--- commands/cache.lua — `sparkgen cache stats|clear|prune [--json]`: look after the
--- on-disk caches under cache.dir (model responses, and the schema snapshots when the
--- schema module keeps them there). `prune` drops expired and corrupt entries and
--- enforces the configured bounds; `clear` removes every entry.
+-- commands/cache.lua — `sparkgen cache stats|clear|prune [--which responses|schema]
+-- [--json]`: look after the two caches under cache.dir.
+--   responses  model answers (a sparkgen.cache store, see llm/init.lua): prune drops
+--              expired and corrupt entries and evicts down to the configured bounds.
+--   schema     catalog snapshots written by schema.lua (one directory per database and
+--              schema selection): prune drops snapshots older than schema_ttl and
+--              leftovers of interrupted writes. (Pruning removes what --allow-stale
+--              would fall back on; that is the point of pruning.)
+-- clear removes every entry of the chosen caches.
+local cjson = require "cjson.safe"
+local sys = require "sparkgen.sys"
 local util = require "sparkgen.util"
 
 local M = {}
@@ -14,24 +21,93 @@ function M.setup(cmd, cli)
   cli.add_output_options(cmd)
 end
 
--- The caches that exist for cfg: list of {name=, dir=}. The schema cache is included
--- when schema.lua says where it lives, or when its conventional directory exists.
-function M.caches(cfg)
-  local llm = require "sparkgen.llm"
-  local list = {{name = "responses", dir = llm.cache_dir(cfg)}}
-  local ok, schema = pcall(require, "sparkgen.schema")
-  local dir = ok and type(schema) == "table" and type(schema.cache_dir) == "function" and schema.cache_dir(cfg) or nil
-  if not dir and util.dir_exists(cfg.cache.dir .. "/schema") then dir = cfg.cache.dir .. "/schema" end
-  if dir then list[#list + 1] = {name = "schema", dir = dir} end
-  return list
+-- ---- responses: the sparkgen.cache store -----------------------------------------
+
+local responses = {}
+
+function responses.dir(cfg)
+  return require("sparkgen.llm").cache_dir(cfg)
 end
 
-local function open(cfg, dir)
-  local ok, cache = pcall(require, "sparkgen.cache")
-  if not ok or type(cache.open) ~= "function" then return nil, "the cache primitive is not available" end
-  local c = cfg.cache
-  return cache.open{dir = dir, max_entries = c.max_entries, max_bytes = c.max_bytes, lru_entries = c.lru_entries}
+function responses.run(cfg, action)
+  local llm = require "sparkgen.llm"
+  local h, err = llm.cache(cfg)
+  if not h then return nil, err end
+  local result
+  if action == "clear" then
+    result, err = h:clear()
+    if result == nil then return nil, err end
+    result = {removed = result}
+  elseif action == "prune" then
+    result, err = h:prune()
+    if result == nil then return nil, err end
+  end
+  local st, serr = h:stats()
+  if not st then return nil, serr end
+  return {entries = st.entries, bytes = st.bytes, max_entries = st.max_entries, max_bytes = st.max_bytes,
+          hits = st.hits, misses = st.misses}, result
 end
+
+-- ---- schema: snapshot directories -------------------------------------------------
+
+local schema = {}
+
+function schema.dir(cfg)
+  return cfg.cache.dir .. "/schema"
+end
+
+local function tree_bytes(path)
+  local st = sys.stat(path)
+  if not st then return 0 end
+  if st.type ~= "dir" then return st.size or 0 end
+  local n = 0
+  for _, name in ipairs(sys.listdir(path) or {}) do n = n + tree_bytes(path .. "/" .. name) end
+  return n
+end
+
+-- Every snapshot directory: {path=, bytes=, stale=bool, broken=bool}.
+local function snapshots(cfg)
+  local dir = schema.dir(cfg)
+  local out = {}
+  local now = sys.now()
+  for _, name in ipairs(sys.listdir(dir) or {}) do
+    local path = dir .. "/" .. name
+    if util.dir_exists(path) then
+      local meta = cjson.decode(util.read_file(path .. "/meta.json") or "")
+      -- Leftovers of an interrupted write (name.tmp.*, name.old.*) have no valid meta
+      -- or a dotted name; both are broken.
+      local broken = name:find(".", 1, true) ~= nil or type(meta) ~= "table" or type(meta.captured_epoch) ~= "number"
+      local stale = not broken and (meta.captured_epoch + (tonumber(cfg.schema_ttl) or 0) < now)
+      out[#out + 1] = {path = path, bytes = tree_bytes(path), stale = stale, broken = broken}
+    end
+  end
+  return out
+end
+
+function schema.run(cfg, action)
+  local result
+  if action ~= "stats" then
+    result = {removed = 0}
+    for _, s in ipairs(snapshots(cfg)) do
+      if action == "clear" or s.stale or s.broken then
+        util.remove_tree(s.path)
+        result.removed = result.removed + 1
+      end
+    end
+  end
+  local st = {entries = 0, bytes = 0, stale = 0, broken = 0}
+  for _, s in ipairs(snapshots(cfg)) do
+    st.entries = st.entries + 1
+    st.bytes = st.bytes + s.bytes
+    if s.stale then st.stale = st.stale + 1 end
+    if s.broken then st.broken = st.broken + 1 end
+  end
+  return st, result
+end
+
+-- ---------------------------------------------------------------------------------
+
+M.CACHES = {{name = "responses", impl = responses}, {name = "schema", impl = schema}}
 
 local function human_bytes(n)
   n = tonumber(n) or 0
@@ -40,58 +116,41 @@ local function human_bytes(n)
   return ("%.1f MiB"):format(n / (1024 * 1024))
 end
 
--- One line per cache: the counts the primitive reports, known ones first.
-local function describe(name, dir, st)
-  local parts = {}
-  if type(st) == "table" then
-    if st.entries then parts[#parts + 1] = ("%d entries"):format(st.entries) end
-    if st.bytes then parts[#parts + 1] = human_bytes(st.bytes) end
-    for _, k in ipairs(util.sorted_keys(st)) do
-      local v = st[k]
-      if k ~= "entries" and k ~= "bytes" and k ~= "dir" and (type(v) == "number" or type(v) == "boolean" or type(v) == "string") then
-        parts[#parts + 1] = ("%s %s"):format(k:gsub("_", " "), tostring(v))
-      end
-    end
-  elseif st ~= nil then
-    parts[#parts + 1] = tostring(st)
+local function line(e)
+  local st = e.stats
+  local parts = {("%d entries"):format(st.entries or 0), human_bytes(st.bytes)}
+  if st.max_entries then
+    parts[#parts + 1] = ("bounds %d entries / %s"):format(st.max_entries, human_bytes(st.max_bytes))
   end
-  return ("%-9s %s  (%s)"):format(name, table.concat(parts, ", "), dir)
+  if st.stale and st.stale > 0 then parts[#parts + 1] = ("%d stale"):format(st.stale) end
+  if st.broken and st.broken > 0 then parts[#parts + 1] = ("%d broken"):format(st.broken) end
+  local done = ""
+  local r = e.result
+  if r then
+    if r.removed then
+      done = ("removed %d; "):format(r.removed)
+    else
+      done = ("expired %d, evicted %d, corrupt %d; "):format(r.expired or 0, r.evicted or 0, r.corrupt or 0)
+    end
+  end
+  return ("%-9s %s%s  (%s)"):format(e.name, done, table.concat(parts, ", "), e.dir)
 end
 
 function M.run(args, ctx)
   local cfg = ctx.config
-  local out = ctx.stdout
   local report = {}
-  for _, c in ipairs(M.caches(cfg)) do
+  for _, c in ipairs(M.CACHES) do
     if not args.which or args.which == c.name then
-      local h, err = open(cfg, c.dir)
-      if not h then return nil, ("cache %s (%s): %s"):format(c.name, c.dir, tostring(err)) end
-      local value
-      if args.action == "stats" then
-        value, err = h:stats()
-      elseif args.action == "clear" then
-        value, err = h:clear()
-      else
-        value, err = h:prune()
-      end
-      if value == nil and err then return nil, ("cache %s %s: %s"):format(c.name, args.action, tostring(err)) end
-      local after = args.action == "stats" and value or h:stats()
-      local entry = {name = c.name, dir = c.dir, stats = after}
-      if args.action ~= "stats" then entry.result = value end
-      report[#report + 1] = entry
-      if h.close then h:close() end
+      local dir = c.impl.dir(cfg)
+      local st, result = c.impl.run(cfg, args.action)
+      if not st then return nil, ("cache %s (%s): %s"):format(c.name, dir, tostring(result)) end
+      report[#report + 1] = {name = c.name, dir = dir, stats = st, result = result}
     end
   end
   if args.json then
-    out:write(util.json_encode({action = args.action, caches = util.array(report)}, 2), "\n")
-    return 0
-  end
-  for _, e in ipairs(report) do
-    local what = args.action == "stats" and "" or (args.action == "clear" and "cleared: " or "pruned: ")
-    if args.action == "prune" and type(e.result) == "table" and e.result.removed then
-      what = ("pruned %d: "):format(e.result.removed)
-    end
-    out:write(what, describe(e.name, e.dir, e.stats), "\n")
+    ctx.stdout:write(util.json_encode({action = args.action, caches = util.array(report)}, 2), "\n")
+  else
+    for _, e in ipairs(report) do ctx.stdout:write(line(e), "\n") end
   end
   return 0
 end
