@@ -195,7 +195,7 @@ end
 -- never the key or the headers.
 local function stored_form(res, key, request)
   return {format = "sparkgen.llm/1", key = key, label = first_words(request), provider = res.provider,
-          model = res.model, output = res.output, usage = res.usage, request_ids = res.request_ids,
+          model = res.model, output = res.output, usage = res.original_usage or res.usage, request_ids = res.request_ids,
           stop_reason = res.stop_reason}
 end
 
