@@ -44,12 +44,26 @@ local function is_set(v)
   return v ~= nil and v ~= util.json_null
 end
 
-local function column_line(c)
-  local parts = {ident_part(c.name), tostring(c.type or "?"), c.nullable == false and "not null" or "null"}
-  if is_set(c.default) and c.default ~= false then parts[#parts + 1] = "default " .. M.quote(c.default) end
-  if c.generated then parts[#parts + 1] = "generated" end
-  if is_set(c.comment) and c.comment ~= "" then parts[#parts + 1] = "comment: " .. M.quote(c.comment) end
-  return table.concat(parts, "  ")
+-- One line per column, names and types padded to the table's widest (capped) so the
+-- block reads as a table: `name  type  not null  [default ...]  [comment: "..."]`.
+local function column_lines(t)
+  local wn, wt = 0, 0
+  for _, c in ipairs(t.columns or {}) do
+    wn = math.max(wn, #ident_part(c.name))
+    wt = math.max(wt, #tostring(c.type or "?"))
+  end
+  wn, wt = math.min(wn, 32), math.min(wt, 32)
+  local out = {}
+  for i, c in ipairs(t.columns or {}) do
+    local name, ctype = ident_part(c.name), tostring(c.type or "?")
+    local parts = {name .. (" "):rep(wn - #name), ctype .. (" "):rep(wt - #ctype),
+                   c.nullable == false and "not null" or "null"}
+    if c.default ~= nil and c.default ~= false then parts[#parts + 1] = "default " .. M.quote(c.default) end
+    if c.generated then parts[#parts + 1] = "generated" end
+    if c.comment and c.comment ~= "" then parts[#parts + 1] = "comment: " .. M.quote(c.comment) end
+    out[i] = (table.concat(parts, "  "):gsub("%s+$", ""))
+  end
+  return out
 end
 
 -- The foreign keys among the selected tables, each {from=, columns=, to=, ref_columns=}.
@@ -200,7 +214,7 @@ end
 
 local function base_env()
   return {quote = M.quote, ident = table_ident, names = names, trim = util.trim,
-          column_line = column_line, ipairs = ipairs, pairs = pairs, tostring = tostring}
+          column_lines = column_lines, ipairs = ipairs, pairs = pairs, tostring = tostring}
 end
 
 --- The first words of a request, for messages that must say which request failed.
@@ -238,6 +252,12 @@ function M.build(args)
   env = base_env()
   env.tables = {}
   for i, t in ipairs(args.tables or {}) do env.tables[i] = clean_table(t) end
+  -- Sorted by name, not by relevance: the same set of tables gives the same block
+  -- whatever the request, so the provider's prompt cache can reuse it.
+  table.sort(env.tables, function(a, b)
+    if (a.schema or "") ~= (b.schema or "") then return (a.schema or "") < (b.schema or "") end
+    return a.name < b.name
+  end)
   env.relationships = relationships(env.tables, args.foreign_keys)
   local schema_block
   schema_block, err = render("schema.md", env)

@@ -56,8 +56,8 @@ describe("the schema block", function()
   end)
   it("lists each table with its columns, types and nullability", function()
     assert.matches("table public.orders  (table, about 2500 rows)", block, 1, true)
-    assert.matches("order_id  integer  not null", block, 1, true)
-    assert.matches("shipped_at  timestamp without time zone  null", block, 1, true)
+    assert.matches("\n    order_id +integer +not null\n", block)
+    assert.matches("\n    shipped_at +timestamp without time zone  null  comment: ", block)
   end)
   it("states primary keys, and says when there is none", function()
     assert.matches("primary key: (order_id)", block, 1, true)
@@ -77,6 +77,11 @@ describe("the schema block", function()
   it("does not depend on the request, so it can be cached across requests", function()
     local other = build{request = {source = "orders", text = "something else entirely", context = {}}, typedef = false}
     assert.equal(block, other.schema_block)
+  end)
+  it("does not depend on the order the tables were selected in", function()
+    local reversed = {}
+    for i = #TABLES, 1, -1 do reversed[#reversed + 1] = TABLES[i] end
+    assert.equal(block, build{tables = reversed}.schema_block)
   end)
 end)
 
