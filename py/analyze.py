@@ -23,7 +23,9 @@ The facts (every list is in source order; lines are 1-based, columns 0-based):
   calls           [{name, line, col}]        dotted chain, "<expr>.m" when the root is
                                               not a plain name
   free_names      [{name, line, col}]        names read but never bound in the code
-  dunder_attrs    [{name, line, col}]        x.__class__ and friends
+  private_attrs   [{name, line, col}]        x.__class__, spark._jvm: introspection and
+                                              JVM internals
+  read_table_refs [{line, col}]              read_table used other than by a direct call
   read_tables     [{name|null, literal, line, col}]
   frames          {var: {tables, aggregated, opaque}}  final binding of each variable
   frame_aliases   {alias: [tables]}          orders.alias("o")
@@ -33,7 +35,9 @@ The facts (every list is in source order; lines are 1-based, columns 0-based):
                   unknown source, so its columns cannot be checked
   introduced      [{name, line, kind}]       alias, withColumn, rename, agg, toDF, ...
   temp_views      [{name, line}]
-  sql             [{text, literal, line, col, context}]  spark.sql / expr / filter text
+  sql             [{text|null, literal, line, col, context, functions}]  spark.sql /
+                  expr / selectExpr / filter text; text is null when it is not a
+                  string the analyser can read (then it cannot be checked)
   result_df       {line} or null
   joins           [{how, has_on, cross, line, col}]
   aggregations    [{method, line}]
@@ -169,7 +173,7 @@ right full outer cross semi anti using union intersect except cast try_cast year
 month months week weeks day days hour hours minute minutes second seconds millisecond
 milliseconds microsecond microseconds int integer bigint smallint tinyint long double
 float real decimal numeric string varchar char boolean binary to filter lateral view
-values if
+values if both leading trailing for placing
 """.split())
 
 
@@ -220,8 +224,8 @@ def sql_identifiers(text):
         prev = tokens[k - 1] if k > 0 else None
         if nxt and nxt == ("op", "("):
             continue
-        if prev and prev[0] == "id" and prev[1].lower() == "as":
-            continue
+        if prev and prev[0] == "id" and prev[1].lower() in ("as", "from", "join"):
+            continue  # an alias, a cast type, or a relation (judged by the policy)
         if tok.lower() in SQL_KEYWORDS or tok.endswith("."):
             continue
         out.append(split_identifier(tok))
@@ -263,16 +267,16 @@ class Analyzer:
     def __init__(self):
         self.facts = {
             "mode": "body", "syntax_error": None, "imports": [], "calls": [],
-            "free_names": [], "dunder_attrs": [], "read_tables": [], "frames": {},
+            "free_names": [], "private_attrs": [], "read_table_refs": [], "read_tables": [], "frames": {},
             "frame_aliases": {}, "columns": [], "introduced": [], "temp_views": [],
             "sql": [], "result_df": None, "joins": [], "aggregations": [],
             "windows": [], "collects": [], "writes": [], "reads": [],
         }
         self.frames = {}          # variable -> Frame (current binding)
         self.str_lists = {}       # variable -> list of literal strings
+        self.str_consts = {}      # variable -> (text, literal?) of a string assigned to it
         self.aliases = {}         # DataFrame alias -> Frame
         self.bound = set()
-        self.free_seen = set()
 
     # ---- recording ---------------------------------------------------------------
     def col(self, name, node, context, frame, qualifier=None):
@@ -300,11 +304,13 @@ class Analyzer:
     def sql_text(self, node, context, frame=None):
         """Record SQL text (literal or f-string) and its identifiers as columns."""
         text, literal = self.string_value(node)
+        self.facts["sql"].append({"text": text, "literal": literal, "line": node.lineno,
+                                  "col": node.col_offset, "context": context,
+                                  "functions": sql_functions(text) if text is not None else []})
+        if not isinstance(node, ast.Constant):
+            self.expr(node, frame)  # f-string placeholders are code too
         if text is None:
             return
-        self.facts["sql"].append({"text": text, "literal": literal, "line": node.lineno,
-                                  "col": node.col_offset, "context": context})
-        self.facts["sql"][-1]["functions"] = sql_functions(text)
         # "x AS y" names a result column y, in expressions and in spark.sql alike
         for m in re.finditer(r"(?i)\bas\s+(`[^`]+`|\w+)", text):
             self.introduce(m.group(1).strip("`"), node, "sql alias")
@@ -327,6 +333,8 @@ class Analyzer:
                 else:
                     parts.append("__param__")
             return "".join(parts), False
+        if isinstance(node, ast.Name) and node.id in self.str_consts:
+            return self.str_consts[node.id]
         return None, False
 
     def strings(self, node):
@@ -342,6 +350,8 @@ class Analyzer:
             return self.strings(node.value)
         if isinstance(node, ast.Name) and node.id in self.str_lists:
             return [(s, node) for s in self.str_lists[node.id]]
+        if isinstance(node, ast.Name) and self.str_consts.get(node.id, (None, False))[1]:
+            return [(self.str_consts[node.id][0], node)]
         return []
 
     # ---- expressions -------------------------------------------------------------
@@ -354,15 +364,10 @@ class Analyzer:
             return self.call(node, ctx)
         if isinstance(node, ast.Name):
             if isinstance(node.ctx, ast.Load):
-                if node.id not in self.bound and node.id not in self.free_seen:
-                    self.free_seen.add(node.id)
-                    self.facts["free_names"].append(
-                        {"name": node.id, "line": node.lineno, "col": node.col_offset})
                 if node.id in self.frames:
                     return self.frames[node.id]
             return None
         if isinstance(node, ast.Attribute):
-            self.attribute_fact(node)
             base = self.expr(node.value, ctx)
             # orders.customer_id: a column of a traced frame (not df.columns, df.write)
             if base is not None and not base.grouped and node.attr not in DF_PROPERTIES \
@@ -414,11 +419,44 @@ class Analyzer:
                 self.expr(child, ctx)
         return None
 
+    def security_pass(self, body):
+        """Facts the policy depends on, from an exhaustive walk of every node (not
+        from the semantic visitor, which may skip what it does not understand)."""
+        nodes = list(ast.walk(ast.Module(body=body, type_ignores=[])))
+        called = {id(n.func) for n in nodes if isinstance(n, ast.Call)}
+        free = {}
+        for n in nodes:
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                if n.id not in self.bound:
+                    pos = (n.lineno, n.col_offset)
+                    if n.id not in free or pos < free[n.id]:
+                        free[n.id] = pos
+                if n.id == "read_table" and id(n) not in called \
+                        and "read_table" not in self.bound:
+                    # rt = read_table; rt(name) would hide which tables are read
+                    self.facts["read_table_refs"].append({"line": n.lineno, "col": n.col_offset})
+            elif isinstance(n, ast.Attribute):
+                self.attribute_fact(n, called=id(n) in called)
+            elif isinstance(n, ast.Call):
+                func = n.func
+                name = chain(func) if isinstance(func, (ast.Name, ast.Attribute)) else "<expr>"
+                line, col = where(n)
+                self.facts["calls"].append({"name": name, "line": line, "col": col})
+                if isinstance(func, ast.Attribute) and func.attr == "table" \
+                        and root_name(func.value) in ("spark", "sqlContext"):
+                    self.facts["reads"].append({"kind": chain(func), "line": line, "col": col})
+        self.facts["free_names"] = [{"name": k, "line": v[0], "col": v[1]}
+                                    for k, v in sorted(free.items(), key=lambda kv: kv[1])]
+        for key in ("calls", "reads", "writes", "private_attrs", "read_table_refs"):
+            self.facts[key].sort(key=lambda f: (f["line"], f["col"]))
+
     def attribute_fact(self, node, called=False):
         attr = node.attr
         line, col = where(node)
         if attr.startswith("__") and attr.endswith("__"):
-            self.facts["dunder_attrs"].append({"name": attr, "line": line, "col": col})
+            self.facts["private_attrs"].append({"name": attr, "line": line, "col": col})
+        elif attr.startswith("_"):
+            self.facts["private_attrs"].append({"name": attr, "line": line, "col": col})
         if attr in WRITE_ATTRS or attr.startswith("saveAs"):
             self.facts["writes"].append({"method": attr, "line": line, "col": col})
         # spark.read is a property; f.read() is a file method (caught as open())
@@ -427,14 +465,11 @@ class Analyzer:
 
     def call(self, node, ctx):
         func = node.func
-        name = chain(func) if isinstance(func, (ast.Name, ast.Attribute)) else "<expr>"
         line, col = where(node)
-        self.facts["calls"].append({"name": name, "line": line, "col": col})
         kw = {k.arg: k.value for k in node.keywords if k.arg}
 
         # read_table("orders")
         if isinstance(func, ast.Name) and func.id == "read_table":
-            self.expr(func)
             arg = node.args[0] if node.args else kw.get("name")
             text = arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else None
             self.facts["read_tables"].append({"name": text, "literal": text is not None,
@@ -447,7 +482,6 @@ class Analyzer:
 
         if isinstance(func, ast.Attribute):
             method = func.attr
-            self.attribute_fact(func, called=True)
             root = root_name(func.value)
             # pyspark.sql.functions: F.col("x"), F.sum("x"), F.expr("...")
             if isinstance(func.value, ast.Name) and func.value.id in ("F", "functions"):
@@ -457,7 +491,7 @@ class Analyzer:
                 self.expr(func.value)
                 self.column_args(method, node, kw, None, "window")
                 return None
-            if method in ("sql",) and root == "spark":
+            if method == "sql":  # spark.sql, or any session object's .sql
                 self.expr(func.value)
                 if node.args:
                     self.sql_text(node.args[0], "spark.sql")
@@ -466,8 +500,6 @@ class Analyzer:
                 for v in kw.values():
                     self.expr(v, ctx)
                 return Frame(opaque=True)
-            if method == "table" and root in ("spark", "sqlContext"):
-                self.facts["reads"].append({"kind": chain(func), "line": line, "col": col})
             recv = self.expr(func.value, ctx)
             if recv is not None:
                 return self.frame_method(recv, method, node, kw)
@@ -555,10 +587,7 @@ class Analyzer:
             for a in args:
                 elts = a.elts if isinstance(a, (ast.List, ast.Tuple)) else [a]
                 for e in elts:
-                    if self.string_value(e)[0] is not None:
-                        self.sql_text(e, "selectExpr", recv)
-                    else:
-                        self.expr(e, recv)
+                    self.sql_text(e, "selectExpr", recv)
             return recv.derive()
         if method in ("withColumn", "withColumnRenamed"):
             first = args[0] if args else kw.get("colName") or kw.get("existing")
@@ -747,6 +776,11 @@ class Analyzer:
                 self.str_lists[target.id] = [s for s, _ in strs]
             else:
                 self.str_lists.pop(target.id, None)
+            sv = self.string_value(value) if value is not None else (None, False)
+            if sv[0] is not None:
+                self.str_consts[target.id] = sv
+            else:
+                self.str_consts.pop(target.id, None)
             if target.id == "result_df" and self.facts["result_df"] is None:
                 self.facts["result_df"] = {"line": target.lineno}
         elif isinstance(target, (ast.Tuple, ast.List)):
@@ -862,6 +896,7 @@ class Analyzer:
                     self.bound.add(a.arg)
                 break
         self.collect_bindings(body)
+        self.security_pass(body)
         # The contract's names are provided by the job, not bound by the body; they
         # are still "free" so that the policy sees exactly what the body uses.
         self.stmts(body)

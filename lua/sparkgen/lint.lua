@@ -33,6 +33,8 @@
 --   allow_names          names taken off the forbidden list, e.g. {"getattr"}
 --   forbid_sql_functions SQL functions refused inside spark.sql/expr/filter text
 --                        (extends reflect, java_method, try_reflect: they call Java)
+--   forbid_calls         dotted calls refused (extends spark.stop, spark.newSession:
+--                        the session is shared by every job a runner imports)
 --   errors               warning ids to treat as errors, e.g. {"cross-join"}
 --   warnings             error ids to report as warnings only (use with care)
 --   ignore               ids not reported at all
@@ -59,9 +61,10 @@ M.DEFAULT_POLICY = {
                   "ctypes", "importlib", "builtins", "__builtins__", "eval", "exec",
                   "compile", "open", "__import__", "getattr", "setattr", "delattr",
                   "globals", "locals", "vars", "breakpoint", "input", "exit", "quit",
-                  "memoryview", "sc", "sqlContext"},
+                  "memoryview", "sc", "sqlContext", "SparkSession", "SparkContext"},
   allow_names = {},
   forbid_sql_functions = {"reflect", "java_method", "try_reflect"},
+  forbid_calls = {"spark.stop", "spark.newSession", "spark.sparkContext.stop"},
   errors = {},
   warnings = {},
   ignore = {},
@@ -81,7 +84,7 @@ local SEVERITY = {
 }
 M.SEVERITY = SEVERITY
 
-local LIST_KEYS = {allow_imports = true, forbid_names = true, allow_names = true,
+local LIST_KEYS = {allow_imports = true, forbid_names = true, allow_names = true, forbid_calls = true,
                    forbid_sql_functions = true, errors = true, warnings = true, ignore = true}
 
 local function set_of(list)
@@ -322,25 +325,53 @@ end
 M._sql_problem = sql_problem
 M._DENIED_SQL = DENIED_SQL
 
--- Relation names after FROM/JOIN that are not subqueries, and the CTE names defined.
+-- FROM inside these functions is syntax, not a relation: EXTRACT(YEAR FROM ts).
+local FROM_FUNCTIONS = {extract = true, trim = true, substring = true, substr = true,
+                        position = true, overlay = true}
+
+-- Relation names after FROM/JOIN (not subqueries), and the CTE names the text defines.
 local function sql_relations(text)
   local s = sql_structure(text)
   local rels, ctes = {}, {}
   local lower = s:lower()
+  for name in lower:gmatch("with%s+([%w_`]+)%s*%b()%s*as%s*%(") do ctes[name:gsub("`", "")] = true end
   for name in lower:gmatch("with%s+([%w_`]+)%s+as%s*%(") do ctes[name:gsub("`", "")] = true end
   for name in lower:gmatch(",%s*([%w_`]+)%s+as%s*%(") do ctes[name:gsub("`", "")] = true end
-  for kw_end in lower:gmatch("%f[%w_]from%f[^%w_]()") do
-    local rest = s:sub(kw_end)
-    local name = rest:match("^%s*(`[^`]+`[%w_.`]*)") or rest:match("^%s*([%a_][%w_.]*)")
-    if name then rels[#rels + 1] = name end
-  end
-  for kw_end in lower:gmatch("%f[%w_]join%f[^%w_]()") do
-    local rest = s:sub(kw_end)
-    local name = rest:match("^%s*(`[^`]+`[%w_.`]*)") or rest:match("^%s*([%a_][%w_.]*)")
-    if name then rels[#rels + 1] = name end
+  for name in lower:gmatch(",%s*([%w_`]+)%s*%b()%s*as%s*%(") do ctes[name:gsub("`", "")] = true end
+  -- walk the tokens, remembering which function opened each parenthesis
+  local stack, prev, i, n = {}, nil, 1, #s
+  local expect_relation = false
+  while i <= n do
+    local c = s:sub(i, i)
+    if c:match("[%a_`]") then
+      local word = s:match("^`[^`]*`[%w_.`]*", i) or s:match("^[%a_][%w_.]*", i)
+      if not word then word = c end
+      local lw = word:lower()
+      if expect_relation then
+        rels[#rels + 1] = word
+        expect_relation = false
+      elseif lw == "join" or (lw == "from" and not FROM_FUNCTIONS[stack[#stack] or ""]) then
+        expect_relation = true
+      end
+      prev = lw
+      i = i + #word
+    elseif c == "(" then
+      stack[#stack + 1] = prev or ""
+      expect_relation = false
+      prev = nil
+      i = i + 1
+    elseif c == ")" then
+      stack[#stack] = nil
+      prev = nil
+      i = i + 1
+    else
+      if not c:match("%s") then expect_relation = false; prev = nil end
+      i = i + 1
+    end
   end
   return rels, ctes
 end
+M._sql_relations = sql_relations
 
 -- ---------------------------------------------------------------------------------
 -- The checks
@@ -515,9 +546,21 @@ local function check_policy(c, facts, policy)
         ("'%s' is not allowed in generated code (no shell, file, network or dynamic code)"):format(n.name))
     end
   end
-  for _, d in ipairs(facts.dunder_attrs) do
-    c:add("forbidden-call", d.line, d.col,
-      ("attribute '%s' is not allowed (introspection can reach anything)"):format(d.name), nil, "dunder")
+  for _, d in ipairs(facts.private_attrs) do
+    local why = d.name:match("^__.*__$") and "introspection can reach anything"
+      or "private attributes reach Spark's JVM and Python internals"
+    c:add("forbidden-call", d.line, d.col, ("attribute '%s' is not allowed (%s)"):format(d.name, why),
+      nil, "private")
+  end
+  for _, call in ipairs(facts.calls) do
+    if policy.forbid_calls_set[call.name] then
+      c:add("forbidden-call", call.line, call.col,
+        ("%s() is not allowed in generated code (it affects the shared Spark session)"):format(call.name))
+    end
+  end
+  for _, r in ipairs(facts.read_table_refs) do
+    c:add("read-table-not-literal", r.line, r.col,
+      "read_table may only be called directly, with a literal table name")
   end
   for _, w in ipairs(facts.writes) do
     c:add("write-forbidden", w.line, w.col,
@@ -532,27 +575,37 @@ local function check_policy(c, facts, policy)
   local views = {}
   for _, v in ipairs(facts.temp_views) do views[v.name:lower()] = true end
   for _, q in ipairs(facts.sql) do
+    if q.text == nil or q.text == util.json_null then
+      if q.context == "spark.sql" then
+        c:add("sql-not-select", q.line, q.col,
+          "spark.sql needs a literal query string (or f-string) so that it can be checked")
+      else
+        c:add("forbidden-call", q.line, q.col,
+          ("%s text must be a literal string (or f-string) so that it can be checked"):format(q.context))
+      end
+      goto next_sql
+    end
     for _, fn in ipairs(q.functions or {}) do
       if policy.forbid_sql_functions_set[fn] then
         c:add("forbidden-call", q.line, q.col,
           ("SQL function %s() is not allowed (it calls arbitrary Java code)"):format(fn))
       end
     end
-    if q.context == "spark.sql" then
-      local problem = sql_problem(q.text)
-      if problem then
-        c:add("sql-not-select", q.line, q.col, problem)
-      else
-        local rels, ctes = sql_relations(q.text)
-        for _, rel in ipairs(rels) do
-          local key = rel:gsub("`", ""):lower()
-          if not views[key] and not ctes[key] then
-            c:add("forbidden-read", q.line, q.col,
-              ("spark.sql reads '%s', which is not a view registered from a read_table() frame"):format(rel))
-          end
+    local problem = q.context == "spark.sql" and sql_problem(q.text)
+    if problem then
+      c:add("sql-not-select", q.line, q.col, problem)
+    else
+      -- subqueries in filter/expr text can read too (FROM parquet.`/path`)
+      local rels, ctes = sql_relations(q.text)
+      for _, rel in ipairs(rels) do
+        local key = rel:gsub("`", ""):lower()
+        if not views[key] and not ctes[key] then
+          c:add("forbidden-read", q.line, q.col,
+            ("SQL reads '%s', which is not a view registered from a read_table() frame"):format(rel))
         end
       end
     end
+    ::next_sql::
   end
 end
 

