@@ -267,12 +267,11 @@ function M.complete_many(cfg, requests, opts)
   end
 
   local started = sys.monotonic()
-  local states, pending = {}, {}
+  local pending = {}
   for i, request in ipairs(requests) do
     local key = M.cache_key(cfg, request, pname)
     local st = {i = i, key = key, request = request, usage = empty_usage(), ids = util.array({}),
                 attempts = 0, retried = false}
-    states[i] = st
     if opts.replay_dir then
       local doc = read_json(("%s/%s.json"):format(opts.replay_dir, key))
       local res = doc and from_stored(doc, request.tool)
