@@ -94,7 +94,9 @@ for name in pairs(LEVELS) do
 end
 
 --- A timed operation: local s = log.span("llm.request", {model = m}); ...; s:done("ok", {tokens = n})
---- s:fail(err) logs at error level... unless the caller says otherwise.
+--- s:fail(err) records an expected failure (bad input, unreachable service) at info
+--- level: the CLI already tells the user in one line, so the log must not repeat it at
+--- the default level; `--log-level info` shows it with its duration and parameters.
 function M.span(op, params)
   local started = sys.monotonic()
   local span = {}
@@ -109,7 +111,7 @@ function M.span(op, params)
   function span.fail(self, err, extra)
     local fields = extra and util.copy(extra) or {}
     fields.error = tostring(err)
-    return self:done("error", fields, "warn")
+    return self:done("error", fields, "info")
   end
   function span.elapsed()
     return sys.monotonic() - started

@@ -5,7 +5,10 @@ local M = {}
 
 M.summary = "Run a recipe script that uses require \"sparkgen\"."
 
+local command -- kept for --help: the recipe's options are not parsed, so ours are not either
+
 function M.setup(cmd)
+  command = cmd
   cmd:argument("recipe", "The Lua recipe file.")
   cmd:argument("args", "Arguments passed to the recipe as arg[1..n]."):args("*")
   -- Everything after `run` belongs to the recipe (options included), so a recipe gets
@@ -14,6 +17,10 @@ function M.setup(cmd)
 end
 
 function M.run(args, ctx)
+  if args.recipe == "-h" or args.recipe == "--help" then
+    ctx.stdout:write(command:get_help(), "\n")
+    return 0
+  end
   local sparkgen = require "sparkgen"
   sparkgen.configure(ctx.config)
   local script = args.recipe
