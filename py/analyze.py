@@ -102,6 +102,11 @@ F_COLUMN_ARGS = {
     "from_utc_timestamp": 0, "regexp_replace": 0, "regexp_extract": 0, "substring": 0,
     "split": 0, "lpad": 0, "rpad": 0, "format_number": 0,
 }
+# DataFrame methods recognised even on a receiver that cannot be traced (a helper
+# function's parameter); not join, count, replace, sort: str and list have those too.
+UNTRACED_FRAME_METHODS = {"withColumn", "withColumns", "withColumnRenamed",
+                          "withColumnsRenamed", "toDF", "agg", "groupBy", "groupby",
+                          "select", "selectExpr", "where", "filter", "orderBy"}
 # Functions whose string arguments are SQL text.
 SQL_TEXT_FUNCS = {"expr"}
 # Attribute names that mean "read data some way other than read_table".
@@ -500,7 +505,14 @@ class Analyzer:
                 for v in kw.values():
                     self.expr(v, ctx)
                 return Frame(opaque=True)
+            if method in ("createDataFrame", "range") and root == "spark":
+                return self.created_frame(method, node, kw, ctx)
             recv = self.expr(func.value, ctx)
+            if recv is None and method in UNTRACED_FRAME_METHODS \
+                    and not isinstance(func.value, (ast.Constant, ast.JoinedStr)):
+                # a frame we cannot trace (a helper's parameter): its columns cannot
+                # be checked, but the names it introduces are still known
+                recv = Frame(opaque=True)
             if recv is not None:
                 return self.frame_method(recv, method, node, kw)
             # Column methods and windows chained off a Window spec
@@ -539,6 +551,27 @@ class Analyzer:
         for v in kw.values():
             self.expr(v, ctx)
         return None
+
+    def created_frame(self, method, node, kw, ctx):
+        """spark.createDataFrame(rows, ["a", "b"] | "a INT, b STRING"), spark.range(n):
+        small literal frames; their column names are introduced by the code."""
+        for a in list(node.args) + list(kw.values()):
+            self.expr(a, ctx)
+        if method == "range":
+            self.introduce("id", node, "range")
+            return Frame(opaque=True)
+        schema = node.args[1] if len(node.args) > 1 else kw.get("schema")
+        if schema is not None:
+            text, _ = self.string_value(schema)
+            if text is not None:  # DDL: "a INT, b STRING"
+                for part in text.split(","):
+                    words = part.strip().split()
+                    if words:
+                        self.introduce(words[0].strip("`").rstrip(":"), node, "createDataFrame")
+            else:
+                for s, _ in self.strings(schema):
+                    self.introduce(s, node, "createDataFrame")
+        return Frame(opaque=True)
 
     def function_call(self, fname, node, kw, ctx):
         """F.<fname>(...): column-name strings, SQL text, nested expressions."""
@@ -811,9 +844,17 @@ class Analyzer:
 
     def stmt(self, node):
         if isinstance(node, ast.Assign):
-            fr = self.expr(node.value)
+            t0, v = node.targets[0], node.value
+            if len(node.targets) == 1 and isinstance(t0, (ast.Tuple, ast.List)) \
+                    and isinstance(v, (ast.Tuple, ast.List)) and len(t0.elts) == len(v.elts) \
+                    and not any(isinstance(e, ast.Starred) for e in t0.elts + v.elts):
+                # a, b = read_table("x"), read_table("y")
+                for te, ve in zip(t0.elts, v.elts):
+                    self.bind_target(te, ve, self.expr(ve))
+                return
+            fr = self.expr(v)
             for t in node.targets:
-                self.bind_target(t, node.value, fr)
+                self.bind_target(t, v, fr)
         elif isinstance(node, ast.AnnAssign):
             fr = self.expr(node.value) if node.value is not None else None
             self.expr(node.annotation)
