@@ -295,6 +295,9 @@ class Analyzer:
         ref = {"name": n, "line": line, "col": col, "context": context}
         if q is not None:
             ref["qualifier"] = q
+            alias = self.aliases.get(q)
+            if alias is not None and alias.opaque:
+                frame = alias  # F.col("s.x") on spark.sql output: unknowable columns
         if frame is not None:
             if frame.opaque:
                 ref["opaque"] = True
