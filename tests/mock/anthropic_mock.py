@@ -338,6 +338,9 @@ def cache_usage(state, body):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in separate writes; with Nagle on, the body would wait for
+    # the client's delayed ACK (40 ms per answer).
+    disable_nagle_algorithm = True
     server_version = "anthropic-mock/1"
     sys_version = ""
 

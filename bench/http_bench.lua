@@ -1,0 +1,106 @@
+-- http_bench.lua — measures sparkgen.http against the Anthropic mock server:
+--   1. batch throughput: 200 requests at concurrency 16 against a 200 ms mock, compared
+--      with the ideal ceil(200/16) * 0.2 s (target: at most 1.15x);
+--   2. per-request client overhead against a zero-latency mock: N sequential requests on
+--      one keep-alive connection, minus the same N requests made by the curl tool in one
+--      invocation (same server, same connection reuse), and the client's CPU time.
+-- Run by bench/http.sh (`./sparkgen run bench/http_bench.lua [runs]`); prints medians.
+package.path = "tests/mock/?.lua;" .. package.path
+local http = require "sparkgen.http"
+local sys = require "sparkgen.sys"
+local cjson = require "cjson.safe"
+local mockserver = require "mock"
+
+local RUNS = tonumber(arg and arg[1]) or 5
+local BATCH, CONCURRENCY, LATENCY = 200, 16, 0.2
+local SEQUENTIAL = 500
+
+local HEADERS = {["x-api-key"] = "sk-bench", ["anthropic-version"] = "2023-06-01",
+                 ["content-type"] = "application/json"}
+local BODY = cjson.encode{
+  model = "claude-sonnet-4-5", max_tokens = 1024,
+  messages = {{role = "user", content = "monthly revenue per category"}},
+  tools = {{name = "emit_code", input_schema = {type = "object"}}},
+  tool_choice = {type = "tool", name = "emit_code"},
+}
+
+local function median(xs)
+  local s = {table.unpack(xs)}
+  table.sort(s)
+  local n = #s
+  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
+end
+
+local function request(url)
+  return {method = "POST", url = url .. "/v1/messages", headers = HEADERS, body = BODY}
+end
+
+local function check_all_ok(answers, what)
+  for i, a in ipairs(answers) do
+    if a.status ~= 200 then error(("%s: request %d failed: %s"):format(what, i, a.error or a.status)) end
+  end
+end
+
+-- 1. Throughput against a slow server.
+local slow = mockserver.start{latency_ms = LATENCY * 1000}
+local ideal = math.ceil(BATCH / CONCURRENCY) * LATENCY
+local walls = {}
+for run = 1, RUNS do
+  local reqs = {}
+  for i = 1, BATCH do reqs[i] = request(slow.url) end
+  local t0 = sys.monotonic()
+  local answers = http.request_many(reqs, {concurrency = CONCURRENCY})
+  walls[run] = sys.monotonic() - t0
+  check_all_ok(answers, "batch")
+  slow.reset() -- keep the mock's request log small
+end
+slow.stop()
+
+-- 2. Per-request overhead against an instant server.
+local fast = mockserver.start{latency_ms = 0}
+local body_file = os.tmpname()
+do
+  local f = assert(io.open(body_file, "wb"))
+  f:write(BODY)
+  f:close()
+end
+local curl_args = {"curl", "-s", "-H", "'x-api-key: sk-bench'",
+                   "-H", "'anthropic-version: 2023-06-01'", "-H", "'content-type: application/json'",
+                   "--data-binary", "@" .. body_file}
+for _ = 1, SEQUENTIAL do curl_args[#curl_args + 1] = fast.url .. "/v1/messages" end
+local curl_cmd = table.concat(curl_args, " ") .. " >/dev/null"
+
+local ours, cpu, theirs = {}, {}, {}
+for run = 1, RUNS do
+  http.request(request(fast.url)) -- open the connection outside the timing
+  local c0, t0 = os.clock(), sys.monotonic()
+  for _ = 1, SEQUENTIAL do
+    local a = http.request(request(fast.url))
+    if a.status ~= 200 then error("sequential request failed: " .. tostring(a.error or a.status)) end
+  end
+  ours[run] = (sys.monotonic() - t0) / SEQUENTIAL
+  cpu[run] = (os.clock() - c0) / SEQUENTIAL
+  fast.reset()
+  local t1 = sys.monotonic()
+  local ok = os.execute(curl_cmd)
+  theirs[run] = (sys.monotonic() - t1) / SEQUENTIAL
+  if not ok then error("curl baseline failed") end
+  fast.reset()
+end
+fast.stop()
+os.remove(body_file)
+
+local wall = median(walls)
+local ratio = wall / ideal
+local ms = function(s) return s * 1000 end
+local over = median(ours) - median(theirs)
+print(("sparkgen.http benchmark (medians of %d runs)"):format(RUNS))
+print(("  batch: %d requests, concurrency %d, server latency %d ms"):format(BATCH, CONCURRENCY, LATENCY * 1000))
+print(("    wall %.3f s; ideal %.3f s; ratio %.3fx (target <= 1.15x)  %s"):format(
+  wall, ideal, ratio, ratio <= 1.15 and "PASS" or "FAIL"))
+print(("    runs: %s"):format(table.concat((function() local t = {} for i, w in ipairs(walls) do t[i] = ("%.3f"):format(w) end return t end)(), " ")))
+print(("  sequential: %d requests on one connection, zero-latency server"):format(SEQUENTIAL))
+print(("    sparkgen.http %.3f ms/request (client CPU %.3f ms/request)"):format(ms(median(ours)), ms(median(cpu))))
+print(("    curl tool     %.3f ms/request (same server, one invocation)"):format(ms(median(theirs))))
+print(("    client overhead vs curl %.3f ms/request; target < 1 ms  %s"):format(
+  ms(over), (over < 0.001 and median(cpu) < 0.001) and "PASS" or "FAIL"))
