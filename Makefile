@@ -69,14 +69,14 @@ deps:
 deb-packages:
 	@echo $(DEB_ALL)
 
-test: $(BIN)
+test: deps $(BIN)
 	@SPARKGEN="$(CURDIR)/$(BIN)" SPARKGEN_HOME="$(CURDIR)" SANITIZE="$(SANITIZE)" \
 	    tests/run.sh
 
 bench: $(BIN)
 	@SPARKGEN="$(CURDIR)/$(BIN)" SPARKGEN_HOME="$(CURDIR)" bench/run.sh
 
-demo: $(BIN)
+demo: deps $(BIN)
 	@SPARKGEN="$(CURDIR)/$(BIN)" SPARKGEN_HOME="$(CURDIR)" examples/demo.sh
 
 # A virtual environment with a pinned pyspark for running jobs (git-ignored).
