@@ -917,8 +917,12 @@ class Analyzer:
         try:
             return self.analyse(source)
         except RecursionError:
-            self.facts["syntax_error"] = {"line": 1, "col": 0, "msg": "code nested too deeply to analyse"}
-            return self.facts
+            msg = "code nested too deeply to analyse"
+        except Exception as e:  # fail closed: code we cannot read is not passed
+            msg = "the analyser could not read this code (%s: %s)" % (type(e).__name__, e)
+        facts = Analyzer().facts
+        facts["syntax_error"] = {"line": 1, "col": 0, "msg": msg}
+        return facts
 
     def analyse(self, source):
         try:
