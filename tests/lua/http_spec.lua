@@ -175,6 +175,14 @@ describe("sparkgen.http", function()
       assert.is_true(a.elapsed_s >= 0.95, "waited only " .. a.elapsed_s)
     end)
 
+    it("honours retry-after given as an HTTP date", function()
+      local when = os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 2)
+      mock.script{{status = 503, headers = {["retry-after"] = when}}}
+      local a = http.request(req())
+      assert.equal(200, a.status)
+      assert.is_true(a.elapsed_s >= 0.9 and a.elapsed_s < 3, "waited " .. a.elapsed_s)
+    end)
+
     it("honours retry-after-ms before retry-after", function()
       mock.script{{status = 429, retry_after_ms = 300, retry_after = 5}}
       local a = http.request(req())
@@ -302,6 +310,94 @@ describe("sparkgen.http", function()
       end})
       assert.is_false(ok)
       assert.matches("on_done", err)
+    end)
+  end)
+
+  -- The mock is the stand-in for the real API in every spec: pin the protocol it speaks.
+  describe("the mock server", function()
+    local function post(path, body, headers)
+      return http.request{method = "POST", url = mock.url .. path, headers = headers or HEADERS,
+                          body = type(body) == "table" and cjson.encode(body) or body, retries = 0}
+    end
+    local function envelope(a)
+      local e = cjson.decode(a.body)
+      assert.equal("error", e.type)
+      assert.equal(a.headers["request-id"], e.request_id)
+      return e.error
+    end
+
+    it("rejects a request without x-api-key with the error envelope", function()
+      local a = post("/v1/messages", BODY, {["anthropic-version"] = "2023-06-01",
+                                            ["content-type"] = "application/json"})
+      assert.equal(401, a.status)
+      assert.equal("authentication_error", envelope(a).type)
+    end)
+
+    it("rejects a request without anthropic-version", function()
+      local a = post("/v1/messages", BODY, {["x-api-key"] = "k", ["content-type"] = "application/json"})
+      assert.equal(400, a.status)
+      assert.matches("anthropic%-version", envelope(a).message)
+    end)
+
+    it("rejects unknown body fields and a forced tool that is not declared", function()
+      local body = cjson.decode(BODY)
+      body.colour = "blue"
+      assert.matches("Extra inputs are not permitted", envelope(post("/v1/messages", body)).message)
+      body.colour = nil
+      body.tool_choice.name = "other_tool"
+      assert.equal("invalid_request_error", envelope(post("/v1/messages", body)).type)
+      body.tool_choice.name, body.max_tokens = "emit_code", nil
+      assert.matches("max_tokens", envelope(post("/v1/messages", body)).message)
+    end)
+
+    it("streams the documented SSE event sequence", function()
+      local body = cjson.decode(BODY)
+      body.stream = true
+      local a = post("/v1/messages", body)
+      assert.equal(200, a.status)
+      assert.matches("^text/event%-stream", a.headers["content-type"])
+      local events, json = {}, {}
+      for name, data in a.body:gmatch("event: ([%w_]+)\ndata: ([^\n]*)\n\n") do
+        if events[#events] ~= name or name ~= "content_block_delta" then events[#events + 1] = name end
+        local d = cjson.decode(data)
+        if d.delta and d.delta.partial_json then json[#json + 1] = d.delta.partial_json end
+      end
+      assert.same({"message_start", "ping", "content_block_start", "content_block_delta",
+                   "content_block_stop", "message_delta", "message_stop"}, events)
+      assert.matches("result_df", cjson.decode(table.concat(json)).code)
+    end)
+
+    it("reports a cache read when a marked prefix is sent again", function()
+      local body = cjson.decode(BODY)
+      body.system = {{type = "text", text = ("schema "):rep(50), cache_control = {type = "ephemeral"}}}
+      local first = cjson.decode(post("/v1/messages", body).body).usage
+      local second = cjson.decode(post("/v1/messages", body).body).usage
+      assert.is_true(first.cache_creation_input_tokens > 0)
+      assert.equal(0, first.cache_read_input_tokens)
+      assert.equal(first.cache_creation_input_tokens, second.cache_read_input_tokens)
+    end)
+
+    it("counts tokens", function()
+      local a = post("/v1/messages/count_tokens", {model = "m", messages = {{role = "user", content = "hi"}}})
+      assert.equal(200, a.status)
+      local n = cjson.decode(a.body).input_tokens
+      assert.is_true(n >= 1 and n == math.floor(n))
+    end)
+
+    it("answers the OpenAI-compatible endpoint with tool call arguments as a JSON string", function()
+      local a = post("/v1/chat/completions", {model = "m", messages = {{role = "user", content = "hi"}},
+        tools = {{type = "function", ["function"] = {name = "emit_code", parameters = {type = "object"}}}}},
+        {["content-type"] = "application/json"})
+      local call = cjson.decode(a.body).choices[1].message.tool_calls[1]
+      assert.equal("emit_code", call["function"].name)
+      assert.matches("result_df", cjson.decode(call["function"].arguments).code)
+    end)
+
+    it("never logs the API key, only that one was sent", function()
+      http.request(req())
+      local raw = http.request{url = mock.url .. "/__mock/requests"}.body
+      assert.not_matches("sk%-test%-secret", raw)
+      assert.is_true(cjson.decode(raw)[1].api_key_present)
     end)
   end)
 end)

@@ -344,6 +344,9 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "anthropic-mock/1"
     sys_version = ""
 
+    def version_string(self):
+        return self.server_version
+
     def log_message(self, fmt, *args):  # quiet: tests read stdout for the port only
         pass
 
