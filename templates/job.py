@@ -171,10 +171,16 @@ def main(argv):
     parser.add_argument("--json", action="store_true", help="print rows as JSON lines")
     parser.add_argument("--output", help="write the rows to PATH instead of printing them")
     parser.add_argument("--format", choices=["parquet", "csv", "json"], default="parquet")
-    parser.add_argument("--report", help="write a JSON status report to this file")
+    parser.add_argument("--report", help="write failures to this JSON file instead of printing "
+                        "them (spark-submit merges the job's stderr into its stdout)")
     args = parser.parse_args(argv)
 
-    report = {"status": "error", "failed_checks": [], "error": None}
+    report = {"status": "error", "failed_checks": [], "failures": [], "error": None}
+
+    def say(message):
+        if not args.report:
+            print(message, file=sys.stderr)
+
     try:
         spark = (SparkSession.builder.appName($(app_name))
                  .config("spark.sql.session.timeZone", "UTC")
@@ -182,11 +188,13 @@ def main(argv):
         df = transform(read_table_factory(spark), dict(PARAMS))
         failures = run_checks(df)
         for name, description, detail in failures:
-            print("check failed: %s: %s (%s)" % (name, description, detail), file=sys.stderr)
+            say("check failed: %s: %s (%s)" % (name, description, detail))
         report["failed_checks"] = [name for name, _, _ in failures]
+        report["failures"] = [{"name": name, "description": description, "detail": detail}
+                              for name, description, detail in failures]
         if args.output:
             if failures:
-                print("not writing %s: the result failed its checks" % args.output, file=sys.stderr)
+                say("not writing %s: the result failed its checks" % args.output)
             else:
                 writer = df.write.mode("overwrite")
                 if args.format == "csv":
@@ -195,12 +203,12 @@ def main(argv):
         elif args.json:
             rows = df.limit(args.limit).collect() if "--limit" in argv else df.collect()
             for row in rows:
-                print(json.dumps(row.asDict(recursive=True), default=_json_value, sort_keys=False))
+                print(json.dumps(row.asDict(recursive=True), default=_json_value))
         else:
             df.show(args.limit, truncate=False)
     except Exception as exc:
         report["error"] = first_line(exc)
-        print("job failed: " + report["error"], file=sys.stderr)
+        say("job failed: " + report["error"])
         _write_report(args.report, report)
         return 2
     report["status"] = "failed_checks" if report["failed_checks"] else "ok"

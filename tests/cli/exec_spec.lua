@@ -44,8 +44,7 @@ for a in "$@"; do
 done
 env | grep -E '^(SPARKGEN_JDBC_[A-Z]*|TZ|SPARK_LOCAL_IP)=' | sort > "$d/env"
 if [ -n "$STANDIN_FAIL" ]; then
-  echo "check failed: $STANDIN_FAIL: The result has at least one row. (1 violating rows)" >&2
-  printf '{"status":"failed_checks","failed_checks":["%s"],"error":null}' "$STANDIN_FAIL" > "$report"
+  printf '{"status":"failed_checks","failed_checks":["%s"],"error":null,"failures":[{"name":"%s","description":"The result has at least one row.","detail":"1 violating rows"}]}' "$STANDIN_FAIL" "$STANDIN_FAIL" > "$report"
   exit 3
 fi
 printf '{"status":"ok","failed_checks":[],"error":null}' > "$report"
@@ -150,6 +149,8 @@ describe("sparkgen exec with a stand-in spark-submit", function()
   it("exits 3 and names each failed validation check", function()
     local r = exec({}, {STANDIN_FAIL = "non_empty"})
     assert.equal(3, r.status)
+    assert.matches("sparkgen: check failed: non_empty: The result has at least one row. (1 violating rows)\n",
+      r.stderr, 1, true)
     assert.matches("sparkgen: validation failed: non_empty", r.stderr, 1, true)
   end)
 

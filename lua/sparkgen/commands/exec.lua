@@ -70,6 +70,12 @@ function M.run(args, ctx)
   if not status then return nil, rerr2 end
   report = report and util.json_decode(report) or nil
   if status == 0 then return 0 end
+  -- spark-submit merges the job's stderr into stdout, so the job leaves its diagnostics
+  -- in the report and they are printed here, on the real stderr.
+  for _, f in ipairs(report and type(report.failures) == "table" and report.failures or {}) do
+    io.stderr:write(("sparkgen: check failed: %s: %s (%s)\n"):format(
+      tostring(f.name), tostring(f.description), tostring(f.detail)))
+  end
   if report and report.status == "failed_checks" and #report.failed_checks > 0 then
     return nil, "validation failed: " .. table.concat(report.failed_checks, ", "), 3
   end

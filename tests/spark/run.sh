@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# tests/spark/run.sh — every built-in type's job on real Spark against the example shop
+# database, rows compared with tests/sql/reference/TYPE.sql run on PostgreSQL; a job
+# that breaks a validation rule; `sparkgen exec` end to end through spark-submit.
+# Prints TAP. Needs Java 17+, `make spark` (run here when missing) and PostgreSQL's
+# server binaries; without them the suite is skipped — except under CI=true, where a
+# missing prerequisite is a failure.
+set -u
+cd "$(dirname "$0")/../.."
+: "${SPARKGEN:=$PWD/sparkgen}"
+if [ -z "${TEST_TMP:-}" ]; then
+  TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sparkgen-spark.XXXXXX"); chmod 755 "$TEST_TMP"
+  export TEST_TMP
+  trap 'tests/lib/pg.sh stop-all >/dev/null 2>&1; rm -rf "$TEST_TMP"' EXIT
+fi
+export TZ=UTC SPARK_LOCAL_IP=127.0.0.1
+WORK=$TEST_TMP/spark
+mkdir -p "$WORK/jobs"
+AS_OF=2026-11-15
+SHOP_SCHEMA=examples/shop/schema.json
+SUITE_START=$(date +%s)
+
+n=0
+ok()    { n=$((n + 1)); echo "ok $n - $*"; }
+notok() { n=$((n + 1)); echo "not ok $n - $*"; }
+finish() { echo "# spark suite: $(( $(date +%s) - SUITE_START )) s"; echo "1..$n"; exit 0; }
+# Without Spark or Java the suite cannot prove anything: skip locally, fail in CI.
+skip_all() {
+  if [ "${CI:-}" = true ]; then notok "spark suite prerequisites: $1"; else ok "spark suite # SKIP $1"; fi
+  finish
+}
+# Re-number another script's TAP lines into this stream.
+relay() {
+  local line
+  while IFS= read -r line; do
+    case "$line" in
+      "ok "*|"not ok "*)
+        local verdict=ok rest
+        case "$line" in "not ok "*) verdict="not ok" ;; esac
+        rest=${line#"$verdict"}
+        rest=$(printf '%s' "$rest" | sed -E 's/^ *[0-9]* *-? *//')
+        n=$((n + 1)); echo "$verdict $n - $rest" ;;
+      "#"*)       echo "$line" ;;
+    esac
+  done
+}
+
+# The comparison rules first: pure Python, no Spark needed.
+command -v python3 >/dev/null 2>&1 || skip_all "python3 not found"
+relay < <(python3 tests/spark/test_compare.py)
+
+java -version >/dev/null 2>&1 || skip_all "Java 17+ not found (apt-get install openjdk-17-jre-headless)"
+if ! make -s spark >"$WORK/make-spark.log" 2>&1; then
+  sed 's/^/# /' "$WORK/make-spark.log" | tail -5
+  skip_all "make spark failed (pyspark venv)"
+fi
+export PATH="$PWD/.venv/bin:$PATH"
+tests/lib/pg.sh available || skip_all "PostgreSQL server binaries not found"
+if ! conninfo=$(tests/lib/pg.sh db shop examples/shop/schema.sql 2>"$WORK/pg.err"); then
+  notok "start the example shop database: $(head -1 "$WORK/pg.err")"
+  finish
+fi
+# The same JDBC environment spark.lua gives a job run by `sparkgen exec`.
+while IFS= read -r line; do export "$line"; done < <("$SPARKGEN" run tests/spark/jdbc_env.lua "$conninfo")
+
+# Small partition threshold, so the shop's orders and order_items are read in partitions.
+cat >"$WORK/sparkgen.lua" <<'CFG'
+return {spark = {partition_rows = 1000, num_partitions = 3, master = "local[2]",
+                 conf = {["spark.ui.enabled"] = "false", ["spark.sql.shuffle.partitions"] = "4"}}}
+CFG
+CFG_FLAG=(--config "$WORK/sparkgen.lua")
+
+# The reference's header lines say which source and context it was written for.
+header() { sed -n "s/^-- $1: //p" "$2" | head -1; }
+
+# `sparkgen exec` end to end in the background while the shared session runs: revenue
+# by category over all time, then the type that breaks its own rule.
+(
+  "$SPARKGEN" exec orders revenue_by_category --schema "$SHOP_SCHEMA" --db "$conninfo" "${CFG_FLAG[@]}" \
+    --context as_of=$AS_OF --context time_period=all --json >"$WORK/exec.jsonl" 2>"$WORK/exec.err"
+  echo $? >"$WORK/exec.rc"
+  SPARKGEN_PATH=$PWD/tests/spark/root "$SPARKGEN" exec orders refund_lines --schema "$SHOP_SCHEMA" \
+    --db "$conninfo" "${CFG_FLAG[@]}" --context as_of=$AS_OF --limit 1 >"$WORK/violation.out" 2>"$WORK/violation.err"
+  echo $? >"$WORK/violation.rc"
+) &
+exec_pid=$!
+
+cases="$WORK/cases.json"
+echo "[" >"$cases"
+sep=""
+add_case() { printf '%s%s\n' "$sep" "$1" >>"$cases"; sep=","; }
+json_str() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
+
+for typefile in lua/types/*.lua; do
+  name=$(basename "$typefile" .lua)
+  ref=tests/sql/reference/$name.sql
+  if [ ! -f "$ref" ]; then notok "$name: has a reference query in $ref"; continue; fi
+  source=$(header source "$ref"); source=${source:-orders}
+  ctx=()
+  for kv in $(header context "$ref"); do ctx+=(--context "$kv"); done
+  job=$WORK/jobs/$name.py
+  if ! "$SPARKGEN" generate "$source" "$name" --schema "$SHOP_SCHEMA" "${CFG_FLAG[@]}" "${ctx[@]}" \
+       --job "$job" >/dev/null 2>"$WORK/$name.gen.err"; then
+    notok "$name: sparkgen generate --job ($(head -1 "$WORK/$name.gen.err"))"
+    continue
+  fi
+  if python3 -m py_compile "$job" 2>"$WORK/$name.compile.err"; then ok "$name: rendered job compiles"
+  else notok "$name: rendered job compiles ($(tail -1 "$WORK/$name.compile.err"))"; continue; fi
+  add_case "{\"kind\": \"type\", \"name\": \"$name\", \"job\": $(json_str "$job"), \"reference_sql\": $(json_str "$(cat "$ref")")}"
+done
+
+if SPARKGEN_PATH=$PWD/tests/spark/root "$SPARKGEN" generate orders refund_lines --schema "$SHOP_SCHEMA" \
+     "${CFG_FLAG[@]}" --context as_of=$AS_OF --job "$WORK/jobs/refund_lines.py" >/dev/null 2>"$WORK/refund.gen.err"; then
+  add_case "{\"kind\": \"violation\", \"name\": \"refund_lines\", \"job\": $(json_str "$WORK/jobs/refund_lines.py"), \"rule\": \"positive\"}"
+else
+  notok "refund_lines: sparkgen generate --job ($(head -1 "$WORK/refund.gen.err"))"
+fi
+add_case "{\"kind\": \"exec\", \"name\": \"revenue_by_category\", \"dir\": $(json_str "$WORK"), \"reference_sql\": $(json_str "$(cat tests/sql/reference/revenue_by_category.sql)")}"
+echo "]" >>"$cases"
+
+python3 tests/spark/test_jobs.py "$cases" >"$WORK/session.tap" 2>"$WORK/session.err"
+session_rc=$?
+relay <"$WORK/session.tap"
+if [ "$session_rc" -ne 0 ]; then
+  notok "shared Spark session ran to the end"
+  grep -v ' INFO ' "$WORK/session.err" | tail -5 | sed 's/^/# /'
+fi
+
+wait "$exec_pid"
+if [ "$(cat "$WORK/exec.rc" 2>/dev/null)" != 0 ]; then
+  grep -v ' INFO ' "$WORK/exec.err" | grep -v '^\s*$' | tail -5 | sed 's/^/# /'
+fi
+vrc=$(cat "$WORK/violation.rc" 2>/dev/null)
+if [ "$vrc" = 3 ] && grep -q "sparkgen: validation failed: positive" "$WORK/violation.err" \
+   && grep -q "sparkgen: check failed: positive:" "$WORK/violation.err" \
+   && ! grep -q "check failed" "$WORK/violation.out"; then
+  ok "refund_lines: sparkgen exec exits 3 naming the failed rule positive on stderr"
+else
+  notok "refund_lines: sparkgen exec exits 3 naming the failed rule positive on stderr (status $vrc)"
+  grep -v ' INFO ' "$WORK/violation.err" | grep -v '^\s*$' | tail -5 | sed 's/^/# /'
+fi
+finish
