@@ -231,11 +231,14 @@ end
 -- Resolve a read_table literal, accepting quoted identifiers: "Order Items",
 -- public."Order Items", `Order Items`.
 local function resolve_table(schema, literal)
-  local t = schema.table(literal)
+  local t, err = schema.table(literal)
   if t then return t end
   local unquoted = literal:gsub('"', ""):gsub("`", "")
-  if unquoted ~= literal then return schema.table(unquoted) end
-  return nil
+  if unquoted ~= literal then
+    local t2 = schema.table(unquoted)
+    if t2 then return t2 end
+  end
+  return nil, err
 end
 
 -- ---------------------------------------------------------------------------------
@@ -504,7 +507,7 @@ local function check_tables(c, facts, schema)
       c:add("read-table-not-literal", r.line, r.col,
         "read_table() must be called with a literal table name, so the tables used can be checked")
     elseif schema then
-      local t = resolve_table(schema, r.name)
+      local t, terr = resolve_table(schema, r.name)
       if t then
         read.by_literal[r.name] = t
         local dn = display_name(t)
@@ -518,8 +521,11 @@ local function check_tables(c, facts, schema)
           all_names = {}
           for _, tt in ipairs(schema.tables()) do all_names[#all_names + 1] = display_name(tt) end
         end
-        c:add("unknown-table", r.line, r.col, ("unknown table '%s'"):format(r.name),
-          util.closest(r.name, all_names))
+        -- an ambiguous name is not unknown: say which schemas have it
+        local ambiguous = type(terr) == "string" and terr:find("ambiguous", 1, true)
+        c:add("unknown-table", r.line, r.col,
+          ambiguous and terr or ("unknown table '%s'"):format(r.name),
+          ambiguous and {} or util.closest(r.name, all_names))
       end
     elseif not seen[r.name] then
       seen[r.name] = true

@@ -97,6 +97,20 @@ describe("lint facts computed from the code", function()
     local report = check('a = read_table("public.orders")\nb = read_table("customers")\nresult_df = a.join(b, "customer_id", "inner")\n')
     assert.same({"orders", "customers"}, report.tables_used)
   end)
+  it("says a table name is ambiguous rather than unknown", function()
+    local snap = shop_schema()
+    snap.tables[#snap.tables + 1] = {schema = "archive", name = "events", columns = {{name = "id"}}}
+    snap.tables[#snap.tables + 1] = {schema = "audit", name = "events", columns = {{name = "id"}}}
+    local S = schema_object(snap)
+    function S:table(name)
+      if name == "events" then return nil, "table name 'events' is ambiguous: archive.events, audit.events (use schema.name)" end
+      return schema_object(snap):table(name)
+    end
+    local report = check('result_df = read_table("events")\n', {schema = S})
+    assert.same({"unknown-table@1"}, ids(report))
+    assert.truthy(report.findings[1].message:find("ambiguous", 1, true))
+    assert.same({"audit.events"}, check('result_df = read_table("audit.events")\n', {schema = S}).tables_used)
+  end)
   it("rates a plain filter low and a multi-join aggregation with windows high", function()
     assert.equal("low", check('result_df = read_table("orders").filter("total_amount > 0")\n').complexity)
     local code = assert(util.read_file(CORPUS .. "/good/revenue_by_category.py"))
