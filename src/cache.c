@@ -573,6 +573,22 @@ static int l_cache_get(lua_State *L)
     return 2;
 }
 
+static int mkdirs(char *path)
+{
+    for (char *p = path + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            int rc = mkdir(path, 0700);
+            *p = saved;
+            if (rc != 0 && errno != EEXIST)
+                return 0;
+            if (saved == '\0')
+                return 1;
+        }
+    }
+}
+
 static int write_all(int fd, const void *a, size_t an, const void *b, size_t bn)
 {
     struct iovec iov[2] = {{(void *)a, an}, {(void *)b, bn}};
@@ -636,10 +652,12 @@ static int l_cache_put(lua_State *L)
     snprintf(tmp, sizeof tmp, "%s/%.2s/.tmp-%ld-%lu-%ld", s->dir, key, (long)getpid(),
              ++tmp_counter, (long)(created % 1000000));
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == ENOENT) { /* first entry under this prefix */
+    /* ENOENT: the first entry under this prefix, or another process's clear() removed
+     * the directory meanwhile (possibly again between our mkdir and open). */
+    for (int tries = 0; fd < 0 && errno == ENOENT && tries < 3; tries++) {
         char sub[PATH_CAP];
         snprintf(sub, sizeof sub, "%s/%.2s", s->dir, key);
-        if (mkdir(sub, 0700) != 0 && errno != EEXIST)
+        if (!mkdirs(sub))
             return fail_errno(L, sub, errno);
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     }
@@ -842,22 +860,6 @@ static lua_Integer opt_positive(lua_State *L, const char *key, lua_Integer dflt,
     }
     lua_pop(L, 1);
     return v;
-}
-
-static int mkdirs(char *path)
-{
-    for (char *p = path + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char saved = *p;
-            *p = '\0';
-            int rc = mkdir(path, 0700);
-            *p = saved;
-            if (rc != 0 && errno != EEXIST)
-                return 0;
-            if (saved == '\0')
-                return 1;
-        }
-    }
 }
 
 static int l_cache_open(lua_State *L)

@@ -13,6 +13,9 @@
  * @param opts {concurrency=8, on_done=function(i, answer) end}   (both optional)
  * @return answer {status=int|nil, headers={lowercased-name=value}, body=string,
  *                 attempts=n, error=nil|"message", elapsed_s=float}
+ *   `elapsed_s` runs from the first attempt's start (not from the call: a request
+ *   queued behind the concurrency bound has not started) to the answer, retry waits
+ *   included.
  *   `error` is set when the last attempt got no complete HTTP response (connection
  *   refused or reset, timeout, truncated body, response too large); `status` is still
  *   set when a status line arrived. An HTTP error status alone is not an `error`.
@@ -462,7 +465,8 @@ static int setup_easy(http_state *st, xfer *x)
         }
     }
     reset_response(x);
-    x->attempts++;
+    if (x->attempts++ == 0)
+        x->started = monotonic_now(); /* time in the queue is not the request's */
     if (curl_multi_add_handle(st->multi, x->easy) != CURLM_OK)
         return 0;
     x->state = X_ACTIVE;
@@ -600,9 +604,6 @@ static void run_batch(lua_State *L, int bi, int concurrency, int on_done)
     }
     int next_fresh = 0, active = 0, waiting = 0, done = 0;
     st->busy = 1; /* the batch owns the multi handle until batch_release */
-    double t0 = monotonic_now();
-    for (int i = 0; i < b->n; i++)
-        b->x[i].started = t0;
 
     while (done < b->n) {
         double now = monotonic_now();

@@ -271,4 +271,31 @@ describe("sparkgen.cache", function()
     assert.is_nil(c)
     assert.is_string(err)
   end)
+
+  it("stays consistent while several processes put, get, evict and clear at once", function()
+    local dir = fresh_dir()
+    sys.mkdir_p(base)
+    local worker = base .. "/worker.lua"
+    write(worker, [[
+local cache = require "sparkgen.cache"
+local sys = require "sparkgen.sys"
+local dir, id = arg[1], arg[2]
+local c = assert(cache.open{dir = dir, max_entries = 40, lru_entries = 4})
+for round = 1, 300 do
+  local ok, err = c:put(sys.sha256("k" .. round % 60), ("%s:%d:"):format(id, round) .. ("x"):rep(round % 300), 60)
+  if not ok then io.stderr:write("put: ", tostring(err), "\n") os.exit(1) end
+  local v, gerr = c:get(sys.sha256("k" .. (round * 7) % 60))
+  if v == nil and gerr then io.stderr:write("get: ", gerr, "\n") os.exit(1) end
+  if v and not v:match("^%d+:%d+:x*$") then io.stderr:write("bad value\n") os.exit(1) end
+  if round % 150 == 0 then c:clear() end
+  if round % 100 == 0 then c:prune() end
+end
+]])
+    local bin = os.getenv("SPARKGEN") or "./sparkgen"
+    local cmd = ("fail=0; for i in 1 2 3; do %s run %s %s $i & done; " ..
+                 "for j in 1 2 3; do wait -n || fail=1; done; exit $fail"):format(bin, worker, dir)
+    assert.is_true(os.execute("bash -c '" .. cmd .. "'"))
+    local st = cache.open{dir = dir}:stats()
+    assert.is_true(st.entries <= 60, "entries " .. st.entries)
+  end)
 end)
