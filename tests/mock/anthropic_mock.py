@@ -61,18 +61,11 @@ COUNT_FIELDS = {"model", "messages", "system", "tools", "tool_choice", "thinking
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 
 DEFAULT_CODE = """orders = read_table("orders")
-order_items = read_table("order_items")
 
-# Aggregate the lines per order first: joining orders to its lines multiplies orders.
-lines_per_order = (
-    order_items
-    .groupBy("order_id")
-    .agg(F.sum(F.col("quantity") * F.col("unit_price")).alias("items_amount"))
-)
-
+# total_amount is the order header's sum of its lines: no join to order_items needed,
+# so no fan-out.
 result_df = (
     orders
-    .join(lines_per_order, on="order_id", how="left")
     .groupBy(F.date_trunc("month", F.col("order_date")).alias("month"))
     .agg(
         F.count("order_id").alias("orders"),
@@ -86,7 +79,7 @@ result_df = (
 DEFAULT_REPLY = {
     "code": DEFAULT_CODE,
     "description": "Orders and revenue per month.",
-    "tables_used": ["orders", "order_items"],
+    "tables_used": ["orders"],
     "estimated_complexity": "low",
     "validation_checks": [
         {"rule": "non_empty"},
