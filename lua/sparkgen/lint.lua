@@ -47,7 +47,6 @@
 -- template, which legitimately imports os and reads with spark.read. Line numbers are
 -- those of the file. Everything the body itself does is held to the same policy.
 local util = require "sparkgen.util"
-local sys = require "sparkgen.sys"
 local paths = require "sparkgen.paths"
 
 local M = {}
@@ -291,18 +290,43 @@ end
 -- ---------------------------------------------------------------------------------
 -- SQL text helpers (spark.sql strings).
 
--- Blank out string literals, quoted identifiers and comments so keyword scans only
--- see SQL structure.
+-- Blank out string literals and comments so keyword scans only see SQL structure.
+-- One left-to-right scan, so "--" inside a string is not a comment and a quote
+-- inside a comment opens no string. Backquoted identifiers are kept as they are.
 local function sql_structure(text)
-  local s = text:gsub("%-%-[^\n]*", " "):gsub("/%*.-%*/", " ")
-  s = s:gsub("'[^']*'", "''"):gsub('"[^"]*"', '""')
-  return s
+  local out, i, n = {}, 1, #text
+  while i <= n do
+    local c = text:sub(i, i)
+    local two = text:sub(i, i + 1)
+    if c == "'" or c == '"' then
+      local j = i + 1
+      while j <= n do
+        local d = text:sub(j, j)
+        if d == "\\" then j = j + 2
+        elseif d == c then break
+        else j = j + 1 end
+      end
+      out[#out + 1] = c .. c
+      i = j + 1
+    elseif c == "`" then
+      local j = text:find("`", i + 1, true) or n
+      out[#out + 1] = text:sub(i, j)
+      i = j + 1
+    elseif two == "--" then
+      i = (text:find("\n", i, true) or n) + 1
+      out[#out + 1] = " "
+    elseif two == "/*" then
+      local _, e = text:find("*/", i + 2, true)
+      i = (e or n) + 1
+      out[#out + 1] = " "
+    else
+      out[#out + 1] = c
+      i = i + 1
+    end
+  end
+  return table.concat(out)
 end
 
-local DENIED_SQL = {"insert", "update", "delete", "merge", "create", "drop", "alter",
-                    "truncate", "grant", "revoke", "replace", "refresh", "msck", "load",
-                    "set", "reset", "use", "cache", "uncache", "add", "call", "vacuum",
-                    "optimize", "analyze", "comment", "lock", "copy", "export", "import"}
 local DENIED_ANYWHERE = {insert = true, update = true, delete = true, merge = true,
                          create = true, drop = true, alter = true, truncate = true,
                          grant = true, revoke = true}
@@ -325,8 +349,6 @@ local function sql_problem(text)
   end
   return nil
 end
-M._sql_problem = sql_problem
-M._DENIED_SQL = DENIED_SQL
 
 -- FROM inside these functions is syntax, not a relation: EXTRACT(YEAR FROM ts).
 local FROM_FUNCTIONS = {extract = true, trim = true, substring = true, substr = true,
@@ -374,7 +396,6 @@ local function sql_relations(text)
   end
   return rels, ctes
 end
-M._sql_relations = sql_relations
 
 -- ---------------------------------------------------------------------------------
 -- The checks
@@ -387,7 +408,6 @@ local function complexity_of(facts)
   if score <= 5 then return "medium" end
   return "high"
 end
-M._complexity_of = complexity_of
 
 local function lower_set(names)
   local exact, lower = {}, {}

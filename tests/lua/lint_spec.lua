@@ -193,7 +193,8 @@ describe("lint and prompt injection", function()
   it("rejects whatever DROP TABLE the model was talked into, however it is spelled", function()
     for _, sql in ipairs({"DROP TABLE orders", "  drop table orders", "/* hi */ DROP TABLE orders",
                           "SELECT 1; DROP TABLE orders", "(DROP TABLE orders)",
-                          "WITH x AS (SELECT 1) DELETE FROM orders"}) do
+                          "WITH x AS (SELECT 1) DELETE FROM orders",
+                          "SELECT '--' ; DROP TABLE orders", "SELECT 1 /* ' */; DROP TABLE orders"}) do
       local code = ('spark.sql(%q)\nresult_df = read_table("orders")\n'):format(sql)
       local report = check(code)
       assert.is_false(report.ok, sql)
