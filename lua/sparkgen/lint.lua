@@ -34,7 +34,10 @@
 --   forbid_sql_functions SQL functions refused inside spark.sql/expr/filter text
 --                        (extends reflect, java_method, try_reflect: they call Java)
 --   forbid_calls         dotted calls refused (extends spark.stop, spark.newSession:
---                        the session is shared by every job a runner imports)
+--                        the session is shared by every job a runner imports;
+--                        F.reflect, F.java_method, F.call_function)
+--   forbid_methods       method names refused on any object (extends pipe:
+--                        rdd.pipe("cmd") runs a shell command on every executor)
 --   errors               warning ids to treat as errors, e.g. {"cross-join"}
 --   warnings             error ids to report as warnings only (use with care)
 --   ignore               ids not reported at all
@@ -63,7 +66,11 @@ M.DEFAULT_POLICY = {
                   "memoryview", "sc", "sqlContext", "SparkSession", "SparkContext"},
   allow_names = {},
   forbid_sql_functions = {"reflect", "java_method", "try_reflect"},
-  forbid_calls = {"spark.stop", "spark.newSession", "spark.sparkContext.stop"},
+  forbid_calls = {"spark.stop", "spark.newSession", "spark.sparkContext.stop",
+                  -- the Python twins of the SQL functions that call Java
+                  "F.reflect", "F.java_method", "F.try_reflect", "F.call_function",
+                  "reflect", "java_method", "try_reflect", "call_function"},
+  forbid_methods = {"pipe"},
   errors = {},
   warnings = {},
   ignore = {},
@@ -83,7 +90,8 @@ local SEVERITY = {
 }
 M.SEVERITY = SEVERITY
 
-local LIST_KEYS = {allow_imports = true, forbid_names = true, allow_names = true, forbid_calls = true,
+local LIST_KEYS = {allow_imports = true, forbid_names = true, allow_names = true,
+                   forbid_calls = true, forbid_methods = true,
                    forbid_sql_functions = true, errors = true, warnings = true, ignore = true}
 
 local function set_of(list)
@@ -579,9 +587,10 @@ local function check_policy(c, facts, policy)
       nil, "private")
   end
   for _, call in ipairs(facts.calls) do
-    if policy.forbid_calls_set[call.name] then
+    local method = call.name:match("%.([^.]+)$")
+    if policy.forbid_calls_set[call.name] or (method and policy.forbid_methods_set[method]) then
       c:add("forbidden-call", call.line, call.col,
-        ("%s() is not allowed in generated code (it affects the shared Spark session)"):format(call.name))
+        ("%s() is not allowed in generated code"):format(call.name:gsub("^<expr>", "")))
     end
   end
   for _, r in ipairs(facts.read_table_refs) do
