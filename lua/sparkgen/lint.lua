@@ -458,9 +458,20 @@ local function check_columns(c, facts, schema, read)
     return out
   end
 
+  -- a frame over a table that is not in the schema was already reported as
+  -- unknown-table; its columns would only repeat that finding
+  local function unresolved(literals)
+    for _, lit in ipairs(literals or {}) do
+      if not read.by_literal[lit] then return true end
+    end
+    return false
+  end
+
   for _, ref in ipairs(facts.columns) do
     local name = ref.name
-    if not ref.opaque and not has(introduced, name) then
+    local alias_tables = ref.qualifier and facts.frame_aliases[ref.qualifier]
+    if not ref.opaque and not has(introduced, name) and not unresolved(ref.tables)
+        and not unresolved(alias_tables) then
       local candidates
       local q = ref.qualifier
       if q then

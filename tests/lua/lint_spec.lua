@@ -97,6 +97,10 @@ describe("lint facts computed from the code", function()
     local report = check('a = read_table("public.orders")\nb = read_table("customers")\nresult_df = a.join(b, "customer_id", "inner")\n')
     assert.same({"orders", "customers"}, report.tables_used)
   end)
+  it("reports an unknown table once, not again for every column read from it", function()
+    local code = 'o = read_table("ordres")\nc = read_table("customers")\nresult_df = o.join(c, "customer_id", "inner").select(o.total_amount, "name")\n'
+    assert.same({"unknown-table@1"}, ids(check(code)))
+  end)
   it("says a table name is ambiguous rather than unknown", function()
     local snap = shop_schema()
     snap.tables[#snap.tables + 1] = {schema = "archive", name = "events", columns = {{name = "id"}}}
