@@ -25,7 +25,9 @@
  * @function conn:catalog(schemas|nil)
  *   @return {table...} in the snapshot shape of docs/internals.md, sorted by schema
  *   then name: {schema=, name=, kind=, comment=?, rows=?, columns={{name=, position=,
- *   type=, nullable=, default=?, generated=, comment=?}...}, primary_key={names...}}.
+ *   type=, nullable=, default=?, generated=true|nil, comment=?}...},
+ *   primary_key={names...}} (absent fields are nil; generated is nil when false, which
+ *   keeps 200,000 column tables small).
  *   kind: table | partitioned_table | view | materialized_view | foreign_table.
  *   Partitions are folded into their parent (whose rows sum the partitions').
  *   schemas: list of schema names; nil = every non-system schema the role can use.
@@ -229,24 +231,33 @@ static int push_result_error(lua_State *L, pg_conn *c, const PGresult *res, cons
     return 3;
 }
 
+/* Receives the main query's rows: in single-row mode once per row, else once. */
+typedef void (*rows_fn)(lua_State *L, const PGresult *res, void *ud);
+
 /* Run `query` inside BEGIN READ ONLY ... COMMIT as one round trip (pipeline mode).
- * Returns the query's PGresult (caller clears it) or NULL with *err set to a result
- * to report (caller clears it; may itself be NULL when the connection broke). */
-static PGresult *run_read_only(pg_conn *c, const char *query, int nparams,
-                               const char *const *params, PGresult **err)
+ * With `each`, the query runs in single-row mode and every row goes to each(L, res,
+ * ud) as it arrives, so a big catalog never sits in memory twice (PGresult + Lua);
+ * returns 1 on success. Without it, *out receives the whole result (caller clears it).
+ * On failure returns 0 with *err set to the failed result (caller clears it; NULL when
+ * the connection itself broke). */
+static int run_read_only(lua_State *L, pg_conn *c, const char *query, int nparams,
+                         const char *const *params, rows_fn each, void *ud,
+                         PGresult **out, PGresult **err)
 {
     PGconn *pg = c->pg;
-    PGresult *res, *mine = NULL;
+    PGresult *res;
     int stage = 0, ok = 1;
     *err = NULL;
+    if (out)
+        *out = NULL;
     if (!PQenterPipelineMode(pg))
-        return NULL;
+        return 0;
     if (!PQsendQueryParams(pg, "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0) ||
         !PQsendQueryParams(pg, query, nparams, NULL, params, NULL, NULL, 0) ||
         !PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
         !PQpipelineSync(pg)) {
         PQexitPipelineMode(pg);
-        return NULL;
+        return 0;
     }
     /* Results arrive per query, each followed by NULL; the sync ends the pipeline. */
     for (;;) {
@@ -255,6 +266,8 @@ static PGresult *run_read_only(pg_conn *c, const char *query, int nparams,
             if (stage >= 3)
                 break;
             stage++;
+            if (stage == 1 && each)
+                PQsetSingleRowMode(pg); /* applies to the query whose results come next */
             continue;
         }
         ExecStatusType st = PQresultStatus(res);
@@ -267,21 +280,40 @@ static PGresult *run_read_only(pg_conn *c, const char *query, int nparams,
             *err = res;
             continue;
         }
-        if (stage == 1 && st == PGRES_TUPLES_OK && mine == NULL) {
-            mine = res;
-            continue;
+        if (stage == 1 && ok && (st == PGRES_TUPLES_OK || st == PGRES_SINGLE_TUPLE)) {
+            if (each) {
+                each(L, res, ud);
+            } else if (out && *out == NULL) {
+                *out = res;
+                continue;
+            }
         }
         PQclear(res);
     }
     PQexitPipelineMode(pg);
     if (!ok) {
-        PQclear(mine);
+        if (out) {
+            PQclear(*out);
+            *out = NULL;
+        }
         /* A failed statement leaves the transaction aborted; end it. */
         if (PQtransactionStatus(pg) != PQTRANS_IDLE)
             PQclear(PQexec(pg, "ROLLBACK"));
-        return NULL;
+        return 0;
     }
-    return mine;
+    return 1;
+}
+
+/* run_read_only for a whole result: PGresult or NULL (see run_read_only). */
+static PGresult *read_all(lua_State *L, pg_conn *c, const char *query, int nparams,
+                          const char *const *params, PGresult **err)
+{
+    PGresult *res = NULL;
+    if (!run_read_only(L, c, query, nparams, params, NULL, NULL, &res, err))
+        return NULL;
+    if (res == NULL)
+        res = PQmakeEmptyPGresult(c->pg, PGRES_TUPLES_OK);
+    return res;
 }
 
 static void set_str(lua_State *L, const char *key, const char *value)
@@ -493,6 +525,66 @@ static int l_pg_identity(lua_State *L)
 
 /* ---------------------------------------------------------------- conn methods */
 
+/* Building the tables list row by row: while a table is open, the stack holds
+ * list, table, columns, primary key slots (in that order from `list`). */
+typedef struct {
+    int list;                 /* stack index of the result list */
+    lua_Integer ntables, ncols;
+    unsigned long prev_oid;
+    int open;                 /* a table is on the stack */
+} catalog_state;
+
+static void catalog_rows(lua_State *L, const PGresult *res, void *ud)
+{
+    catalog_state *cs = (catalog_state *)ud;
+    int nrows = PQntuples(res);
+    for (int r = 0; r < nrows; r++) {
+        unsigned long oid = strtoul(PQgetvalue(res, r, 0), NULL, 10);
+        if (!cs->open || oid != cs->prev_oid) {
+            if (cs->open)
+                lua_settop(L, cs->list);
+            cs->prev_oid = oid;
+            cs->open = 1;
+            lua_createtable(L, 0, 8);
+            set_field(L, res, r, 1, "schema");
+            set_field(L, res, r, 2, "name");
+            set_str(L, "kind", kind_name(PQgetvalue(res, r, 3)[0]));
+            set_int_field(L, res, r, 4, "rows");
+            set_field(L, res, r, 5, "comment");
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, cs->list, ++cs->ntables);
+            lua_newtable(L);
+            lua_pushvalue(L, -1);
+            lua_setfield(L, cs->list + 1, "columns");
+            lua_newtable(L);
+            lua_pushvalue(L, -1);
+            lua_setfield(L, cs->list + 1, "primary_key");
+            cs->ncols = 0;
+        }
+        if (PQgetisnull(res, r, 6))
+            continue; /* a table without columns */
+        /* Four keys always (name, position, type, nullable); default, generated (only
+         * when true) and comment when present: most columns fit the smallest table. */
+        lua_createtable(L, 0, 4);
+        set_field(L, res, r, 6, "name");
+        set_int_field(L, res, r, 7, "position");
+        set_field(L, res, r, 8, "type");
+        lua_pushboolean(L, !field_bool(res, r, 9));
+        lua_setfield(L, -2, "nullable");
+        set_field(L, res, r, 10, "default");
+        if (field_bool(res, r, 11)) {
+            lua_pushboolean(L, 1);
+            lua_setfield(L, -2, "generated");
+        }
+        set_field(L, res, r, 12, "comment");
+        lua_rawseti(L, cs->list + 2, ++cs->ncols);
+        if (!PQgetisnull(res, r, 13)) {
+            push_field(L, res, r, 6);
+            lua_rawseti(L, cs->list + 3, (lua_Integer)strtoll(PQgetvalue(res, r, 13), NULL, 10));
+        }
+    }
+}
+
 static int l_conn_catalog(lua_State *L)
 {
     pg_conn *c = check_conn(L, 1);
@@ -502,64 +594,23 @@ static int l_conn_catalog(lua_State *L)
         push_text_array(L, 2);
         param = lua_tostring(L, -1);
     }
+    luaL_checkstack(L, 8, "catalog");
+    lua_newtable(L);
+    catalog_state cs = {lua_gettop(L), 0, 0, 0, 0};
+    /* Everything built here stays alive, so collection cycles would only cost time. */
+    int gc_was_running = lua_gc(L, LUA_GCISRUNNING);
+    lua_gc(L, LUA_GCSTOP);
     PGresult *err;
-    PGresult *res = run_read_only(c, CATALOG_SQL, 1, &param, &err);
-    if (res == NULL) {
+    int ok = run_read_only(L, c, CATALOG_SQL, 1, &param, catalog_rows, &cs, NULL, &err);
+    if (gc_was_running)
+        lua_gc(L, LUA_GCRESTART);
+    lua_settop(L, cs.list);
+    if (!ok) {
+        lua_pop(L, 1);
         int r = push_result_error(L, c, err, "reading the catalog failed");
         PQclear(err);
         return r;
     }
-    int nrows = PQntuples(res);
-    lua_newtable(L); /* the list of tables */
-    int list = lua_gettop(L);
-    lua_Integer ntables = 0, ncols = 0;
-    const char *prev_oid = "";
-    int pk_idx = 0, cols_idx = 0;
-    for (int r = 0; r < nrows; r++) {
-        const char *oid = PQgetvalue(res, r, 0);
-        if (strcmp(oid, prev_oid) != 0) {
-            if (ntables > 0)
-                lua_pop(L, 3); /* previous table, its columns, its pk slots */
-            prev_oid = oid;
-            lua_createtable(L, 0, 7);
-            set_field(L, res, r, 1, "schema");
-            set_field(L, res, r, 2, "name");
-            set_str(L, "kind", kind_name(PQgetvalue(res, r, 3)[0]));
-            set_int_field(L, res, r, 4, "rows");
-            set_field(L, res, r, 5, "comment");
-            lua_pushvalue(L, -1);
-            lua_rawseti(L, list, ++ntables);
-            lua_newtable(L);
-            lua_pushvalue(L, -1);
-            lua_setfield(L, -3, "columns");
-            cols_idx = lua_gettop(L);
-            lua_newtable(L);
-            lua_pushvalue(L, -1);
-            lua_setfield(L, -4, "primary_key");
-            pk_idx = lua_gettop(L);
-            ncols = 0;
-        }
-        if (PQgetisnull(res, r, 6))
-            continue; /* a table without columns */
-        lua_createtable(L, 0, 7);
-        set_field(L, res, r, 6, "name");
-        set_int_field(L, res, r, 7, "position");
-        set_field(L, res, r, 8, "type");
-        lua_pushboolean(L, !field_bool(res, r, 9));
-        lua_setfield(L, -2, "nullable");
-        set_field(L, res, r, 10, "default");
-        lua_pushboolean(L, field_bool(res, r, 11));
-        lua_setfield(L, -2, "generated");
-        set_field(L, res, r, 12, "comment");
-        lua_rawseti(L, cols_idx, ++ncols);
-        if (!PQgetisnull(res, r, 13)) {
-            push_field(L, res, r, 6);
-            lua_rawseti(L, pk_idx, (lua_Integer)strtoll(PQgetvalue(res, r, 13), NULL, 10));
-        }
-    }
-    if (ntables > 0)
-        lua_pop(L, 3);
-    PQclear(res);
     return 1;
 }
 
@@ -569,7 +620,7 @@ static int l_conn_foreign_keys(lua_State *L)
     const char *params[2] = {luaL_checkstring(L, 2), luaL_checkstring(L, 3)};
     PGresult *err;
     /* Existence first, in the same read, so a missing table is an error, not "no keys". */
-    PGresult *res = run_read_only(c,
+    PGresult *res = read_all(L, c,
         "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE n.nspname = $1 AND c.relname = $2", 2, params, &err);
     if (res == NULL) {
@@ -584,7 +635,7 @@ static int l_conn_foreign_keys(lua_State *L)
         lua_pushfstring(L, "no table %s.%s", params[0], params[1]);
         return 2;
     }
-    res = run_read_only(c, FOREIGN_KEYS_SQL, 2, params, &err);
+    res = read_all(L, c, FOREIGN_KEYS_SQL, 2, params, &err);
     if (res == NULL) {
         int r = push_result_error(L, c, err, "reading foreign keys failed");
         PQclear(err);
@@ -645,7 +696,7 @@ static int l_conn_stats(lua_State *L)
     pg_conn *c = check_conn(L, 1);
     const char *params[3] = {luaL_checkstring(L, 2), luaL_checkstring(L, 3), luaL_optstring(L, 4, NULL)};
     PGresult *err;
-    PGresult *res = run_read_only(c, STATS_SQL, 3, params, &err);
+    PGresult *res = read_all(L, c, STATS_SQL, 3, params, &err);
     if (res == NULL) {
         int r = push_result_error(L, c, err, "reading statistics failed");
         PQclear(err);

@@ -3,13 +3,15 @@
 -- (through sparkgen.pg), with an on-disk snapshot cache so a second process within the
 -- TTL never touches the database.
 --
--- The cache is built for big catalogs: one small JSON file per table name (every
--- schema's table of that name), a names index and a tiny meta file. Looking up one
--- table parses only its own file; nothing else is read until asked for.
+-- The cache is built for big catalogs: tables are spread over bucket files by a hash
+-- of their name (about 32 tables a bucket, at most 1024 buckets: 10,000 files would
+-- cost more to create than the catalog query itself), plus a names index and a tiny
+-- meta file. Looking up one table parses only its bucket; nothing else is read until
+-- asked for.
 --
---   cache/schema/<key>/meta.json     source + captured_at (freshness check)
+--   cache/schema/<key>/meta.json     source, captured time, bucket count (freshness)
 --                      index.json    [[schema, name, kind, rows], ...] (listing, suggestions)
---                      t/<h>.json    tables named N (h = sha256(N)), compact JSON
+--                      t/<b>.json    {name: [tables with that name]} for bucket b
 --                      f/<h>.json    foreign keys fetched on demand, per table named N
 --                      s/<h>.json    statistics fetched on demand, per table named N
 local sys = require "sparkgen.sys"
@@ -135,9 +137,9 @@ end
 local function normalize_table(t)
   t.columns = as_list(t.columns)
   for i, c in ipairs(t.columns) do
-    if c.position == nil then c.position = i end
+    c.position = math.tointeger(c.position) or i
     if c.nullable == nil then c.nullable = true end
-    if c.generated == nil then c.generated = false end
+    if c.generated == false then c.generated = nil end -- absent means false, as from pg
   end
   t.primary_key = as_list(t.primary_key)
   if t.foreign_keys then
@@ -156,15 +158,20 @@ end
 
 -- ------------------------------------------------------------------ JSON output
 
--- Encode one value like util.json_encode(v, 2) at the given depth. Snapshot tables are
--- the hot path (a 10,000-table catalog is 200,000 column objects), so their known
--- shapes are written with fixed, already-sorted key lists; anything else goes through
--- util.json_encode and is re-indented.
+-- The snapshot is written like util.json_encode(doc, 2) (sorted keys, two-space
+-- indent) but by a writer that knows the shape: a 10,000-table catalog is 200,000
+-- column objects, and the generic encoder would spend seconds sorting keys. Absent
+-- optional values of tables and columns are written as null so every entry has the
+-- same keys; generated defaults to false.
 local enc_str = cjson.encode
+
 local function enc_scalar(v)
   if v == nil then return "null" end
-  if type(v) == "number" and math.type(v) == "float" and v == math.floor(v) and v > -2^53 and v < 2^53 then
-    return ("%d"):format(v)
+  local tv = type(v)
+  if tv == "string" then return enc_str(v) end
+  if tv == "number" then
+    if math.type(v) == "integer" then return tostring(v) end
+    if v == math.floor(v) and v > -2^53 and v < 2^53 then return ("%d"):format(v) end
   end
   return enc_str(v) or "null"
 end
@@ -175,71 +182,189 @@ local function enc_generic(v, depth)
   return s
 end
 
-local function enc_string_list(list, depth)
-  if #list == 0 then return "[]" end
-  local pad = "\n" .. (" "):rep(2 * (depth + 1))
-  local out = {}
-  for i, s in ipairs(list) do out[i] = pad .. enc_scalar(s) end
-  return "[" .. table.concat(out, ",") .. "\n" .. (" "):rep(2 * depth) .. "]"
+local pads = {}
+local function pad(depth)
+  local p = pads[depth]
+  if not p then
+    p = "\n" .. (" "):rep(2 * depth)
+    pads[depth] = p
+  end
+  return p
 end
 
--- Emit an object whose keys are `keys` (already sorted), skipping nil values; `enc`
--- maps a key to a special encoder.
-local function enc_object(obj, keys, depth, enc)
-  local pad = "\n" .. (" "):rep(2 * (depth + 1))
-  local out = {}
-  for _, k in ipairs(keys) do
-    local v = obj[k]
-    if v ~= nil then
-      local f = enc and enc[k]
-      out[#out + 1] = pad .. '"' .. k .. '": ' .. (f and f(v, depth + 1) or enc_scalar(v))
-    end
+-- Key prefixes per depth: '\n    "name": ' (first key) or ',\n    "name": '.
+local prefixes = {}
+local function key_prefixes(depth, keys)
+  local cache = prefixes[depth]
+  if not cache then
+    cache = {}
+    prefixes[depth] = cache
   end
-  if #out == 0 then return "{}" end
-  return "{" .. table.concat(out, ",") .. "\n" .. (" "):rep(2 * depth) .. "}"
+  local p = cache[keys]
+  if not p then
+    p = {}
+    for i, k in ipairs(keys) do p[k] = (i > 1 and "," or "") .. pad(depth) .. '"' .. k .. '": ' end
+    p.first = {}
+    for _, k in ipairs(keys) do p.first[k] = pad(depth) .. '"' .. k .. '": ' end
+    cache[keys] = p
+  end
+  return p
 end
 
 local COLUMN_KEYS = {"comment", "default", "generated", "name", "nullable", "position", "type"}
-local FK_KEYS = {"columns", "name", "ref_columns", "ref_schema", "ref_table"}
 local TABLE_KEYS = {"columns", "comment", "foreign_keys", "kind", "name", "primary_key",
                     "rows", "schema", "stats"}
-local KNOWN = {}
-for _, list in ipairs({COLUMN_KEYS, FK_KEYS, TABLE_KEYS}) do
-  local set = {}
-  for _, k in ipairs(list) do set[k] = true end
-  KNOWN[list] = set
+
+local function string_list(list, depth)
+  if #list == 0 then return "[]" end
+  local out = {}
+  for i, s in ipairs(list) do out[i] = pad(depth + 1) .. enc_scalar(s) end
+  return "[" .. table.concat(out, ",") .. pad(depth) .. "]"
 end
 
-local function only_known(obj, keys)
-  local set = KNOWN[keys]
-  for k in pairs(obj) do
-    if not set[k] then return false end
-  end
-  return true
+local function fk_json(fk, depth)
+  local p = pad(depth + 1)
+  return table.concat({"{",
+    p, '"columns": ', string_list(fk.columns or {}, depth + 1), ",",
+    p, '"name": ', enc_scalar(fk.name), ",",
+    p, '"ref_columns": ', string_list(fk.ref_columns or {}, depth + 1), ",",
+    p, '"ref_schema": ', enc_scalar(fk.ref_schema), ",",
+    p, '"ref_table": ', enc_scalar(fk.ref_table),
+    pad(depth), "}"})
 end
 
-local function enc_list_of(keys, enc)
-  return function(list, depth)
-    if #list == 0 then return "[]" end
-    local pad = "\n" .. (" "):rep(2 * (depth + 1))
-    local out = {}
-    for i, obj in ipairs(list) do
-      out[i] = pad .. (only_known(obj, keys) and enc_object(obj, keys, depth + 1, enc)
-                       or enc_generic(obj, depth + 1))
+-- One column object at `depth` as a string.format pattern: one call per column
+-- (arguments: "[" or ",", then the values in key order, already encoded).
+local column_formats = {}
+local function column_format(depth)
+  local f = column_formats[depth]
+  if not f then
+    local parts = {"%s", pad(depth), "{"}
+    for i, k in ipairs(COLUMN_KEYS) do
+      parts[#parts + 1] = (i > 1 and "," or "") .. pad(depth + 1) .. '"' .. k .. '": %s'
     end
-    return "[" .. table.concat(out, ",") .. "\n" .. (" "):rep(2 * depth) .. "]"
+    parts[#parts + 1] = pad(depth) .. "}"
+    f = table.concat(parts)
+    column_formats[depth] = f
   end
+  return f
 end
 
-local FK_ENC = {columns = enc_string_list, ref_columns = enc_string_list}
-local TABLE_ENC = {
-  columns = enc_list_of(COLUMN_KEYS),
-  primary_key = enc_string_list,
-  foreign_keys = enc_list_of(FK_KEYS, FK_ENC),
-  stats = function(v, depth) return enc_generic(v, depth) end,
-}
+-- Append table t (at `depth`) to buf after index n; returns the new n.
+local function table_into(buf, n, t, depth)
+  local kp = key_prefixes(depth + 1, TABLE_KEYS)
+  local item_pad, close_list = pad(depth + 2), pad(depth + 1) .. "]"
+  n = n + 1; buf[n] = "{" .. kp.first.columns
+  local cols = t.columns or {}
+  if #cols == 0 then
+    n = n + 1; buf[n] = "[]"
+  else
+    local fmt = column_format(depth + 2)
+    local format = string.format
+    for i, c in ipairs(cols) do
+      local cm, df = c.comment, c.default
+      n = n + 1
+      buf[n] = format(fmt, i == 1 and "[" or ",", cm and enc_str(cm) or "null", df and enc_str(df) or "null",
+                      c.generated and "true" or "false", enc_str(c.name), c.nullable == false and "false" or "true",
+                      enc_scalar(c.position or i), enc_scalar(c.type))
+    end
+    n = n + 1; buf[n] = close_list
+  end
+  n = n + 1; buf[n] = kp.comment
+  n = n + 1; buf[n] = enc_scalar(t.comment)
+  if t.foreign_keys then
+    n = n + 1; buf[n] = kp.foreign_keys
+    if #t.foreign_keys == 0 then
+      n = n + 1; buf[n] = "[]"
+    else
+      for i, fk in ipairs(t.foreign_keys) do
+        n = n + 1; buf[n] = (i == 1 and "[" or ",") .. item_pad .. fk_json(fk, depth + 2)
+      end
+      n = n + 1; buf[n] = close_list
+    end
+  end
+  n = n + 1; buf[n] = kp.kind
+  n = n + 1; buf[n] = enc_scalar(t.kind)
+  n = n + 1; buf[n] = kp.name
+  n = n + 1; buf[n] = enc_scalar(t.name)
+  n = n + 1; buf[n] = kp.primary_key
+  n = n + 1; buf[n] = string_list(t.primary_key or {}, depth + 1)
+  n = n + 1; buf[n] = kp.rows
+  n = n + 1; buf[n] = enc_scalar(t.rows)
+  n = n + 1; buf[n] = kp.schema
+  n = n + 1; buf[n] = enc_scalar(t.schema)
+  if t.stats then
+    n = n + 1; buf[n] = kp.stats
+    n = n + 1; buf[n] = enc_generic(t.stats, depth + 1)
+  end
+  n = n + 1; buf[n] = pad(depth) .. "}"
+  return n
+end
 
--- The snapshot form of a table (no cache-private fields), as stored in a file.
+--- One table in the snapshot's JSON form, indented as at `depth` (2 in a document).
+function M.encode_table(t, depth)
+  local buf = {}
+  local n = table_into(buf, 0, t, depth or 0)
+  return table.concat(buf, "", 1, n)
+end
+
+-- Run fn with a lower GC pause: the big writers make short-lived strings while a large
+-- catalog stays live, and the default pause (collect when the heap doubles) would let
+-- garbage pile up to the size of the catalog itself.
+local function with_gc_pause(pause, fn, ...)
+  local mode = collectgarbage("incremental")
+  local old_pause = collectgarbage("setpause", pause)
+  -- A cycle must finish marking the whole live catalog before any garbage is freed;
+  -- a higher step multiplier finishes it after less new allocation. The new pause only
+  -- counts from the next cycle, so start one now.
+  local old_mul = collectgarbage("setstepmul", 200)
+  collectgarbage("step", 0)
+  local ok, a, b = pcall(fn, ...)
+  collectgarbage("setpause", old_pause)
+  collectgarbage("setstepmul", old_mul)
+  collectgarbage(mode)
+  if not ok then error(a, 0) end
+  return a, b
+end
+M._with_gc_pause = with_gc_pause
+
+--- Write a snapshot document {format=, source=, tables=} through write(text), in
+--- pieces, so a big catalog is never one giant string.
+function M.write_snapshot(write, source, tables)
+  if #tables > 1000 then
+    return with_gc_pause(120, M._write_snapshot, write, source, tables)
+  end
+  return M._write_snapshot(write, source, tables)
+end
+
+function M._write_snapshot(write, source, tables)
+  write('{\n  "format": ' .. enc_scalar(M.FORMAT) .. ',\n  "source": ' .. enc_generic(source or {}, 1)
+        .. ',\n  "tables": ')
+  if #tables == 0 then
+    write("[]\n}")
+    return
+  end
+  local buf, n = {}, 0
+  for i, t in ipairs(tables) do
+    n = n + 1; buf[n] = (i == 1 and "[" or ",") .. "\n    "
+    n = table_into(buf, n, t, 2)
+    if n > 4096 then
+      write(table.concat(buf, "", 1, n))
+      n = 0
+    end
+  end
+  n = n + 1; buf[n] = "\n  ]\n}"
+  write(table.concat(buf, "", 1, n))
+end
+
+--- The snapshot document as one string.
+function M.encode_snapshot(source, tables)
+  local parts = {}
+  M.write_snapshot(function(s) parts[#parts + 1] = s end, source, tables)
+  return table.concat(parts)
+end
+
+-- The snapshot form of a table (no cache-private fields).
 local function public_table(t)
   local fks
   if t.foreign_keys then
@@ -253,25 +378,6 @@ local function public_table(t)
           columns = t.columns, primary_key = t.primary_key, foreign_keys = fks, stats = t.stats}
 end
 
---- One table in the snapshot's JSON form at `depth` (2 inside a snapshot document).
-function M.encode_table(t, depth)
-  local p = public_table(t)
-  return enc_object(p, TABLE_KEYS, depth or 0, TABLE_ENC)
-end
-
---- A whole snapshot document {format=, source=, tables=}: same text as
---- util.json_encode(doc, 2), written much faster for big catalogs.
-function M.encode_snapshot(source, tables)
-  local parts = {}
-  for i, t in ipairs(tables) do parts[i] = "\n    " .. M.encode_table(t, 2) end
-  local tables_json = #parts == 0 and "[]" or ("[" .. table.concat(parts, ",") .. "\n  ]")
-  return table.concat({
-    '{\n  "format": ', enc_scalar(M.FORMAT),
-    ',\n  "source": ', enc_generic(source, 1),
-    ',\n  "tables": ', tables_json, "\n}",
-  })
-end
-
 -- ------------------------------------------------------------------ the Schema object
 
 local Schema = {}
@@ -281,11 +387,16 @@ local function key_of(schema, name) return schema .. "\0" .. name end
 
 local function name_hash(name) return sys.sha256(name):sub(1, 32) end
 
+local function bucket_of(name, nbuckets)
+  return tonumber(sys.sha256(name):sub(1, 8), 16) % nbuckets
+end
+
 local function new_schema(fields)
   local S = setmetatable(fields, Schema)
   S._by_name = S._by_name or {}       -- name → list of tables (loaded)
   S._fk = {}                          -- "schema\0name" → {outgoing=, incoming=}
   S._stats = {}
+  S._loaded = {}                      -- bucket files already read
   return S
 end
 
@@ -304,21 +415,26 @@ local function index_tables(S, tables)
 end
 
 -- The tables named exactly `name` (every schema). Cache-backed schemas read the one
--- file holding that name, once.
+-- bucket file holding that name, once.
 function Schema:_named(name)
   local list = self._by_name[name]
   if list then return list end
   if self._all or not self._dir then return {} end
-  local data = util.read_file(self._dir .. "/t/" .. name_hash(name) .. ".json")
-  list = {}
-  if data then
-    local decoded = cjson.decode(data)
+  local b = bucket_of(name, self._buckets)
+  if not self._loaded[b] then
+    self._loaded[b] = true
+    local data = util.read_file(("%s/t/%d.json"):format(self._dir, b))
+    local decoded = data and cjson.decode(data)
     if type(decoded) == "table" then
-      for _, t in ipairs(decoded) do
-        if t.name == name then list[#list + 1] = normalize_table(t) end
+      for tname, tables in pairs(decoded) do
+        if type(tables) == "table" and not self._by_name[tname] then
+          for i, t in ipairs(tables) do tables[i] = normalize_table(t) end
+          self._by_name[tname] = tables
+        end
       end
     end
   end
+  list = self._by_name[name] or {}
   self._by_name[name] = list
   return list
 end
@@ -668,6 +784,11 @@ function Schema:to_json()
   return M.encode_snapshot(self.source or {}, self:tables())
 end
 
+--- Stream the snapshot JSON to a file handle (no trailing newline).
+function Schema:write_json(fh)
+  M.write_snapshot(function(s) fh:write(s) end, self.source or {}, self:tables())
+end
+
 -- ------------------------------------------------------------------ opening
 
 local function read_snapshot(path)
@@ -768,9 +889,11 @@ end
 local function read_meta(dir)
   local data = util.read_file(dir .. "/meta.json")
   local meta = data and cjson.decode(data)
-  if type(meta) ~= "table" or type(meta.captured_epoch) ~= "number" or type(meta.source) ~= "table" then
+  if type(meta) ~= "table" or type(meta.captured_epoch) ~= "number" or type(meta.source) ~= "table"
+     or math.tointeger(meta.buckets) == nil or meta.buckets < 1 then
     return nil
   end
+  meta.buckets = math.tointeger(meta.buckets)
   return meta
 end
 
@@ -780,28 +903,35 @@ local function write_cache(dir, source, tables, epoch)
   local tmp = ("%s.tmp.%d.%d"):format(dir, sys.getpid(), math.random(1, 1 << 30))
   local ok, err = sys.mkdir_p(tmp .. "/t")
   if not ok then return nil, err end
-  local groups, names = {}, {}
+  local nbuckets = 1
+  while nbuckets * 32 < #tables and nbuckets < 1024 do nbuckets = nbuckets * 2 end
+  local buckets = {}
   local index = {}
   for i, t in ipairs(tables) do
-    local g = groups[t.name]
+    local b = bucket_of(t.name, nbuckets)
+    local bucket = buckets[b]
+    if not bucket then
+      bucket = {}
+      buckets[b] = bucket
+    end
+    local g = bucket[t.name]
     if not g then
       g = {}
-      groups[t.name] = g
-      names[#names + 1] = t.name
+      bucket[t.name] = g
     end
     g[#g + 1] = t
     index[i] = {t.schema, t.name, t.kind, t.rows or cjson.null}
   end
   local encode = cjson.encode
-  for _, name in ipairs(names) do
-    local f, ferr = io.open(tmp .. "/t/" .. name_hash(name) .. ".json", "wb")
+  for b, bucket in pairs(buckets) do
+    local f, ferr = io.open(("%s/t/%d.json"):format(tmp, b), "wb")
     if not f then util.remove_tree(tmp) return nil, ferr end
-    f:write(encode(groups[name]))
+    f:write(encode(bucket))
     f:close()
   end
   local writes = {
     {"index.json", encode({tables = index})},
-    {"meta.json", util.json_encode({source = source, captured_epoch = epoch})},
+    {"meta.json", util.json_encode({source = source, captured_epoch = epoch, buckets = nbuckets})},
   }
   for _, w in ipairs(writes) do
     local f, ferr = io.open(tmp .. "/" .. w[1], "wb")
@@ -823,6 +953,7 @@ end
 local function from_cache(dir, meta, fields)
   fields.mode = "live"
   fields._dir = dir
+  fields._buckets = meta.buckets
   fields.source = meta.source
   fields.cached = true
   return new_schema(fields)
@@ -892,7 +1023,12 @@ function M.open(cfg)
   index_tables(S, tables)
   if use_cache then
     sys.mkdir_p(util.dirname(dir))
-    local ok, werr = write_cache(dir, source, tables, now)
+    local ok, werr
+    if #tables > 1000 then
+      ok, werr = with_gc_pause(120, write_cache, dir, source, tables, now)
+    else
+      ok, werr = write_cache(dir, source, tables, now)
+    end
     if ok then
       S._dir = dir
     else

@@ -74,6 +74,7 @@ local function public_view(S, t, with_relations)
     c = util.copy(c)
     c.default = c.default or util.json_null
     c.comment = c.comment or util.json_null
+    c.generated = c.generated or false
     v.columns[i] = c
   end
   if with_relations then
@@ -95,7 +96,8 @@ end
 local function show_all(S, args, out)
   local tables = S:tables()
   if args.json then
-    out:write(S:to_json(), "\n")
+    S:write_json(out)
+    out:write("\n")
     return 0
   end
   for _, t in ipairs(tables) do
