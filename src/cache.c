@@ -417,7 +417,9 @@ static int scan_dir(const store *s, scan_list *l, int remove_all)
         while (ok && (f = readdir(sub)) != NULL) {
             struct stat st;
             if (strncmp(f->d_name, ".tmp-", 5) == 0) {
-                if ((remove_all || (fstatat(sfd, f->d_name, &st, 0) == 0 && now - st.st_mtime > STALE_TMP_SECONDS)))
+                /* A recent one belongs to a put in progress (maybe another process's):
+                 * leave it, even when clearing, or that put's rename fails. */
+                if (fstatat(sfd, f->d_name, &st, 0) == 0 && now - st.st_mtime > STALE_TMP_SECONDS)
                     unlinkat(sfd, f->d_name, 0);
                 continue;
             }

@@ -292,8 +292,8 @@ for round = 1, 300 do
 end
 ]])
     local bin = os.getenv("SPARKGEN") or "./sparkgen"
-    local cmd = ("fail=0; for i in 1 2 3; do %s run %s %s $i & done; " ..
-                 "for j in 1 2 3; do wait -n || fail=1; done; exit $fail"):format(bin, worker, dir)
+    local cmd = ("fail=0; pids=; for i in 1 2 3; do %s run %s %s $i & pids=\"$pids $!\"; done; " ..
+                 "for p in $pids; do wait $p || fail=1; done; exit $fail"):format(bin, worker, dir)
     assert.is_true(os.execute("bash -c '" .. cmd .. "'"))
     local st = cache.open{dir = dir}:stats()
     assert.is_true(st.entries <= 60, "entries " .. st.entries)
