@@ -25,7 +25,9 @@ sold = (
 )
 
 has_units = F.col("units_sold") > 0
-all_products = Window.partitionBy(F.lit(1))
+# The share is of all products' revenue, so its window spans every row (30-odd rows
+# after aggregation; one partition is fine).
+all_products = Window.partitionBy()
 # Ties in revenue are broken by product_id, so the ranking is the same on every run.
 by_revenue = Window.orderBy(F.col("revenue").desc(), F.col("product_id").asc())
 

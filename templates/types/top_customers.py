@@ -23,7 +23,8 @@ spend = (
     )
 )
 
-# Ties in spend are broken by customer_id, so the ranking is the same on every run.
+# Ties in spend are broken by customer_id, so the ranking is the same on every run. The
+# window has no partition: it ranks at most one row per customer, after aggregation.
 by_spend = Window.orderBy(F.col("total_spent").desc(), F.col("customer_id").asc())
 
 result_df = (
