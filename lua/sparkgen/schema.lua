@@ -163,7 +163,12 @@ end
 -- column objects, and the generic encoder would spend seconds sorting keys. Absent
 -- optional values of tables and columns are written as null so every entry has the
 -- same keys; generated defaults to false.
-local enc_str = cjson.encode
+local cjson_encode = cjson.encode
+-- Like util.json_encode: cjson escapes "/" as "\/", valid but noisy in types and paths.
+local function enc_str(s)
+  if s:find("/", 1, true) then return (cjson_encode(s):gsub("\\/", "/")) end
+  return cjson_encode(s)
+end
 
 local function enc_scalar(v)
   if v == nil then return "null" end
@@ -173,7 +178,7 @@ local function enc_scalar(v)
     if math.type(v) == "integer" then return tostring(v) end
     if v == math.floor(v) and v > -2^53 and v < 2^53 then return ("%d"):format(v) end
   end
-  return enc_str(v) or "null"
+  return cjson_encode(v) or "null"
 end
 
 local function enc_generic(v, depth)
