@@ -459,7 +459,7 @@ static void item_key(const scan_item *it, unsigned char key[32])
 static int64_t evict_to(store *s, scan_list *l, int64_t max_entries, int64_t max_bytes)
 {
     int64_t removed = 0;
-    if (l->entries <= max_entries && l->bytes <= max_bytes)
+    if (l->n == 0 || (l->entries <= max_entries && l->bytes <= max_bytes))
         return 0;
     qsort(l->items, l->n, sizeof *l->items, by_mtime);
     char path[PATH_CAP];
