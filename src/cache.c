@@ -14,7 +14,9 @@
  * @method put(key, value, ttl_s)  → true, or nil, message (ttl_s nil or <= 0: forever)
  * @method delete(key)         → true if an entry was removed, else false
  * @method stats()             → {entries=, bytes=, memory_entries=, hits=, misses=, dir=,
- *                                max_entries=, max_bytes=}  (scans the directory)
+ *                                max_entries=, max_bytes=}: scans the directory; bytes
+ *                                are file sizes (headers included), as max_bytes counts
+ *                                them; hits and misses are this handle's
  * @method clear()             → number of entries removed
  * @method prune()             → {expired=, evicted=, corrupt=}: drops expired and corrupt
  *                               entries, then evicts to the bounds
