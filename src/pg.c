@@ -37,6 +37,9 @@
  *   referencing side). Composite keys stay one fk with columns in key order;
  *   constraints declared on partitions are reported once, on the partitioned parent.
  *   nil, message when the table does not exist.
+ * @function conn:all_foreign_keys(schemas|nil)
+ *   @return {fk...}: every foreign key whose referencing table is in the schemas, in
+ *   the same shape and folding as foreign_keys, ordered by referencing table.
  * @function conn:stats(schema, table[, column])
  *   @return {rows=?, partition_column=?, lower=?, upper=?} from reltuples and the
  *   pg_stats histogram of column (default: the single-column integer primary key), no
@@ -138,6 +141,34 @@ static const char FOREIGN_KEYS_SQL[] =
     "  JOIN pg_class dc ON dc.oid = u.dst JOIN pg_namespace dn ON dn.oid = dc.relnamespace\n"
     "  CROSS JOIN LATERAL unnest(u.cols, u.refcols) WITH ORDINALITY k(col, refcol, i)\n"
     " ORDER BY u.conname, sn.nspname, sc.relname, dn.nspname, dc.relname, u.cols, k.i";
+
+/* Every foreign key whose referencing table is in the schemas ($1 text[] or NULL for
+ * all), folded onto partition roots like FOREIGN_KEYS_SQL and in its row shape (all
+ * outgoing), ordered by referencing table: one read for `schema dump`. */
+static const char ALL_FOREIGN_KEYS_SQL[] =
+    "WITH fk AS (\n"
+    "  SELECT con.conname,\n"
+    "         coalesce(pg_partition_root(con.conrelid), con.conrelid) AS src,\n"
+    "         coalesce(pg_partition_root(con.confrelid), con.confrelid) AS dst,\n"
+    "         ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY u(k, i)\n"
+    "                 JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = u.k\n"
+    "                ORDER BY u.i) AS cols,\n"
+    "         ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY u(k, i)\n"
+    "                 JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = u.k\n"
+    "                ORDER BY u.i) AS refcols\n"
+    "    FROM pg_constraint con\n"
+    "   WHERE con.contype = 'f' AND con.conparentid = 0),\n"
+    "uniq AS (\n"
+    "  SELECT min(conname) AS conname, src, dst, cols, refcols\n"
+    "    FROM fk GROUP BY src, dst, cols, refcols)\n"
+    "SELECT true, false, u.conname, sn.nspname, sc.relname,\n"
+    "       dn.nspname, dc.relname, k.col, k.refcol, k.i\n"
+    "  FROM uniq u\n"
+    "  JOIN pg_class sc ON sc.oid = u.src JOIN pg_namespace sn ON sn.oid = sc.relnamespace\n"
+    "  JOIN pg_class dc ON dc.oid = u.dst JOIN pg_namespace dn ON dn.oid = dc.relnamespace\n"
+    "  CROSS JOIN LATERAL unnest(u.cols, u.refcols) WITH ORDINALITY k(col, refcol, i)\n"
+    " WHERE ($1::text[] IS NULL OR sn.nspname = ANY ($1::text[]))\n"
+    " ORDER BY sn.nspname, sc.relname, u.conname, dn.nspname, dc.relname, u.cols, k.i";
 
 /* Cheap statistics for a partitioned JDBC read ($1 schema, $2 name, $3 column or NULL
  * for the single-column integer primary key). Columns: 0 found, 1 rows, 2 column,
@@ -614,33 +645,10 @@ static int l_conn_catalog(lua_State *L)
     return 1;
 }
 
-static int l_conn_foreign_keys(lua_State *L)
+/* {outgoing = {fk...}, incoming = {fk...}} from rows shaped like FOREIGN_KEYS_SQL's:
+ * a key starts at ordinal 1 and its column pairs follow in order. */
+static void push_foreign_keys(lua_State *L, const PGresult *res)
 {
-    pg_conn *c = check_conn(L, 1);
-    const char *params[2] = {luaL_checkstring(L, 2), luaL_checkstring(L, 3)};
-    PGresult *err;
-    /* Existence first, in the same read, so a missing table is an error, not "no keys". */
-    PGresult *res = read_all(L, c,
-        "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = $1 AND c.relname = $2", 2, params, &err);
-    if (res == NULL) {
-        int r = push_result_error(L, c, err, "reading foreign keys failed");
-        PQclear(err);
-        return r;
-    }
-    int found = PQntuples(res) > 0;
-    PQclear(res);
-    if (!found) {
-        luaL_pushfail(L);
-        lua_pushfstring(L, "no table %s.%s", params[0], params[1]);
-        return 2;
-    }
-    res = read_all(L, c, FOREIGN_KEYS_SQL, 2, params, &err);
-    if (res == NULL) {
-        int r = push_result_error(L, c, err, "reading foreign keys failed");
-        PQclear(err);
-        return r;
-    }
     lua_createtable(L, 0, 2);
     lua_newtable(L);
     int out_idx = lua_gettop(L);
@@ -685,9 +693,61 @@ static int l_conn_foreign_keys(lua_State *L)
     }
     if (have_fk)
         lua_pop(L, 3);
-    PQclear(res);
     lua_setfield(L, -3, "incoming");
     lua_setfield(L, -2, "outgoing");
+}
+
+static int l_conn_foreign_keys(lua_State *L)
+{
+    pg_conn *c = check_conn(L, 1);
+    const char *params[2] = {luaL_checkstring(L, 2), luaL_checkstring(L, 3)};
+    PGresult *err;
+    /* Existence first, in the same read, so a missing table is an error, not "no keys". */
+    PGresult *res = read_all(L, c,
+        "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = $1 AND c.relname = $2", 2, params, &err);
+    if (res == NULL) {
+        int r = push_result_error(L, c, err, "reading foreign keys failed");
+        PQclear(err);
+        return r;
+    }
+    int found = PQntuples(res) > 0;
+    PQclear(res);
+    if (!found) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "no table %s.%s", params[0], params[1]);
+        return 2;
+    }
+    res = read_all(L, c, FOREIGN_KEYS_SQL, 2, params, &err);
+    if (res == NULL) {
+        int r = push_result_error(L, c, err, "reading foreign keys failed");
+        PQclear(err);
+        return r;
+    }
+    push_foreign_keys(L, res);
+    PQclear(res);
+    return 1;
+}
+
+static int l_conn_all_foreign_keys(lua_State *L)
+{
+    pg_conn *c = check_conn(L, 1);
+    const char *param = NULL;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        push_text_array(L, 2);
+        param = lua_tostring(L, -1);
+    }
+    PGresult *err;
+    PGresult *res = read_all(L, c, ALL_FOREIGN_KEYS_SQL, 1, &param, &err);
+    if (res == NULL) {
+        int r = push_result_error(L, c, err, "reading foreign keys failed");
+        PQclear(err);
+        return r;
+    }
+    push_foreign_keys(L, res);
+    PQclear(res);
+    lua_getfield(L, -1, "outgoing");
     return 1;
 }
 
@@ -788,6 +848,7 @@ static int l_conn_tostring(lua_State *L)
 static const luaL_Reg conn_methods[] = {
     {"catalog", l_conn_catalog},
     {"foreign_keys", l_conn_foreign_keys},
+    {"all_foreign_keys", l_conn_all_foreign_keys},
     {"stats", l_conn_stats},
     {"check_read_only", l_conn_check_read_only},
     {"identity", l_conn_identity},

@@ -1043,15 +1043,43 @@ function M.open(cfg)
   return S
 end
 
---- All tables' foreign keys into the tables (for `schema dump` of a live database):
---- one query per table would take minutes on big catalogs, so this asks per table only
---- through the cache-aware path and stores outgoing keys on each table.
+--- Put every table's outgoing foreign keys on the table (t.foreign_keys), as a
+--- snapshot file carries them (`schema dump`). A live schema asks the database once
+--- for all of them; per-table reads would take minutes on a big catalog.
 function Schema:attach_foreign_keys()
-  for _, t in ipairs(self:tables()) do
+  local tables = self:tables()
+  local pending = false
+  for _, t in ipairs(tables) do
+    if not t.foreign_keys then pending = true break end
+  end
+  if not pending then return true end
+  if self.mode ~= "snapshot" then
+    local conn = self:_connection()
+    if conn then
+      local all, err = conn:all_foreign_keys(self.source and self.source.schemas
+                                             and #self.source.schemas > 0 and self.source.schemas or nil)
+      if not all then return nil, err end
+      local by_table = {}
+      for _, fk in ipairs(all) do
+        local k = key_of(fk.schema, fk.table)
+        by_table[k] = by_table[k] or util.array({})
+        fk.columns = as_list(fk.columns)
+        fk.ref_columns = as_list(fk.ref_columns)
+        table.insert(by_table[k], fk)
+      end
+      for _, t in ipairs(tables) do
+        t.foreign_keys = t.foreign_keys or by_table[key_of(t.schema, t.name)] or util.array({})
+      end
+      self._fk, self._incoming = {}, nil -- incoming keys now come from scanning
+      return true
+    end
+  end
+  -- No connection (a stale cache): whatever was cached per table, else nothing.
+  log.warn("schema.dump", {status = "no database: foreign keys only where cached"})
+  for _, t in ipairs(tables) do
     if not t.foreign_keys then
-      local rel, err = self:foreign_keys(t)
-      if not rel then return nil, err end
-      t.foreign_keys = util.array(util.copy(rel.outgoing))
+      local rel = self:foreign_keys(t)
+      t.foreign_keys = util.array(util.copy(rel and rel.outgoing or {}))
     end
   end
   return true
