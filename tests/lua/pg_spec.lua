@@ -268,4 +268,15 @@ describe("sparkgen.pg on pagila", function()
     for _, fk in ipairs(incoming) do if fk.table == "payment" then from_payment = from_payment + 1 end end
     assert.equal(1, from_payment)
   end)
+
+  it("reads every foreign key in one call, folded the same way", function()
+    local all = assert(conn:all_foreign_keys())
+    local payment = 0
+    for _, fk in ipairs(all) do
+      if fk.table == "payment" then payment = payment + 1 end
+      assert.not_matches("^payment_p", fk.table)
+    end
+    assert.equal(3, payment)
+    assert.same({}, assert(conn:all_foreign_keys({"no_such_schema"})))
+  end)
 end)
