@@ -393,6 +393,19 @@ describe("sparkgen.http", function()
       assert.matches("result_df", cjson.decode(call["function"].arguments).code)
     end)
 
+    it("sends the rate-limit headers", function()
+      local a = http.request(req())
+      assert.equal("4000", a.headers["anthropic-ratelimit-requests-limit"])
+      assert.matches("^%d%d%d%d%-%d%d%-%d%dT", a.headers["anthropic-ratelimit-tokens-reset"])
+    end)
+
+    it("can answer an error with a body that is not JSON, as a proxy does", function()
+      mock.script{{status = 413, body = "<html>Request Entity Too Large</html>"}}
+      local a = http.request(req())
+      assert.equal(413, a.status)
+      assert.is_nil(cjson.decode(a.body))
+    end)
+
     it("never logs the API key, only that one was sent", function()
       http.request(req())
       local raw = http.request{url = mock.url .. "/__mock/requests"}.body

@@ -22,6 +22,7 @@ Steps (any step may also carry "latency_ms": N and "headers": {name: value}):
     {"reply": {...}}            200, one tool_use block naming the forced tool
     {"text": "..."}             200, end_turn, text only (the tool was not used)
     {"status": 429, "retry_after": 1, "retry_after_ms": 250}   error envelope
+    {"status": 413, "body": "<html>..."}   an error whose body is not JSON (a proxy's)
     {"reset": true}             drop the connection without answering
     {"sleep_s": N}              hang N seconds, then drop the connection
     {"truncated": true}         Content-Length larger than the body, then close
@@ -117,6 +118,18 @@ def tokens_of(value):
     """A rough token count (4 characters a token), enough for usage accounting."""
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     return max(1, (len(text) + 3) // 4)
+
+
+def rate_limit_headers(status):
+    """The anthropic-ratelimit-* headers the API sends (reset times are RFC 3339)."""
+    reset = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
+    headers = {}
+    for kind, limit in (("requests", 4000), ("tokens", 400000), ("input-tokens", 400000),
+                        ("output-tokens", 80000)):
+        headers[f"anthropic-ratelimit-{kind}-limit"] = str(limit)
+        headers[f"anthropic-ratelimit-{kind}-remaining"] = "0" if status == 429 else str(limit - 1)
+        headers[f"anthropic-ratelimit-{kind}-reset"] = reset
+    return headers
 
 
 # ---- request validation (the real API's rules, as far as the doc states them) ------
@@ -348,11 +361,15 @@ class Handler(BaseHTTPRequestHandler):
         return self.server.mock
 
     # -- low-level answers --
-    def send_json(self, status, obj, request_id, extra_headers=None, raw=None):
+    def send_json(self, status, obj, request_id, extra_headers=None, raw=None,
+                  content_type="application/json"):
         data = raw if raw is not None else json.dumps(obj).encode()
         self.send_response(status)
-        self.send_header("content-type", "application/json")
+        self.send_header("content-type", content_type)
         self.send_header("request-id", request_id)
+        if not self.path.startswith("/__mock/"):
+            for name, value in rate_limit_headers(status).items():
+                self.send_header(name, value)
         for name, value in (extra_headers or {}).items():
             self.send_header(name, str(value))
         self.send_header("content-length", str(len(data)))
@@ -489,6 +506,9 @@ class Handler(BaseHTTPRequestHandler):
                 extra["retry-after"] = str(step["retry_after"])
             if "retry_after_ms" in step:
                 extra["retry-after-ms"] = str(step["retry_after_ms"])
+            if "body" in step:  # e.g. a proxy's 413 page: not the JSON envelope
+                return self.send_json(status, None, rid, extra, raw=str(step["body"]).encode(),
+                                      content_type="text/html")
             return self.send_error_envelope(status, step.get("message", f"mock error {status}"),
                                             rid, extra, openai)
         if step.get("reset"):
