@@ -12,7 +12,6 @@ export TZ=UTC LC_ALL=C.UTF-8
 if [ "${SANITIZE:-}" = 1 ]; then
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-  export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
 fi
 # Keep user configuration and caches out of the tests.
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sparkgen-test.XXXXXX")

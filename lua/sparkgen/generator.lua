@@ -142,7 +142,9 @@ local function lint_code(code, prep, cfg)
   local lint = require "sparkgen.lint"
   local report, err = lint.check(code, {schema = prep.schema, policy = cfg.lint})
   if not report then
-    return {ok = true, findings = {{id = "lint-unavailable", severity = "warning", message = err}}}
+    -- Fail closed: code that could not be checked is not code we vouch for.
+    return {ok = false, findings = {{id = "syntax-error", severity = "error", line = 1,
+            message = "the code could not be checked: " .. tostring(err), suggestions = util.array({})}}}
   end
   return report
 end

@@ -108,13 +108,16 @@ function M.json_encode(value, indent)
         buf[#buf + 1] = "{"
         for i, k in ipairs(keys) do
           if i > 1 then buf[#buf + 1] = "," end
-          buf[#buf + 1] = pad .. cjson.encode(tostring(k)) .. (indent and ": " or ":")
+          buf[#buf + 1] = pad .. (cjson.encode(tostring(k)):gsub("\\/", "/")) .. (indent and ": " or ":")
           emit(v[k], depth + 1)
         end
         buf[#buf + 1] = close .. "}"
       end
     elseif tv == "number" and math.type(v) == "float" and v == math.floor(v) and v > -2^53 and v < 2^53 then
       buf[#buf + 1] = ("%d"):format(v)
+    elseif tv == "string" then
+      -- cjson escapes "/" as "\/"; valid JSON, but noisy in paths and code.
+      buf[#buf + 1] = (cjson.encode(v):gsub("\\/", "/"))
     else
       local s = cjson.encode(v)
       buf[#buf + 1] = s or "null"

@@ -348,7 +348,7 @@ function M.complete_many(cfg, requests, opts)
       err = ("%s: the %s input is malformed after a retry: %s%s"):format(pname, st.request.tool.name,
         complaint, rid and (" (request-id " .. rid .. ")") or "")
     end
-    log.warn("llm.response", {status = "error", provider = pname, error = err, kind = kind, request_ids = st.ids})
+    log.info("llm.response", {status = "error", provider = pname, error = err, kind = kind, request_ids = st.ids})
     finish(st.i, nil, err)
   end
 
