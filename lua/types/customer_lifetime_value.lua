@@ -16,6 +16,8 @@ return {
     {rule = "unique", columns = {"customer_id"}},
     {rule = "positive", column = "total_spent", allow_zero = true},
     {rule = "positive", column = "tenure_days", allow_zero = true},
+    -- Orders after as_of must not count.
+    {rule = "date_range", column = "last_order_date", max = "$(as_of)"},
   },
   guidance = [[
 Output one row per customer with date_joined <= as_of (customers without orders

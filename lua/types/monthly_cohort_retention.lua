@@ -21,6 +21,7 @@ return {
     {rule = "positive", column = "cohort_size"},
     {rule = "value_between", column = "retention_rate", min = 0, max = 1},
     {rule = "value_between", column = "months_since_first", min = 0, max = "$(max_months)"},
+    {rule = "date_range", column = "cohort_month", max = "$(as_of)"},
   },
   guidance = [[
 Only orders with order_date < as_of + 1 day count. A customer's cohort_month is the

@@ -20,6 +20,9 @@ return {
     {rule = "unique", columns = {"rank"}},
     {rule = "positive", column = "total_spent"},
     {rule = "row_count_between", min = 1, max = "$(limit)"},
+    -- Catches a missing or shifted period filter.
+    {rule = "date_range", column = "first_order_date", period = "$(time_period)", as_of = "$(as_of)"},
+    {rule = "date_range", column = "last_order_date", period = "$(time_period)", as_of = "$(as_of)"},
   },
   guidance = [[
 Output at most `limit` rows, one per customer with at least one order in the period,
