@@ -94,9 +94,12 @@ def run_job(spark, job, params=None):
     try:
         read_table = job.read_table_factory(spark)
         df = job.transform(read_table, dict(params if params is not None else job.PARAMS))
+        # The checks and the collect are separate actions: read the database once.
+        df = df.persist()
         out["columns"] = list(df.columns)
         out["failed_checks"] = [name for name, _, _ in job.run_checks(df)]
         out["rows"] = [tuple(row) for row in df.collect()]
+        df.unpersist()
     except Exception as exc:  # the runner reports, the caller judges
         out["error"] = first_line(exc)
     return out

@@ -185,7 +185,9 @@ def main(argv):
         spark = (SparkSession.builder.appName($(app_name))
                  .config("spark.sql.session.timeZone", "UTC")
                  .getOrCreate())
-        df = transform(read_table_factory(spark), dict(PARAMS))
+        # Checks and output are several Spark actions; keep the result instead of
+        # reading the database again for each of them.
+        df = transform(read_table_factory(spark), dict(PARAMS)).persist()
         failures = run_checks(df)
         for name, description, detail in failures:
             say("check failed: %s: %s (%s)" % (name, description, detail))
