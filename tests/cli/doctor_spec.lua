@@ -1,0 +1,42 @@
+-- End-to-end: `sparkgen doctor` tells a new user what is missing, one line per item,
+-- and never prints a secret.
+local cli = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua")
+
+local dir = cli.tempdir()
+
+local function doctor(env)
+  local e = {PATH = "/usr/bin:/bin", SPARK_HOME = "", PGHOST = "/nonexistent-socket-dir", PGDATABASE = "shop"}
+  for k, v in pairs(env or {}) do e[k] = v end
+  return cli.run({"doctor"}, {env = e, cwd = dir})
+end
+
+describe("sparkgen doctor", function()
+  teardown(function() cli.rmdir(dir) end)
+
+  it("names a missing spark-submit with the fix and exits 1", function()
+    local r = doctor()
+    assert.equal(1, r.status)
+    assert.matches("MISSING%s+spark%-submit", r.stdout)
+    assert.matches("fix: run `make spark`", r.stdout, 1, true)
+  end)
+
+  it("reports an unreachable database as a warning with the settings to check", function()
+    local r = doctor()
+    assert.matches("warn%s+database%s+unreachable", r.stdout)
+    assert.matches("fix: set --db, DATABASE_URL or the PG* variables", r.stdout, 1, true)
+  end)
+
+  it("says the API key is set without printing it", function()
+    local r = doctor({ANTHROPIC_API_KEY = "sk-ant-doctor-secret-123"})
+    assert.matches("ok%s+api key%s+ANTHROPIC_API_KEY is set", r.stdout)
+    assert.is_nil((r.stdout .. r.stderr):find("doctor-secret", 1, true))
+  end)
+
+  it("reports spark-submit found through SPARK_HOME", function()
+    os.execute("mkdir -p " .. cli.quote(dir .. "/spark/bin"))
+    cli.write(dir .. "/spark/bin/spark-submit", "#!/bin/sh\nexit 0\n")
+    os.execute("chmod +x " .. cli.quote(dir .. "/spark/bin/spark-submit"))
+    local r = doctor({SPARK_HOME = dir .. "/spark"})
+    assert.matches("ok%s+spark%-submit%s+" .. (dir .. "/spark/bin/spark-submit"):gsub("%p", "%%%0"), r.stdout)
+  end)
+end)
