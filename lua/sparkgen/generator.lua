@@ -185,9 +185,11 @@ local function finish(prep, base, report, cfg)
   return result
 end
 
-local function resolve_type_checks(typedef)
+-- A check parameter written "$(key)" takes the request's context value, so the context
+-- must be passed along (see checks.lua).
+local function resolve_type_checks(typedef, context)
   if not typedef or not typedef.checks then return util.array({}) end
-  local resolved, err = checks.resolve(typedef.checks)
+  local resolved, err = checks.resolve(typedef.checks, context)
   if not resolved then return nil, ("type '%s': %s"):format(typedef.name, err) end
   return util.array(resolved)
 end
@@ -210,7 +212,7 @@ local function from_template(prep, cfg)
     description = template.render_string(typedef.description, prep.request.context, "@" .. typedef.path .. ":description")
       or typedef.summary
   end
-  local vchecks, cerr = resolve_type_checks(typedef)
+  local vchecks, cerr = resolve_type_checks(typedef, prep.request.context)
   if not vchecks then return nil, cerr end
   local report = lint_code(code, prep, cfg)
   return finish(prep, {
@@ -234,7 +236,7 @@ local function normalise_output(out)
 end
 
 -- The type's checks plus the model's valid extra ones; invalid ones become warnings.
-local function merge_checks(typedef_checks, model_checks, warnings)
+local function merge_checks(typedef_checks, model_checks, warnings, context)
   local out, seen = util.array({}), {}
   local function key(c) return util.json_encode(c) end
   for _, c in ipairs(typedef_checks) do out[#out + 1] = c; seen[key(c)] = true end
@@ -246,7 +248,7 @@ local function merge_checks(typedef_checks, model_checks, warnings)
         for k, v in pairs(spec.params) do flat[k] = v end
       end
       flat.description = nil
-      local resolved, err = checks.resolve({flat})
+      local resolved, err = checks.resolve({flat}, context)
       if resolved then
         if not seen[key(resolved[1])] then out[#out + 1] = resolved[1]; seen[key(resolved[1])] = true end
       else
@@ -306,7 +308,7 @@ function M.generate_all(requests, cfg, opts)
     local pcfg = cfg
     if p.provider ~= cfg.provider then pcfg = util.copy(cfg); pcfg.provider = p.provider end
     p.cfg = pcfg
-    local vchecks, cerr = resolve_type_checks(p.prep.typedef)
+    local vchecks, cerr = resolve_type_checks(p.prep.typedef, p.prep.request.context)
     if not vchecks then p.error = cerr else
       p.type_checks = vchecks
       p.base = prompt.build{request = p.prep.request, typedef = p.prep.typedef, tables = p.prep.tables,
@@ -359,7 +361,7 @@ function M.generate_all(requests, cfg, opts)
           local result = finish(p.prep, {
             code = out.code, description = out.description,
             estimated_complexity = out.estimated_complexity,
-            validation_checks = merge_checks(p.type_checks, out.validation_checks, warnings),
+            validation_checks = merge_checks(p.type_checks, out.validation_checks, warnings, p.prep.request.context),
             provider = p.provider, model = res.model, usage = p.usage, request_ids = p.request_ids,
             cached = p.all_cached, attempts = p.attempts, warnings = warnings,
           }, report, cfg)

@@ -47,7 +47,8 @@ local function show(def, out)
   end
   out:write("  checks:\n")
   local ok, checks = pcall(require, "sparkgen.checks")
-  local resolved = ok and checks.resolve and checks.resolve(def.checks or {})
+  -- Resolved against the default context, so "$(limit)"-style checks read as sentences.
+  local resolved = ok and checks.resolve(def.checks or {}, types.resolve_context(def, {}) or nil)
   for i, c in ipairs(def.checks or {}) do
     local text = resolved and resolved[i] and resolved[i].description or c.rule
     out:write(("    - %s\n"):format(text))
