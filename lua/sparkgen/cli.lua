@@ -6,9 +6,40 @@ local argparse = require "argparse"
 
 local M = {}
 
--- Subcommands in the order `--help` lists them.
-M.COMMANDS = {"generate", "exec", "batch", "run", "types", "schema", "prompt", "lint",
-              "eval", "cache", "doctor"}
+-- Subcommands in the order `--help` lists them, with their one-line summaries. Only the
+-- module of the command being run is loaded (start-up time matters: a cached `generate`
+-- or `schema TABLE` should take a few milliseconds), so the summaries live here too; a
+-- spec checks that they match each module's M.summary.
+M.COMMANDS = {
+  {"generate", "Generate PySpark code for a request."},
+  {"exec", "Generate a job and run it on Spark with spark-submit."},
+  {"batch", "Generate many requests in parallel from a JSON-lines or Lua file."},
+  {"run", "Run a recipe script that uses require \"sparkgen\"."},
+  {"types", "List transformation types, or show one."},
+  {"schema", "Show the database schema sparkgen sees (tables, one table, dump, diff)."},
+  {"prompt", "Print the request that would be sent to the model."},
+  {"lint", "Check a PySpark body or job against the schema and the code policy."},
+  {"eval", "Run an evaluation suite: generate, lint, run on Spark, compare with reference SQL."},
+  {"cache", "Show, prune or clear the response and schema caches."},
+  {"doctor", "Check the tools, database and settings sparkgen needs, with fix hints."},
+}
+
+-- Top-level options that take a value (so their value is not mistaken for a command).
+local VALUE_OPTIONS = {["--log-level"] = true, ["--log-format"] = true, ["--config"] = true}
+
+--- The subcommand named on the command line, if any.
+local function wanted_command(argv)
+  local known = {}
+  for _, c in ipairs(M.COMMANDS) do known[c[1]] = true end
+  local i = 1
+  while i <= #argv do
+    local a = argv[i]
+    if VALUE_OPTIONS[a] then i = i + 1
+    elseif a:sub(1, 1) ~= "-" then return known[a] and a or nil end
+    i = i + 1
+  end
+  return nil
+end
 
 local EXIT_USAGE = 2
 
@@ -113,15 +144,15 @@ local function build_parser(host)
   end)
   add_common_options(parser)
   local modules = {}
-  for _, name in ipairs(M.COMMANDS) do
-    local ok, mod = pcall(require, "sparkgen.commands." .. name)
-    if ok then
-      local cmd = parser:command(name, mod.summary)
+  local wanted = wanted_command(host.argv)
+  for _, c in ipairs(M.COMMANDS) do
+    local name, summary = c[1], c[2]
+    local cmd = parser:command(name, summary)
+    if name == wanted then
+      local mod = require("sparkgen.commands." .. name)
       add_common_options(cmd)
       mod.setup(cmd, M)
       modules[name] = mod
-    elseif not tostring(mod):find("module 'sparkgen.commands." .. name .. "' not found", 1, true) then
-      error(mod, 0) -- a broken built-in command module is a bug: let the host report it
     end
   end
   return parser, modules

@@ -140,7 +140,8 @@ local function lint_code(code, prep, cfg)
     return {ok = true, findings = {}, tables_used = nil, complexity = nil, skipped = "lint module missing"}
   end
   local lint = require "sparkgen.lint"
-  local report, err = lint.check(code, {schema = prep.schema, policy = cfg.lint})
+  local report, err = lint.check(code, {schema = prep.schema, policy = cfg.lint,
+    cache_dir = cfg.cache.enabled ~= false and (cfg.cache.dir .. "/facts") or nil})
   if not report then
     -- Fail closed: code that could not be checked is not code we vouch for.
     return {ok = false, findings = {{id = "syntax-error", severity = "error", line = 1,

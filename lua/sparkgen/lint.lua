@@ -51,6 +51,7 @@
 -- those of the file. Everything the body itself does is held to the same policy.
 local util = require "sparkgen.util"
 local paths = require "sparkgen.paths"
+local sys = require "sparkgen.sys"
 
 local M = {}
 
@@ -161,10 +162,50 @@ function M.python(lint_cfg)
   return nil, want .. " is not on PATH"
 end
 
---- Run py/analyze.py on `code`: facts table or nil, message.
-function M.analyze(code, python)
+-- Facts are a pure function of the code and the analyser, so they are cached by a hash
+-- of both: a cached answer's code is judged again (schema, policy) without paying for a
+-- Python process, which dominates a cache hit otherwise.
+local function facts_key(script, code)
+  local source = util.read_file(script)
+  if not source then return nil end
+  return sys.sha256("sparkgen.facts/1\0" .. sys.sha256(source) .. "\0" .. code)
+end
+
+local function open_facts_cache(dir)
+  if not dir then return nil end
+  local ok, cache = pcall(require, "sparkgen.cache")
+  if not ok then return nil end
+  return cache.open{dir = dir, max_entries = 5000, max_bytes = 64 * 1024 * 1024, lru_entries = 64}
+end
+
+--- Run py/analyze.py on `code`: facts table or nil, message. With `cache_dir`, facts
+--- are read from and written to a content-addressed cache there.
+function M.analyze(code, python, cache_dir)
   local script = paths.find("py", "analyze.py")
   if not script then return nil, "py/analyze.py not found in the sparkgen tree" end
+  local store = open_facts_cache(cache_dir)
+  local key = store and facts_key(script, code)
+  if key then
+    local cached = store:get(key)
+    local facts = cached and util.json_decode(cached)
+    if type(facts) == "table" then
+      store:close()
+      for k, v in pairs(facts) do
+        if v == util.json_null then facts[k] = nil end
+      end
+      return facts
+    end
+  end
+  local facts, err = M.run_analyzer(script, code, python)
+  if store then
+    if facts and key then store:put(key, util.json_encode(facts), 30 * 24 * 3600) end
+    store:close()
+  end
+  return facts, err
+end
+
+--- Run the analyser process itself (no cache).
+function M.run_analyzer(script, code, python)
   -- The code travels through a private temporary file, never through argv.
   local input = os.tmpname()
   local errfile = input .. ".err"
@@ -694,7 +735,8 @@ local function check_without_python(code, schema, policy, why)
           partial = true, facts = facts}
 end
 
---- Lint `code`. opts = {schema = S|snapshot|nil, policy = cfg.lint, python = path?}.
+--- Lint `code`. opts = {schema = S|snapshot|nil, policy = cfg.lint, python = path?,
+--- cache_dir = directory for cached analyser facts?}.
 function M.check(code, opts)
   assert(type(code) == "string", "lint.check: code must be a string")
   opts = opts or {}
@@ -705,7 +747,7 @@ function M.check(code, opts)
   if not python then python, why = M.python(policy) end
   if not python then return check_without_python(code, schema, policy, why) end
 
-  local facts, err = M.analyze(code, python)
+  local facts, err = M.analyze(code, python, opts.cache_dir)
   if not facts then return nil, err end
 
   local c = new_collector(policy)

@@ -65,3 +65,14 @@ describe("config", function()
     assert.truthy(config.load{files = {"/nonexistent/sparkgen.lua"}})
   end)
 end)
+
+describe("cli command table", function()
+  it("carries each command module's own summary (the table exists so only one module loads)", function()
+    local cli = require "sparkgen.cli"
+    for _, c in ipairs(cli.COMMANDS) do
+      local ok, mod = pcall(require, "sparkgen.commands." .. c[1])
+      assert.is_true(ok, "missing command module " .. c[1])
+      assert.equal(mod.summary, c[2])
+    end
+  end)
+end)
