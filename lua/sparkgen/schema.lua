@@ -238,79 +238,94 @@ local function fk_json(fk, depth)
     pad(depth), "}"})
 end
 
--- One column object at `depth` as a string.format pattern: one call per column
--- (arguments: "[" or ",", then the values in key order, already encoded).
-local column_formats = {}
-local function column_format(depth)
-  local f = column_formats[depth]
-  if not f then
-    local parts = {"%s", pad(depth), "{"}
+-- The constant pieces of a column object at `depth`: "{", each '"key": ' with its
+-- indentation, and "}"; a column is then one concatenation of pieces and values.
+local column_pieces = {}
+local function column_keys(depth)
+  local p = column_pieces[depth]
+  if not p then
+    p = {}
     for i, k in ipairs(COLUMN_KEYS) do
-      parts[#parts + 1] = (i > 1 and "," or "") .. pad(depth + 1) .. '"' .. k .. '": %s'
+      p[i] = (i > 1 and "," or "") .. pad(depth + 1) .. '"' .. k .. '": '
     end
-    parts[#parts + 1] = pad(depth) .. "}"
-    f = table.concat(parts)
-    column_formats[depth] = f
+    p.open = pad(depth) .. "{" .. p[1]
+    p.close = pad(depth) .. "}"
+    column_pieces[depth] = p
   end
-  return f
+  return p
 end
 
--- Append table t (at `depth`) to buf after index n; returns the new n.
-local function table_into(buf, n, t, depth)
+-- Encoded strings, memoised while one document is written (reset per document):
+-- column names, types and defaults repeat across thousands of tables.
+local memo = {}
+local function enc_memo(s)
+  local e = memo[s]
+  if e == nil then
+    e = enc_str(s)
+    memo[s] = e
+  end
+  return e
+end
+
+-- Write table t (at `depth`) through out(...), which takes several strings at once (a
+-- file's write method, or a collector): a column costs no intermediate string.
+local function write_table(out, t, depth)
   local kp = key_prefixes(depth + 1, TABLE_KEYS)
   local item_pad, close_list = pad(depth + 2), pad(depth + 1) .. "]"
-  n = n + 1; buf[n] = "{" .. kp.first.columns
+  out("{", kp.first.columns)
   local cols = t.columns or {}
   if #cols == 0 then
-    n = n + 1; buf[n] = "[]"
+    out("[]")
   else
-    local fmt = column_format(depth + 2)
-    local format = string.format
+    local K = column_keys(depth + 2)
+    local open, close = K.open, K.close
+    local k2, k3, k4, k5, k6, k7 = K[2], K[3], K[4], K[5], K[6], K[7]
     for i, c in ipairs(cols) do
-      local cm, df = c.comment, c.default
-      n = n + 1
-      buf[n] = format(fmt, i == 1 and "[" or ",", cm and enc_str(cm) or "null", df and enc_str(df) or "null",
-                      c.generated and "true" or "false", enc_str(c.name), c.nullable == false and "false" or "true",
-                      enc_scalar(c.position or i), enc_scalar(c.type))
+      local cm, df, pos, ty = c.comment, c.default, c.position, c.type
+      out(i == 1 and "[" or ",", open,
+          cm and enc_str(cm) or "null", k2, df and enc_memo(df) or "null",
+          k3, c.generated and "true" or "false", k4, enc_memo(c.name),
+          k5, c.nullable == false and "false" or "true",
+          k6, math.type(pos) == "integer" and tostring(pos) or enc_scalar(pos or i),
+          k7, type(ty) == "string" and enc_memo(ty) or enc_scalar(ty), close)
     end
-    n = n + 1; buf[n] = close_list
+    out(close_list)
   end
-  n = n + 1; buf[n] = kp.comment
-  n = n + 1; buf[n] = enc_scalar(t.comment)
+  out(kp.comment, enc_scalar(t.comment))
   if t.foreign_keys then
-    n = n + 1; buf[n] = kp.foreign_keys
+    out(kp.foreign_keys)
     if #t.foreign_keys == 0 then
-      n = n + 1; buf[n] = "[]"
+      out("[]")
     else
       for i, fk in ipairs(t.foreign_keys) do
-        n = n + 1; buf[n] = (i == 1 and "[" or ",") .. item_pad .. fk_json(fk, depth + 2)
+        out(i == 1 and "[" or ",", item_pad, fk_json(fk, depth + 2))
       end
-      n = n + 1; buf[n] = close_list
+      out(close_list)
     end
   end
-  n = n + 1; buf[n] = kp.kind
-  n = n + 1; buf[n] = enc_scalar(t.kind)
-  n = n + 1; buf[n] = kp.name
-  n = n + 1; buf[n] = enc_scalar(t.name)
-  n = n + 1; buf[n] = kp.primary_key
-  n = n + 1; buf[n] = string_list(t.primary_key or {}, depth + 1)
-  n = n + 1; buf[n] = kp.rows
-  n = n + 1; buf[n] = enc_scalar(t.rows)
-  n = n + 1; buf[n] = kp.schema
-  n = n + 1; buf[n] = enc_scalar(t.schema)
-  if t.stats then
-    n = n + 1; buf[n] = kp.stats
-    n = n + 1; buf[n] = enc_generic(t.stats, depth + 1)
+  out(kp.kind, enc_scalar(t.kind), kp.name, enc_scalar(t.name),
+      kp.primary_key, string_list(t.primary_key or {}, depth + 1),
+      kp.rows, enc_scalar(t.rows), kp.schema, enc_scalar(t.schema))
+  if t.stats then out(kp.stats, enc_generic(t.stats, depth + 1)) end
+  out(pad(depth), "}")
+end
+
+local function collector()
+  local parts, n = {}, 0
+  local function out(...)
+    for i = 1, select("#", ...) do
+      n = n + 1
+      parts[n] = (select(i, ...))
+    end
   end
-  n = n + 1; buf[n] = pad(depth) .. "}"
-  return n
+  return out, function() return table.concat(parts, "", 1, n) end
 end
 
 --- One table in the snapshot's JSON form, indented as at `depth` (2 in a document).
 function M.encode_table(t, depth)
-  local buf = {}
-  local n = table_into(buf, 0, t, depth or 0)
-  return table.concat(buf, "", 1, n)
+  local out, result = collector()
+  write_table(out, t, depth or 0)
+  return result()
 end
 
 -- Run fn with a lower GC pause: the big writers make short-lived strings while a large
@@ -331,42 +346,38 @@ local function with_gc_pause(pause, fn, ...)
   if not ok then error(a, 0) end
   return a, b
 end
-M._with_gc_pause = with_gc_pause
 
---- Write a snapshot document {format=, source=, tables=} through write(text), in
---- pieces, so a big catalog is never one giant string.
-function M.write_snapshot(write, source, tables)
+--- Write a snapshot document {format=, source=, tables=} through out(...) (several
+--- strings per call, like a file's write), in pieces: a big catalog is never one
+--- giant string.
+function M.write_snapshot(out, source, tables)
   if #tables > 1000 then
-    return with_gc_pause(120, M._write_snapshot, write, source, tables)
+    return with_gc_pause(150, M._write_snapshot, out, source, tables)
   end
-  return M._write_snapshot(write, source, tables)
+  return M._write_snapshot(out, source, tables)
 end
 
-function M._write_snapshot(write, source, tables)
-  write('{\n  "format": ' .. enc_scalar(M.FORMAT) .. ',\n  "source": ' .. enc_generic(source or {}, 1)
-        .. ',\n  "tables": ')
+function M._write_snapshot(out, source, tables)
+  memo = {}
+  out('{\n  "format": ', enc_scalar(M.FORMAT), ',\n  "source": ', enc_generic(source or {}, 1),
+      ',\n  "tables": ')
   if #tables == 0 then
-    write("[]\n}")
-    return
-  end
-  local buf, n = {}, 0
-  for i, t in ipairs(tables) do
-    n = n + 1; buf[n] = (i == 1 and "[" or ",") .. "\n    "
-    n = table_into(buf, n, t, 2)
-    if n > 4096 then
-      write(table.concat(buf, "", 1, n))
-      n = 0
+    out("[]\n}")
+  else
+    for i, t in ipairs(tables) do
+      out(i == 1 and "[\n    " or ",\n    ")
+      write_table(out, t, 2)
     end
+    out("\n  ]\n}")
   end
-  n = n + 1; buf[n] = "\n  ]\n}"
-  write(table.concat(buf, "", 1, n))
+  memo = {}
 end
 
 --- The snapshot document as one string.
 function M.encode_snapshot(source, tables)
-  local parts = {}
-  M.write_snapshot(function(s) parts[#parts + 1] = s end, source, tables)
-  return table.concat(parts)
+  local out, result = collector()
+  M.write_snapshot(out, source, tables)
+  return result()
 end
 
 -- The snapshot form of a table (no cache-private fields).
@@ -791,7 +802,7 @@ end
 
 --- Stream the snapshot JSON to a file handle (no trailing newline).
 function Schema:write_json(fh)
-  M.write_snapshot(function(s) fh:write(s) end, self.source or {}, self:tables())
+  M.write_snapshot(function(...) fh:write(...) end, self.source or {}, self:tables())
 end
 
 -- ------------------------------------------------------------------ opening
@@ -1028,12 +1039,13 @@ function M.open(cfg)
   index_tables(S, tables)
   if use_cache then
     sys.mkdir_p(util.dirname(dir))
-    local ok, werr
-    if #tables > 1000 then
-      ok, werr = with_gc_pause(120, write_cache, dir, source, tables, now)
-    else
-      ok, werr = write_cache(dir, source, tables, now)
-    end
+    -- The cache files are about a third of the catalog's size in garbage; letting it
+    -- wait for the next cycle costs less than marking the live catalog again now.
+    local running = collectgarbage("isrunning")
+    collectgarbage("stop")
+    local pok, ok, werr = pcall(write_cache, dir, source, tables, now)
+    if running then collectgarbage("restart") end
+    if not pok then error(ok, 0) end
     if ok then
       S._dir = dir
     else
