@@ -340,7 +340,9 @@ function M.generate_all(requests, cfg, opts)
       if not res then
         report_progress(p.i, {error = err or "the model gave no answer"})
       else
-        p.attempts = p.attempts + (res.attempts or 1)
+        -- attempts counts generation rounds (first answer + repairs), cached or not;
+        -- HTTP retries inside one round are the transport's business.
+        p.attempts = p.attempts + 1
         add_usage(p.usage, res.usage)
         for _, id in ipairs(res.request_ids or {}) do p.request_ids[#p.request_ids + 1] = id end
         if not res.cached then p.all_cached = false end
@@ -350,6 +352,10 @@ function M.generate_all(requests, cfg, opts)
         if #errors > 0 and round < max_repairs then
           log.info("generate.repair", {source = p.prep.request.source, round = round + 1, findings = #errors})
           p.request = prompt.repair(p.base, {code = out.code, findings = errors})
+          -- The model repeated code it was asked to fix: the repair request is the one
+          -- already sent, so its cached answer is that same code. Ask again instead.
+          p.request.fresh = p.last_code == out.code or nil
+          p.last_code = out.code
           next_round[#next_round + 1] = p
         else
           local warnings = p.warnings

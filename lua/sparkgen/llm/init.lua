@@ -11,6 +11,7 @@
 --             cache_creation_input_tokens=, cache_read_input_tokens=}, request_ids={...},
 --             cached=bool, attempts=n, provider=, stop_reason=, key=, elapsed_s=}
 --   opts = {no_cache=, record_dir=, replay_dir=, concurrency=, on_done=function(i, res, err)}
+-- A request with `fresh = true` is not read from the cache (its answer is still written).
 -- A cache hit or a replay reports the tokens it spent now (zero) in usage and the
 -- tokens the original answer cost in original_usage.
 local cjson = require "cjson.safe"
@@ -284,7 +285,7 @@ function M.complete_many(cfg, requests, opts)
           first_words(request), key, opts.replay_dir, doc and " (the recording is unusable)" or ""))
       end
     else
-      local value = cache and cache:get(key)
+      local value = cache and not request.fresh and cache:get(key)
       local res = value and from_stored(cjson.decode(value), request.tool)
       if res then
         res.cached, res.key, res.provider, res.elapsed_s = true, key, pname, sys.monotonic() - started

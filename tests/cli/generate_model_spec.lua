@@ -1,0 +1,199 @@
+-- End-to-end: `sparkgen generate` and `sparkgen batch` against the mock Anthropic server.
+-- Each fault the protocol allows ends in a retry-then-success or in one clear error line
+-- (with the request id when there is one), a non-zero exit, and no key in any output.
+package.path = os.getenv("SPARKGEN_HOME") .. "/tests/mock/?.lua;" .. package.path
+local cli = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua")
+local cjson = require "cjson"
+
+local KEY = "sk-ant-test-0123456789-do-not-leak"
+local SHOP = cli.SHOP
+
+local mock, home
+setup(function()
+  mock = require("mock").start{api_key = KEY}
+end)
+teardown(function() if mock then mock.stop() end end)
+before_each(function()
+  mock.reset()
+  home = cli.tempdir()
+end)
+after_each(function() cli.rmdir(home) end)
+
+local function run(argv, opts)
+  opts = opts or {}
+  local env = {ANTHROPIC_API_KEY = KEY, ANTHROPIC_BASE_URL = mock.url, XDG_CACHE_HOME = home}
+  for k, v in pairs(opts.env or {}) do env[k] = v end
+  local r = cli.run(argv, {env = env, cwd = opts.cwd})
+  assert.is_nil((r.stdout .. r.stderr):find(KEY, 1, true), "the API key leaked into the output")
+  return r
+end
+
+local function generate(extra, opts)
+  local argv = {"generate", "orders", "monthly orders and revenue", "--schema", SHOP, "--json"}
+  for _, a in ipairs(extra or {}) do argv[#argv + 1] = a end
+  return run(argv, opts)
+end
+
+-- A project config that makes retries fast and timeouts short.
+local function fast_config(extra)
+  local path = home .. "/sparkgen.lua"
+  cli.write(path, "return {http = {retries = 2, timeout_s = 2, connect_timeout_s = 2}" .. (extra or "") .. "}\n")
+  return home
+end
+
+describe("generate with the model", function()
+  it("turns a free-form request into a result through the forced emit_code tool", function()
+    local r = generate()
+    assert.equal(0, r.status, r.stderr)
+    local result = cjson.decode(r.stdout)
+    assert.equal("anthropic", result.provider)
+    assert.same({"orders"}, result.tables_used)
+    assert.equal(1, #result.request_ids)
+    assert.truthy(result.usage.input_tokens > 0)
+    local sent = mock.requests()[1].body
+    assert.same({type = "tool", name = "emit_code"}, sent.tool_choice)
+  end)
+
+  it("sends a registered type through the model when asked with --provider anthropic", function()
+    local r = run({"generate", "orders", "revenue_by_category", "--schema", SHOP, "--provider", "anthropic", "--json"})
+    assert.equal(0, r.status, r.stderr)
+    local result = cjson.decode(r.stdout)
+    assert.equal("anthropic", result.provider)
+    -- the type's own checks are always part of the result
+    local rules = {}
+    for _, c in ipairs(result.validation_checks) do rules[c.rule] = true end
+    assert.is_true(rules.not_null)
+    assert.matches("revenue_by_category", cjson.encode(mock.requests()[1].body))
+  end)
+
+  it("serves the second identical request from the cache without HTTP", function()
+    assert.equal(0, generate().status)
+    local r = generate()
+    assert.equal(0, r.status, r.stderr)
+    assert.is_true(cjson.decode(r.stdout).cached)
+    assert.equal(1, #mock.requests())
+  end)
+
+  it("repairs code that fails the checks: bad first answer, good second", function()
+    mock.script{
+      {reply = {code = 'result_df = read_table("orders").select("order_total")\n', description = "x",
+                tables_used = {"orders"}, estimated_complexity = "low", validation_checks = {}}},
+    }
+    local r = generate()
+    assert.equal(0, r.status, r.stderr)
+    local result = cjson.decode(r.stdout)
+    assert.equal(2, result.attempts)
+    local second = mock.requests()[2].body
+    assert.matches("unknown%-column", cjson.encode(second.messages))
+  end)
+
+  it("gives up after --max-repairs with the findings and exit 1, printing no code", function()
+    local bad = {reply = {code = 'result_df = read_table("orderz")\n', description = "x",
+                          tables_used = {"orderz"}, estimated_complexity = "low", validation_checks = {}}}
+    mock.script{bad, bad, bad}
+    local r = run({"generate", "orders", "monthly orders and revenue", "--schema", SHOP, "--max-repairs", "2"})
+    assert.equal(1, r.status)
+    assert.equal("", r.stdout)
+    assert.matches("failed 1 check after 3 attempts", r.stderr)
+    assert.matches("unknown%-table", r.stderr)
+    assert.equal(3, #mock.requests())
+  end)
+end)
+
+describe("generate against faults", function()
+  local retried = {
+    {"429 with retry-after-ms", {status = 429, retry_after_ms = 20}},
+    {"529 overloaded", {status = 529, retry_after_ms = 20}},
+    {"500 api error", {status = 500, retry_after_ms = 20}},
+    {"a connection reset", {reset = true}},
+    {"a truncated body", {truncated = true}},
+  }
+  for _, case in ipairs(retried) do
+    it("retries " .. case[1] .. " and then succeeds", function()
+      mock.script{case[2]}
+      local r = generate({"--no-cache"}, {cwd = fast_config()})
+      assert.equal(0, r.status, r.stderr)
+      assert.equal(2, #mock.requests())
+    end)
+  end
+
+  it("times out a hung request and says so in one line", function()
+    mock.script{{sleep_s = 5}}
+    local r = generate({"--no-cache"}, {cwd = fast_config(", max_repairs = 0"), env = {}})
+    -- retries = 2: the second attempt gets the default answer
+    assert.equal(0, r.status, r.stderr)
+  end)
+
+  local failures = {
+    {"invalid JSON", {invalid_json = true}, "not valid JSON"},
+    {"an answer without tool_use", {text = "Sure, here is some code."}, "no emit_code tool call"},
+    {"a max_tokens stop", {stop_reason = "max_tokens"}, "truncated at max_tokens"},
+    {"a refusal", {stop_reason = "refusal"}, "refused"},
+    {"a rejected key (401)", {status = 401}, "API key was rejected"},
+  }
+  for _, case in ipairs(failures) do
+    it("reports " .. case[1] .. " in one line with the request id, exit 1", function()
+      mock.script{case[2], case[2], case[2]}
+      local r = generate({"--no-cache"}, {cwd = fast_config()})
+      assert.equal(1, r.status)
+      assert.equal(1, cli.lines(r.stderr), r.stderr)
+      assert.matches(case[3], r.stderr, 1, true)
+      assert.matches("request%-id req_", r.stderr)
+      assert.equal("", r.stdout)
+    end)
+  end
+
+  it("reports an unreachable server in one line after the retries", function()
+    local r = run({"generate", "orders", "monthly orders", "--schema", SHOP, "--no-cache"},
+      {cwd = fast_config(), env = {ANTHROPIC_BASE_URL = "http://127.0.0.1:1"}})
+    assert.equal(1, r.status)
+    assert.equal(1, cli.lines(r.stderr), r.stderr)
+    assert.matches("^sparkgen: anthropic: .*127%.0%.0%.1", r.stderr)
+  end)
+end)
+
+describe("batch against the model", function()
+  local function requests_file(n)
+    local lines = {}
+    for i = 1, n do
+      if i % 10 == 0 then
+        lines[#lines + 1] = cjson.encode{source = "orders", type = "no_such_type"}
+      elseif i % 2 == 0 then
+        lines[#lines + 1] = cjson.encode{source = "orders", type = "revenue_by_category",
+                                         context = {time_period = "all", as_of = ("2026-01-%02d"):format(i % 28 + 1)}}
+      else
+        lines[#lines + 1] = cjson.encode{source = "orders", type = ("orders and revenue per month, variant %d"):format(i)}
+      end
+    end
+    local path = home .. "/batch.jsonl"
+    cli.write(path, table.concat(lines, "\n") .. "\n")
+    return path
+  end
+
+  it("runs 50 mixed requests and reports a correct summary in input order", function()
+    local r = run({"batch", requests_file(50), "--schema", SHOP, "--concurrency", "8", "--json"})
+    assert.equal(1, r.status) -- 5 requests name an unknown type
+    local out = cjson.decode(r.stdout)
+    assert.equal(50, #out.results)
+    assert.equal(45, out.summary.ok)
+    assert.equal(5, out.summary.failed)
+    for i, row in ipairs(out.results) do
+      assert.equal(i, row.index)
+      assert.equal(i % 10 == 0 and "failed" or "ok", row.status)
+    end
+    assert.equal(25, #mock.requests()) -- only the free-form ones reach the model
+    assert.equal(25, #out.summary.request_ids)
+  end)
+
+  it("draws a progress bar on a terminal", function()
+    local file = requests_file(20)
+    local cmd = ("cd %s && env ANTHROPIC_API_KEY=%s ANTHROPIC_BASE_URL=%s XDG_CACHE_HOME=%s script -qec %s /dev/null"):format(
+      cli.quote(home), cli.quote(KEY), cli.quote(mock.url), cli.quote(home),
+      cli.quote(("%s batch %s --schema %s"):format(cli.quote(cli.BIN), cli.quote(file), cli.quote(SHOP))))
+    local pipe = io.popen(cmd, "r")
+    local out = pipe:read("a")
+    pipe:close()
+    assert.matches("%[#+%] 20/20 done, 2 failed, 0 cached, [%d.]+s, tokens [%d.k]+ in / [%d.k]+ out", out)
+    assert.matches("20 requests: 18 ok, 2 failed", out)
+  end)
+end)
