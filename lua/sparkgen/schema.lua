@@ -401,11 +401,27 @@ Schema.__index = Schema
 
 local function key_of(schema, name) return schema .. "\0" .. name end
 
-local function name_hash(name) return sys.sha256(name):sub(1, 32) end
+-- FNV-1a, 64 bits: cache file names and buckets only need a stable spread, and a
+-- lookup must stay well under a millisecond (the first sha256 call costs about one
+-- initialising the crypto library). Identity is checked against meta.json anyway.
+local function fnv1a(s)
+  local h = -3750763034362895579 -- 14695981039346656037, the FNV-1a 64-bit offset basis
+  local byte = string.byte
+  for i = 1, #s do
+    h = (h ~ byte(s, i)) * 1099511628211
+  end
+  return h
+end
+M._fnv1a = fnv1a
+
+local function name_hash(name) return ("%016x"):format(fnv1a(name)) end
 
 local function bucket_of(name, nbuckets)
-  return tonumber(sys.sha256(name):sub(1, 8), 16) % nbuckets
+  return fnv1a(name) % nbuckets
 end
+
+-- Bumped whenever the cache's file layout changes, so old caches are never misread.
+local CACHE_LAYOUT = 2
 
 local function new_schema(fields)
   local S = setmetatable(fields, Schema)
@@ -897,16 +913,16 @@ end
 
 --- The cache directory for a connection identity and schema selection.
 function M.cache_dir(cfg, identity, schemas)
-  local key = util.json_encode({identity = identity, schemas = schemas or "*"})
+  local key = util.json_encode({identity = identity, schemas = schemas or "*", layout = CACHE_LAYOUT})
   return (cfg.cache and cfg.cache.dir or ((os.getenv("HOME") or "/tmp") .. "/.cache/sparkgen"))
-    .. "/schema/" .. sys.sha256(key):sub(1, 32)
+    .. "/schema/" .. name_hash(key) .. name_hash(key .. "\1"), key
 end
 
-local function read_meta(dir)
+local function read_meta(dir, key)
   local data = util.read_file(dir .. "/meta.json")
   local meta = data and cjson.decode(data)
   if type(meta) ~= "table" or type(meta.captured_epoch) ~= "number" or type(meta.source) ~= "table"
-     or math.tointeger(meta.buckets) == nil or meta.buckets < 1 then
+     or math.tointeger(meta.buckets) == nil or meta.buckets < 1 or meta.key ~= key then
     return nil
   end
   meta.buckets = math.tointeger(meta.buckets)
@@ -915,7 +931,7 @@ end
 
 -- Write the cache for a fresh catalog: everything into a temporary directory, then one
 -- rename, so readers see the old snapshot or the new one, never half of one.
-local function write_cache(dir, source, tables, epoch)
+local function write_cache(dir, key, source, tables, epoch)
   local tmp = ("%s.tmp.%d.%d"):format(dir, sys.getpid(), math.random(1, 1 << 30))
   local ok, err = sys.mkdir_p(tmp .. "/t")
   if not ok then return nil, err end
@@ -947,7 +963,7 @@ local function write_cache(dir, source, tables, epoch)
   end
   local writes = {
     {"index.json", encode({tables = index})},
-    {"meta.json", util.json_encode({source = source, captured_epoch = epoch, buckets = nbuckets})},
+    {"meta.json", util.json_encode({source = source, captured_epoch = epoch, buckets = nbuckets, key = key})},
   }
   for _, w in ipairs(writes) do
     local f, ferr = io.open(tmp .. "/" .. w[1], "wb")
@@ -991,12 +1007,12 @@ function M.open(cfg)
   if not identity then return nil, util.redact(ierr) end
   local schemas = schema_list(cfg.schemas)
   local use_cache = not (cfg.cache and cfg.cache.enabled == false)
-  local dir = M.cache_dir(cfg, identity, schemas)
+  local dir, key = M.cache_dir(cfg, identity, schemas)
   local ttl = cfg.schema_ttl or 1800
   local fields = {_conninfo = conninfo, _conninfo_set = true,
                   _connect_opts = {statement_timeout_ms = cfg.statement_timeout_ms or 30000,
                                    connect_timeout_s = cfg.connect_timeout_s or 10}}
-  local meta = use_cache and read_meta(dir)
+  local meta = use_cache and read_meta(dir, key)
   local now = sys.now()
   if meta and not cfg.refresh and now - meta.captured_epoch < ttl then
     log.debug("schema.cache", {status = "hit", dir = dir})
@@ -1043,7 +1059,7 @@ function M.open(cfg)
     -- wait for the next cycle costs less than marking the live catalog again now.
     local running = collectgarbage("isrunning")
     collectgarbage("stop")
-    local pok, ok, werr = pcall(write_cache, dir, source, tables, now)
+    local pok, ok, werr = pcall(write_cache, dir, key, source, tables, now)
     if running then collectgarbage("restart") end
     if not pok then error(ok, 0) end
     if ok then

@@ -6,8 +6,13 @@
 --                                        to the configured schema: --db or --schema)
 --   sparkgen schema --for "text" --table T   the tables a model would be shown
 -- --json prints the same facts as JSON.
-local schema = require "sparkgen.schema"
 local util = require "sparkgen.util"
+-- Loaded on first use: every sparkgen command builds its parser from this module.
+local schema = setmetatable({}, {__index = function(t, k)
+  local real = require "sparkgen.schema"
+  setmetatable(t, {__index = real})
+  return real[k]
+end})
 
 local M = {}
 
