@@ -41,10 +41,16 @@ def session(app="sparkgen-sparkrun", master=None, packages=None, conf=None):
     os.environ["TZ"] = "UTC"
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
+    if packages is None and os.environ.get("SPARKGEN_SPARK_PACKAGES") is not None:
+        # sparkgen eval passes exactly what spark.lua would give spark-submit.
+        packages = [p for p in os.environ["SPARKGEN_SPARK_PACKAGES"].split(",") if p]
     if packages is None:
         packages = [POSTGRES_PACKAGE]
         if "socketFactory=" in os.environ.get("SPARKGEN_JDBC_PROPERTIES", ""):
             packages.append(JUNIXSOCKET_PACKAGE)
+    conf = dict(conf or {})
+    if os.environ.get("SPARKGEN_SPARK_JARS"):
+        conf.setdefault("spark.jars", os.environ["SPARKGEN_SPARK_JARS"])
     builder = (SparkSession.builder.appName(app)
                .master(master or os.environ.get("SPARKGEN_SPARK_MASTER", "local[2]"))
                .config("spark.sql.session.timeZone", "UTC")
@@ -54,7 +60,7 @@ def session(app="sparkgen-sparkrun", master=None, packages=None, conf=None):
                .config("spark.sql.shuffle.partitions", "4"))
     if packages:
         builder = builder.config("spark.jars.packages", ",".join(packages))
-    for key, value in (conf or {}).items():
+    for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
@@ -242,7 +248,8 @@ def compare(actual, expected, ordered=False, limit=3):
 
 
 def run_cases(spark, cases):
-    """Run case dicts {"name", "job", "reference_sql"?, "ordered"?, "params"?}; yields
+    """Run case dicts {"name", "job", "reference_sql"? | "expected_rows"?, "ordered"?,
+    "params"?}; yields
     {"name", "ok", "error", "failed_checks", "diff", "rows", "expected_rows", "seconds"}."""
     import time
     for case in cases:
@@ -261,7 +268,11 @@ def run_cases(spark, cases):
         result["failed_checks"] = outcome["failed_checks"]
         result["rows"] = len(outcome["rows"])
         ok = outcome["error"] is None
-        if ok and case.get("reference_sql"):
+        if ok and case.get("expected_rows") is not None:
+            expected = [tuple(r) for r in case["expected_rows"]]
+            result["expected_rows"] = len(expected)
+            ok, result["diff"] = compare(outcome["rows"], expected, case.get("ordered", False))
+        elif ok and case.get("reference_sql"):
             try:
                 expected, _ = reference_rows(spark, case["reference_sql"])
                 result["expected_rows"] = len(expected)
@@ -279,7 +290,7 @@ def main(argv):
         return 2
     with open(argv[0]) as f:
         cases = json.load(f)
-    spark = session()
+    spark = session(app="sparkgen-eval")
     failed = 0
     for result in run_cases(spark, cases):
         failed += 0 if result["ok"] else 1
