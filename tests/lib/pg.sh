@@ -46,8 +46,19 @@ else
   die "set TEST_TMP (tests/run.sh does) or SPARKGEN_PG_DIR"
 fi
 DATA=$ROOT/data
-SOCK=$ROOT/sock
 PORT=${SPARKGEN_PG_PORT:-5432}
+# A Unix socket path must fit in 107 bytes; under a long TMPDIR the socket directory
+# moves to a short one under /tmp, remembered in $ROOT/sockdir.
+if [ -f "$ROOT/sockdir" ]; then
+  SOCK=$(cat "$ROOT/sockdir")
+elif [ ${#ROOT} -le 70 ]; then
+  SOCK=$ROOT/sock
+else
+  mkdir -p "$ROOT"
+  SOCK=$(mktemp -d /tmp/sgpg.XXXXXX)
+  chmod 755 "$SOCK"
+  echo "$SOCK" >"$ROOT/sockdir"
+fi
 
 # Run a server-side command as the cluster's owner.
 as_owner() {
@@ -154,6 +165,7 @@ EOF
     if [ -f "$DATA/postmaster.pid" ]; then
       as_owner "$BIN/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null 2>&1 || true
     fi
+    if [ -f "$ROOT/sockdir" ]; then rm -rf "$(cat "$ROOT/sockdir")"; fi
     ;;
   *)
     die "unknown command '$cmd'"
