@@ -188,6 +188,14 @@ describe("sparkgen.pg sessions", function()
     assert.matches("read%-only transaction", msg)
   end)
 
+  it("call themselves sparkgen whatever the connection string says", function()
+    local conn <close> = assert(pg.connect(AWKWARD .. " application_name=impostor"))
+    local names = sh(("psql -X -At '%s' -c \"SELECT string_agg(application_name, ',') FROM pg_stat_activity " ..
+      "WHERE datname = 'awkward' AND application_name IN ('sparkgen', 'impostor')\""):format(AWKWARD))
+    assert.matches("sparkgen", names)
+    assert.not_matches("impostor", names)
+  end)
+
   it("raise when used after close", function()
     local conn = assert(pg.connect(AWKWARD))
     conn:close()
