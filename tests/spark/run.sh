@@ -126,6 +126,43 @@ if [ "$session_rc" -ne 0 ]; then
   grep -v ' INFO ' "$WORK/session.err" | tail -5 | sed 's/^/# /'
 fi
 
+# The eval suite, offline: recordings regenerated from examples/eval/answers.lua through
+# the real request path, then `sparkgen eval --replay` in one more Spark session.
+if "$SPARKGEN" run examples/eval/record.lua "$WORK/replay" >"$WORK/record.out" 2>&1; then
+  ok "eval: recordings written from examples/eval/answers.lua"
+  if diff <(ls examples/eval/replay) <(ls "$WORK/replay") >/dev/null; then
+    ok "eval: the committed recordings in examples/eval/replay match the current prompts"
+  else
+    notok "eval: the committed recordings in examples/eval/replay match the current prompts (re-run: sparkgen run examples/eval/record.lua)"
+  fi
+  "$SPARKGEN" eval examples/eval/shop.lua --schema "$SHOP_SCHEMA" --db "$conninfo" "${CFG_FLAG[@]}" \
+    --replay "$WORK/replay" --json >"$WORK/eval.json" 2>"$WORK/eval.err"
+  echo $? >"$WORK/eval.rc"
+  relay < <(python3 - "$WORK/eval.json" "$(cat "$WORK/eval.rc")" <<'PY'
+import json, sys
+try:
+    report = json.load(open(sys.argv[1]))
+except ValueError:
+    print("not ok - eval: --json prints a report")
+    sys.exit(0)
+for case in report["cases"]:
+    if case.get("expect") == "fail":
+        print("%s - eval: %s is reported as a wrong result (%s)" % (
+            "ok" if case["status"] == "wrong" else "not ok", case["name"], case["status"]))
+    else:
+        print("%s - eval: %s passes%s" % ("ok" if case["status"] == "pass" else "not ok", case["name"],
+              "" if case["status"] == "pass" else " (%s)" % case.get("reason")))
+s = report["summary"]
+print("%s - eval: exits non-zero because not every case passed (status %s)" % (
+    "ok" if sys.argv[2] == "1" else "not ok", sys.argv[2]))
+print("# eval: %d/%d passed in %.1f s (Spark %.1f s)" % (s["passed"], s["cases"], s["seconds"], s["spark_seconds"]))
+PY
+)
+  if [ ! -s "$WORK/eval.json" ]; then grep -v ' INFO ' "$WORK/eval.err" | tail -5 | sed 's/^/# /'; fi
+else
+  notok "eval: recordings written from examples/eval/answers.lua ($(tail -1 "$WORK/record.out"))"
+fi
+
 wait "$exec_pid"
 if [ "$(cat "$WORK/exec.rc" 2>/dev/null)" != 0 ]; then
   grep -v ' INFO ' "$WORK/exec.err" | grep -v '^\s*$' | tail -5 | sed 's/^/# /'
