@@ -5,7 +5,7 @@ local util = require "sparkgen.util"
 
 local M = {}
 
-M.summary = "Run an eval suite: generate, run on Spark, compare rows with reference SQL."
+M.summary = "Run an evaluation suite: generate, lint, run on Spark, compare with reference SQL."
 
 function M.setup(cmd, cli)
   cmd:argument("suite", "The suite file (Lua), e.g. examples/eval/shop.lua.")
