@@ -4,17 +4,24 @@
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 DATADIR   = $(PREFIX)/share/sparkgen
-PKGS      = lua5.4 libcurl libpq libcrypto
+LIBDIR    = $(PREFIX)/lib/sparkgen
 
 CC       ?= cc
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -pedantic \
-            $(shell pkg-config --cflags $(PKGS)) -DSPARKGEN_DATADIR='"$(DATADIR)"'
+CFLAGS   += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -pedantic -fPIC \
+            $(shell pkg-config --cflags lua5.4 libcurl libpq libcrypto) \
+            -DSPARKGEN_DATADIR='"$(DATADIR)"' -DSPARKGEN_LIBDIR='"$(LIBDIR)"'
 LDFLAGS  += -Wl,-E
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm
 
-SRC       = src/main.c src/sys.c src/pg.c src/http.c src/cache.c
+# The binary holds the host and the small primitives; pg, http and digest are shared
+# objects opened on first require (see main.c), so a command pays only for the
+# libraries it uses.
+SRC       = src/main.c src/sys.c src/cache.c
+LAZY      = pg http digest
 HDR       = src/sparkgen.h
+LIBS_pg     = $(shell pkg-config --libs libpq)
+LIBS_http   = $(shell pkg-config --libs libcurl)
+LIBS_digest = $(shell pkg-config --libs libcrypto)
 
 ifeq ($(SANITIZE),1)
   BUILD   = build/sanitize
@@ -26,6 +33,8 @@ else
   BIN     = sparkgen
 endif
 OBJ       = $(SRC:src/%.c=$(BUILD)/%.o)
+MODULES   = $(LAZY:%=$(BUILD)/modules/sparkgen_%.so)
+LDLIBS   += $(shell pkg-config --libs lua5.4) -lm -ldl
 
 # The Debian packages sparkgen needs to build, test and run its jobs (`make deps`).
 DEB_BUILD = build-essential pkg-config liblua5.4-dev libcurl4-openssl-dev libpq-dev libssl-dev
@@ -33,27 +42,35 @@ DEB_LUA   = lua-cjson lua-argparse lua-penlight lua-busted
 DEB_TEST  = postgresql python3 python3-venv openjdk-17-jre-headless
 DEB_ALL   = $(DEB_BUILD) $(DEB_LUA) $(DEB_TEST)
 
+# Keep the objects the modules are linked from (tests/c links them too).
+.SECONDARY:
+
 .PHONY: all install uninstall deps deb-packages test bench demo spark clean
 
-all: $(BIN)
+all: $(BIN) $(MODULES) $(LAZY:%=$(BUILD)/%.o)
 
 $(BIN): $(OBJ)
 	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
 
+# Lua symbols come from the host (linked with -Wl,-E), so modules do not link liblua.
+$(BUILD)/modules/sparkgen_%.so: $(BUILD)/%.o | $(BUILD)/modules
+	$(CC) -shared $(filter -fsanitize%,$(LDFLAGS)) -o $@ $< $(LIBS_$*)
+
 $(BUILD)/%.o: src/%.c $(HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD):
+$(BUILD) $(BUILD)/modules:
 	mkdir -p $@
 
-install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)
+install: $(BIN) $(MODULES)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR) $(DESTDIR)$(LIBDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/sparkgen
+	install -m 0644 $(MODULES) $(DESTDIR)$(LIBDIR)/
 	cp -R lua templates prompts py $(DESTDIR)$(DATADIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/sparkgen
-	rm -rf $(DESTDIR)$(DATADIR)
+	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(LIBDIR)
 
 # Idempotent: installs only what dpkg does not already report as installed.
 deps:
@@ -69,14 +86,14 @@ deps:
 deb-packages:
 	@echo $(DEB_ALL)
 
-test: deps $(BIN)
+test: deps all
 	@SPARKGEN="$(CURDIR)/$(BIN)" SPARKGEN_HOME="$(CURDIR)" SANITIZE="$(SANITIZE)" \
 	    tests/run.sh
 
-bench: $(BIN)
+bench: $(BIN) $(MODULES)
 	@SPARKGEN="$(CURDIR)/$(BIN)" SPARKGEN_HOME="$(CURDIR)" bench/run.sh
 
-demo: deps $(BIN)
+demo: deps $(BIN) $(MODULES)
 	@SPARKGEN="$(CURDIR)/$(BIN)" SPARKGEN_HOME="$(CURDIR)" examples/demo.sh
 
 # A virtual environment with a pinned pyspark for running jobs (git-ignored).

@@ -14,5 +14,6 @@ int luaopen_sparkgen_sys(lua_State *L);
 int luaopen_sparkgen_pg(lua_State *L);
 int luaopen_sparkgen_http(lua_State *L);
 int luaopen_sparkgen_cache(lua_State *L);
+int luaopen_sparkgen_digest(lua_State *L);
 
 #endif

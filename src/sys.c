@@ -13,7 +13,6 @@
  * @function listdir(path)              sorted names (no . and ..), or nil, message
  * @function rename(from, to)           atomic within a file system; true or nil, message
  * @function realpath(path)             absolute path or nil, message
- * @function sha256(data)               64 lowercase hex characters
  * @function rss_peak_kb()              peak resident set size of this process
  */
 #define _XOPEN_SOURCE 700
@@ -29,7 +28,6 @@
 
 #include <lua.h>
 #include <lauxlib.h>
-#include <openssl/evp.h>
 
 #include "sparkgen.h"
 
@@ -199,24 +197,6 @@ static int l_sys_realpath(lua_State *L)
     return 1;
 }
 
-static int l_sys_sha256(lua_State *L)
-{
-    size_t len;
-    const char *data = luaL_checklstring(L, 1, &len);
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int dlen = 0;
-    if (!EVP_Digest(data, len, digest, &dlen, EVP_sha256(), NULL))
-        return luaL_error(L, "sha256 failed");
-    char hex[2 * EVP_MAX_MD_SIZE + 1];
-    static const char digits[] = "0123456789abcdef";
-    for (unsigned int i = 0; i < dlen; i++) {
-        hex[2 * i] = digits[digest[i] >> 4];
-        hex[2 * i + 1] = digits[digest[i] & 15];
-    }
-    lua_pushlstring(L, hex, 2 * (size_t)dlen);
-    return 1;
-}
-
 static int l_sys_rss_peak_kb(lua_State *L)
 {
     struct rusage ru;
@@ -229,7 +209,7 @@ static const luaL_Reg sys_functions[] = {
     {"setenv", l_sys_setenv},   {"isatty", l_sys_isatty},   {"now", l_sys_now},
     {"monotonic", l_sys_monotonic}, {"sleep", l_sys_sleep}, {"getpid", l_sys_getpid},
     {"mkdir_p", l_sys_mkdir_p}, {"stat", l_sys_stat},       {"listdir", l_sys_listdir},
-    {"rename", l_sys_rename},   {"realpath", l_sys_realpath}, {"sha256", l_sys_sha256},
+    {"rename", l_sys_rename},   {"realpath", l_sys_realpath},
     {"rss_peak_kb", l_sys_rss_peak_kb}, {NULL, NULL},
 };
 

@@ -168,7 +168,8 @@ end
 local function facts_key(script, code)
   local source = util.read_file(script)
   if not source then return nil end
-  return sys.sha256("sparkgen.facts/1\0" .. sys.sha256(source) .. "\0" .. code)
+  local sha256 = require("sparkgen.digest").sha256
+  return sha256("sparkgen.facts/1\0" .. sha256(source) .. "\0" .. code)
 end
 
 local function open_facts_cache(dir)

@@ -27,12 +27,12 @@ static void ok(int cond, const char *what)
     printf("%s %d - %s\n", cond ? "ok" : "not ok", test_number, what);
 }
 
-/* Run a chunk with sys/pg/http/cache bound as locals; it returns one boolean. */
+/* Run a chunk with sys/pg/http/cache/digest bound as locals; it returns one boolean. */
 static int check(lua_State *L, const char *chunk)
 {
     char code[4096];
     snprintf(code, sizeof code,
-             "local sys, pg, http, cache = ...\n%s", chunk);
+             "local sys, pg, http, cache, digest = ...\n%s", chunk);
     if (luaL_loadstring(L, code) != LUA_OK) {
         printf("# load error: %s\n", lua_tostring(L, -1));
         lua_pop(L, 1);
@@ -42,7 +42,8 @@ static int check(lua_State *L, const char *chunk)
     lua_getfield(L, LUA_REGISTRYINDEX, "test.pg");
     lua_getfield(L, LUA_REGISTRYINDEX, "test.http");
     lua_getfield(L, LUA_REGISTRYINDEX, "test.cache");
-    if (lua_pcall(L, 4, 1, 0) != LUA_OK) {
+    lua_getfield(L, LUA_REGISTRYINDEX, "test.digest");
+    if (lua_pcall(L, 5, 1, 0) != LUA_OK) {
         printf("# error: %s\n", lua_tostring(L, -1));
         lua_pop(L, 1);
         return 0;
@@ -67,6 +68,7 @@ int main(void)
     open_primitive(L, luaopen_sparkgen_pg, "test.pg");
     open_primitive(L, luaopen_sparkgen_http, "test.http");
     open_primitive(L, luaopen_sparkgen_cache, "test.cache");
+    open_primitive(L, luaopen_sparkgen_digest, "test.digest");
 
     char dir[] = "/tmp/sparkgen-ctest-XXXXXX";
     if (mkdtemp(dir) == NULL) {
@@ -76,12 +78,12 @@ int main(void)
     lua_pushstring(L, dir);
     lua_setglobal(L, "DIR");
 
-    ok(check(L, "return sys.sha256('') == "
+    ok(check(L, "return digest.sha256('') == "
                 "'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'"),
-       "sys.sha256 of the empty string matches the FIPS 180-2 vector");
-    ok(check(L, "return sys.sha256('abc') == "
+       "digest.sha256 of the empty string matches the FIPS 180-2 vector");
+    ok(check(L, "return digest.sha256('abc') == "
                 "'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'"),
-       "sys.sha256('abc') matches the FIPS 180-2 vector");
+       "digest.sha256('abc') matches the FIPS 180-2 vector");
     ok(check(L, "local ok, err = sys.mkdir_p(DIR .. '/a/b/c'); "
                 "return ok == true and sys.stat(DIR .. '/a/b/c').type == 'dir'"),
        "sys.mkdir_p creates nested directories");

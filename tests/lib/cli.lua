@@ -37,9 +37,12 @@ function M.run(argv, opts)
   local parts = {}
   if opts.cwd then parts[#parts + 1] = "cd " .. quote(opts.cwd) .. " &&" end
   parts[#parts + 1] = "env"
+  -- env wants every -u before the first assignment
+  local sets = {}
   for k, v in pairs(opts.env or {}) do
-    if v == false then parts[#parts + 1] = "-u " .. k else parts[#parts + 1] = k .. "=" .. quote(v) end
+    if v == false then parts[#parts + 1] = "-u " .. k else sets[#sets + 1] = k .. "=" .. quote(v) end
   end
+  table.move(sets, 1, #sets, #parts + 1, parts)
   parts[#parts + 1] = quote(opts.bin or M.BIN)
   for _, a in ipairs(argv) do parts[#parts + 1] = quote(a) end
   local out, err = os.tmpname(), os.tmpname()

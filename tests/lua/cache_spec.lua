@@ -2,6 +2,7 @@
 -- on disk and in memory, several handles on one directory, clear and prune.
 local cache = require "sparkgen.cache"
 local sys = require "sparkgen.sys"
+local digest = require "sparkgen.digest"
 
 local base = (os.getenv("TEST_TMP") or "/tmp") .. "/cache_spec." .. sys.getpid()
 local serial = 0
@@ -12,7 +13,7 @@ local function fresh_dir()
   return ("%s/%d"):format(base, serial)
 end
 
-local function key(n) return sys.sha256("key " .. tostring(n)) end
+local function key(n) return digest.sha256("key " .. tostring(n)) end
 
 local function entry_file(dir, k) return ("%s/%s/%s"):format(dir, k:sub(1, 2), k:sub(3)) end
 
@@ -292,13 +293,13 @@ describe("sparkgen.cache", function()
     local worker = base .. "/worker.lua"
     write(worker, [[
 local cache = require "sparkgen.cache"
-local sys = require "sparkgen.sys"
+local digest = require "sparkgen.digest"
 local dir, id = arg[1], arg[2]
 local c = assert(cache.open{dir = dir, max_entries = 40, lru_entries = 4})
 for round = 1, 300 do
-  local ok, err = c:put(sys.sha256("k" .. round % 60), ("%s:%d:"):format(id, round) .. ("x"):rep(round % 300), 60)
+  local ok, err = c:put(digest.sha256("k" .. round % 60), ("%s:%d:"):format(id, round) .. ("x"):rep(round % 300), 60)
   if not ok then io.stderr:write("put: ", tostring(err), "\n") os.exit(1) end
-  local v, gerr = c:get(sys.sha256("k" .. (round * 7) % 60))
+  local v, gerr = c:get(digest.sha256("k" .. (round * 7) % 60))
   if v == nil and gerr then io.stderr:write("get: ", gerr, "\n") os.exit(1) end
   if v and not v:match("^%d+:%d+:x*$") then io.stderr:write("bad value\n") os.exit(1) end
   if round % 150 == 0 then c:clear() end

@@ -78,7 +78,7 @@ function M.canonical(cfg, request, pname)
 end
 
 function M.cache_key(cfg, request, pname)
-  return sys.sha256(util.json_encode(M.canonical(cfg, request, pname)))
+  return require("sparkgen.digest").sha256(util.json_encode(M.canonical(cfg, request, pname)))
 end
 
 --- Where the response cache lives: a subdirectory of cfg.cache.dir, so the schema
