@@ -45,7 +45,7 @@ DEB_ALL   = $(DEB_BUILD) $(DEB_LUA) $(DEB_TEST)
 # Keep the objects the modules are linked from (tests/c links them too).
 .SECONDARY:
 
-.PHONY: all install uninstall deps deb-packages test bench demo spark clean
+.PHONY: FORCE all install uninstall deps deb-packages test bench demo spark clean
 
 all: $(BIN) $(MODULES) $(LAZY:%=$(BUILD)/%.o)
 
@@ -58,6 +58,12 @@ $(BUILD)/modules/sparkgen_%.so: $(BUILD)/%.o | $(BUILD)/modules
 
 $(BUILD)/%.o: src/%.c $(HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# main.c has the install paths compiled in: rebuild it when PREFIX changes.
+$(BUILD)/main.o: $(BUILD)/prefix
+$(BUILD)/prefix: FORCE | $(BUILD)
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
+FORCE:
 
 $(BUILD) $(BUILD)/modules:
 	mkdir -p $@
