@@ -918,6 +918,39 @@ function M.cache_dir(cfg, identity, schemas)
     .. "/schema/" .. name_hash(key) .. name_hash(key .. "\1"), key
 end
 
+local alias_path, read_alias, write_alias
+
+-- What libpq reads besides the connection string to decide where it connects and as
+-- whom. The password plays no part in the identity and never enters the alias.
+local IDENTITY_ENV = {"PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE",
+                      "PGSERVICEFILE", "PGSYSCONFDIR", "USER", "LOGNAME", "HOME"}
+
+--- The alias file mapping (connection string, environment, schemas) to the identity
+--- cache directory resolved by libpq on an earlier run.
+alias_path = function(cfg, conninfo, schemas)
+  local parts = {"layout", tostring(CACHE_LAYOUT), "conninfo", util.redact(conninfo or ""),
+                 "schemas", table.concat(schemas or {"*"}, ",")}
+  for _, var in ipairs(IDENTITY_ENV) do
+    parts[#parts + 1] = var
+    parts[#parts + 1] = os.getenv(var) or ""
+  end
+  local key = table.concat(parts, "\0")
+  local base = (cfg.cache and cfg.cache.dir or ((os.getenv("HOME") or "/tmp") .. "/.cache/sparkgen"))
+  return base .. "/schema/alias/" .. name_hash(key) .. name_hash(key .. "\1")
+end
+
+read_alias = function(path)
+  local data = util.read_file(path)
+  local doc = data and cjson.decode(data)
+  if type(doc) ~= "table" or type(doc.dir) ~= "string" or type(doc.key) ~= "string" then return nil end
+  return doc.dir, doc.key
+end
+
+write_alias = function(path, dir, key)
+  sys.mkdir_p(util.dirname(path))
+  util.write_file(path, util.json_encode({dir = dir, key = key}))
+end
+
 local function read_meta(dir, key)
   local data = util.read_file(dir .. "/meta.json")
   local meta = data and cjson.decode(data)
@@ -1001,19 +1034,33 @@ function M.open(cfg)
     return nil, "no schema: give a snapshot with --schema FILE, or a database with --db " ..
       "CONNINFO, DATABASE_URL or the PG* variables (PGHOST, PGDATABASE, PGSERVICE)"
   end
-  local pg = require "sparkgen.pg"
   local conninfo = (cfg.db and cfg.db ~= "") and cfg.db or nil
-  local identity, ierr = pg.identity(conninfo)
-  if not identity then return nil, util.redact(ierr) end
   local schemas = schema_list(cfg.schemas)
   local use_cache = not (cfg.cache and cfg.cache.enabled == false)
-  local dir, key = M.cache_dir(cfg, identity, schemas)
   local ttl = cfg.schema_ttl or 1800
   local fields = {_conninfo = conninfo, _conninfo_set = true,
                   _connect_opts = {statement_timeout_ms = cfg.statement_timeout_ms or 30000,
                                    connect_timeout_s = cfg.connect_timeout_s or 10}}
-  local meta = use_cache and read_meta(dir, key)
   local now = sys.now()
+
+  -- Fast path: the same connection string and environment as a recent run name the
+  -- same identity, so a fresh snapshot is found without loading libpq at all.
+  local alias = use_cache and not cfg.refresh and alias_path(cfg, conninfo, schemas)
+  if alias then
+    local adir, akey = read_alias(alias)
+    local meta = adir and read_meta(adir, akey)
+    if meta and now - meta.captured_epoch < ttl then
+      log.debug("schema.cache", {status = "hit", dir = adir})
+      return from_cache(adir, meta, fields)
+    end
+  end
+
+  local pg = require "sparkgen.pg"
+  local identity, ierr = pg.identity(conninfo)
+  if not identity then return nil, util.redact(ierr) end
+  local dir, key = M.cache_dir(cfg, identity, schemas)
+  local meta = use_cache and read_meta(dir, key)
+  if alias and meta then write_alias(alias, dir, key) end
   if meta and not cfg.refresh and now - meta.captured_epoch < ttl then
     log.debug("schema.cache", {status = "hit", dir = dir})
     return from_cache(dir, meta, fields)
@@ -1064,6 +1111,8 @@ function M.open(cfg)
     if not pok then error(ok, 0) end
     if ok then
       S._dir = dir
+      local apath = alias_path(cfg, conninfo, schemas)
+      if apath then write_alias(apath, dir, key) end
     else
       log.warn("schema.cache", {status = "write failed", error = werr})
     end

@@ -139,6 +139,19 @@ describe("sparkgen schema (live, awkward schema)", function()
     assert.equal(1, cli.lines(fresh.stderr))
     assert.matches("%-%-allow%-stale would use it", fresh.stderr)
   end)
+
+  it("serves a warm lookup without even loading libpq", function()
+    assert.equal(0, schema_cmd({"--db", AWKWARD, "customers"}).status)
+    local empty = TMP .. "/no-modules"
+    os.execute("mkdir -p " .. empty)
+    -- With no primitive modules to load, anything that needs libpq fails loudly.
+    local r = schema_cmd({"--db", AWKWARD, "customers"}, {env = {SPARKGEN_MODULE_DIR = empty}})
+    assert.equal(0, r.status, r.stderr)
+    assert.matches("referenced by:", r.stdout)
+    local cold = schema_cmd({"--db", AWKWARD, "--refresh", "customers"}, {env = {SPARKGEN_MODULE_DIR = empty}})
+    assert.is_not.equal(0, cold.status)
+    assert.matches("cannot load the sparkgen.pg primitive", cold.stderr)
+  end)
 end)
 
 describe("sparkgen schema connection failures", function()

@@ -72,7 +72,8 @@ local function snapshots(cfg)
   local now = sys.now()
   for _, name in ipairs(sys.listdir(dir) or {}) do
     local path = dir .. "/" .. name
-    if util.dir_exists(path) then
+    -- alias/ maps connection strings to snapshot directories; it is not a snapshot.
+    if name ~= "alias" and util.dir_exists(path) then
       local meta = cjson.decode(util.read_file(path .. "/meta.json") or "")
       -- Leftovers of an interrupted write (name.tmp.*, name.old.*) have no valid meta
       -- or a dotted name; both are broken.
@@ -94,6 +95,7 @@ function schema.run(cfg, action)
         result.removed = result.removed + 1
       end
     end
+    if action == "clear" then util.remove_tree(schema.dir(cfg) .. "/alias") end
   end
   local st = {entries = 0, bytes = 0, stale = 0, broken = 0}
   for _, s in ipairs(snapshots(cfg)) do
