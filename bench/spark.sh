@@ -9,8 +9,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SPARKGEN=${SPARKGEN:-$PWD/sparkgen}
 RUNS=${BENCH_SPARK_RUNS:-3}
+# eval case name, and the same request for `sparkgen exec` (source type [context])
 CASES=(type_revenue_by_category_all type_top_customers_30d type_daily_sales_7d
        type_customer_lifetime_value type_ticket_resolution_90d)
+EXEC=("orders revenue_by_category --context time_period=all"
+      "orders top_customers --context time_period=last_30_days --context limit=5"
+      "orders daily_sales --context time_period=last_7_days"
+      "customers customer_lifetime_value"
+      "support_tickets ticket_resolution_time --context time_period=last_90_days")
 
 if [ ! -x .venv/bin/spark-submit ] || ! command -v java >/dev/null || ! tests/lib/pg.sh available; then
   echo "spark bench: skipped (needs 'make spark', java and PostgreSQL server binaries)"
@@ -45,10 +51,10 @@ t0=$(now_ms)
 shared_ms=$(( $(now_ms) - t0 ))
 
 t0=$(now_ms)
-for c in "${CASES[@]}"; do
+for request in "${EXEC[@]}"; do
   # one spark-submit per case: the same requests through `sparkgen exec`
-  type=${c#type_}; type=${type%_all}; type=${type%_30d}; type=${type%_7d}; type=${type%_90d}
-  "$SPARKGEN" exec orders "$type" --db "$DB" --json >/dev/null 2>&1 || true
+  # shellcheck disable=SC2086 # the request is words on purpose
+  "$SPARKGEN" exec $request --db "$DB" --json >/dev/null 2>&1 || true
 done
 per_case_ms=$(( $(now_ms) - t0 ))
 
