@@ -43,6 +43,14 @@ end
 
 local EXIT_USAGE = 2
 
+--- SOURCE and TYPE (a type name or free text) and --context: what every
+--- request-taking command (generate, exec, prompt) starts with.
+function M.add_request_arguments(cmd)
+  cmd:argument("source", "The source table (name or schema.name).")
+  cmd:argument("type", "A transformation type, or a free-form request in quotes.")
+  M.add_context_option(cmd)
+end
+
 --- Options that say where the schema comes from.
 function M.add_source_options(cmd)
   cmd:option("--db", "PostgreSQL connection string or URI (default: DATABASE_URL, PG* variables).")

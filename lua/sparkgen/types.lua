@@ -58,16 +58,39 @@ end
 
 local function is_list_of_strings(v)
   if type(v) ~= "table" then return false end
+  local n = 0
   for k, x in pairs(v) do
     if math.type(k) ~= "integer" or type(x) ~= "string" then return false end
+    n = n + 1
   end
-  return true
+  return n == #v
 end
+M.is_list_of_strings = is_list_of_strings
 
-local function check_value(spec, value, what)
+--- Check and coerce one parameter value against its declaration (type parameters and
+--- rule parameters share this). Strings from a command line or a model's JSON are
+--- accepted where they parse; a `list` (rules only) may be "a,b". Returns the value or
+--- nil, message.
+function M.check_value(spec, value, what)
   local t = spec.type
   if t == "string" then
-    if type(value) ~= "string" then return nil, ("%s must be a string"):format(what) end
+    if type(value) ~= "string" or value == "" then return nil, ("%s must be a non-empty string"):format(what) end
+  elseif t == "list" then
+    if type(value) == "string" then
+      local items = {}
+      for _, piece in ipairs(util.split(value, ",")) do
+        piece = util.trim(piece)
+        if piece ~= "" then items[#items + 1] = piece end
+      end
+      value = items
+    end
+    if not is_list_of_strings(value) or #value == 0 then
+      return nil, ("%s must be a non-empty list of strings"):format(what)
+    end
+    for _, item in ipairs(value) do
+      if item == "" then return nil, ("%s must not contain an empty string"):format(what) end
+    end
+    value = util.copy(value)
   elseif t == "integer" then
     local n = math.tointeger(tonumber(value))
     if not n then return nil, ("%s must be an integer, got '%s'"):format(what, tostring(value)) end
@@ -100,6 +123,7 @@ local function check_value(spec, value, what)
   end
   return value
 end
+local check_value = M.check_value
 
 --- Check a type table; returns true or nil, "file:line: field ...: expected ..., got ...".
 function M.validate(def, path, text)

@@ -9,9 +9,7 @@ local M = {}
 M.summary = "Generate PySpark code for a request."
 
 function M.setup(cmd, cli)
-  cmd:argument("source", "The source table (name or schema.name).")
-  cmd:argument("type", "A transformation type, or a free-form request in quotes.")
-  cli.add_context_option(cmd)
+  cli.add_request_arguments(cmd)
   cli.add_source_options(cmd)
   cli.add_llm_options(cmd)
   cli.add_output_options(cmd)

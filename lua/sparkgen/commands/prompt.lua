@@ -10,9 +10,7 @@ local M = {}
 M.summary = "Print the request that would be sent to the model."
 
 function M.setup(cmd, cli)
-  cmd:argument("source", "The source table (name or schema.name).")
-  cmd:argument("type", "A transformation type, or a free-form request in quotes.")
-  cli.add_context_option(cmd)
+  cli.add_request_arguments(cmd)
   cli.add_source_options(cmd)
   cli.add_llm_options(cmd)
   cmd:flag("--compact", "Print the body exactly as sent (one line) instead of indented.")
