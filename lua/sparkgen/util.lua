@@ -191,6 +191,15 @@ function M.redact(s)
   return s
 end
 
+--- A one-line, redacted excerpt of at most n (200) characters, for error messages that
+--- quote what a server sent.
+function M.excerpt(s, n)
+  s = tostring(s or ""):gsub("%s+", " ")
+  n = n or 200
+  if #s > n then s = s:sub(1, n) .. "..." end
+  return M.redact(s)
+end
+
 --- Shallow copy / deep copy.
 function M.copy(t)
   local out = {}

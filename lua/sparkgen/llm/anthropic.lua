@@ -114,12 +114,7 @@ local function rid_suffix(id)
   return id and (" (request-id " .. id .. ")") or ""
 end
 
-local function excerpt(s, n)
-  s = tostring(s or ""):gsub("%s+", " ")
-  n = n or 200
-  if #s > n then s = s:sub(1, n) .. "..." end
-  return util.redact(s)
-end
+local excerpt = util.excerpt
 
 --- Turn an http response into a result:
 ---   {output=, model=, usage={...}, request_id=, stop_reason=, tool_call={id=, name=, input=}}

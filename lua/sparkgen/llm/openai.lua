@@ -81,12 +81,7 @@ local function usage_of(u)
           cache_creation_input_tokens = 0, cache_read_input_tokens = int(details.cached_tokens)}
 end
 
-local function excerpt(s, n)
-  s = tostring(s or ""):gsub("%s+", " ")
-  n = n or 200
-  if #s > n then s = s:sub(1, n) .. "..." end
-  return util.redact(s)
-end
+local excerpt = util.excerpt
 
 function M.parse(resp, request)
   if resp.error then
