@@ -64,8 +64,9 @@ local function check_keys(tbl, defaults, prefix, file)
     end
     local d = defaults[k]
     if d == nil then
-      local known = util.sorted_keys(defaults)
-      return nil, ("%s: unknown config key '%s'%s"):format(file, name, util.suggest(k, known))
+      local known = {}
+      for _, key in ipairs(util.sorted_keys(defaults)) do known[#known + 1] = prefix .. key end
+      return nil, ("%s: unknown config key '%s'%s"):format(file, name, util.suggest(name, known))
     end
     if type(d) == "table" and not OPEN_SECTIONS[name] and next(d) ~= nil and (d[1] == nil) then
       if type(v) ~= "table" then
@@ -78,6 +79,12 @@ local function check_keys(tbl, defaults, prefix, file)
     end
   end
   return true
+end
+
+--- Check a table of keys (a config file's, or overrides from a recipe) against DEFAULTS.
+--- `origin` names where they came from in the error. Returns true or nil, message.
+function M.check(tbl, origin)
+  return check_keys(tbl, M.DEFAULTS, "", origin)
 end
 
 local function merge(into, from)

@@ -18,11 +18,6 @@ local schema_mod = lazy "sparkgen.schema"
 local checks = lazy "sparkgen.checks"
 local template = lazy "sparkgen.template"
 
-local function has_module(name)
-  local ok = pcall(require, name)
-  return ok
-end
-
 --- A word that looks like a type name but is not one is a typo, not a free-form request.
 local function looks_like_type_name(word)
   return word:match("^[%a_][%w_]*$") ~= nil
@@ -128,17 +123,8 @@ local function add_usage(into, u)
   for k in pairs(into) do into[k] = into[k] + (tonumber(u and u[k]) or 0) end
 end
 
---- The name to pass to read_table for a table object (qualified when not public).
-local function read_name(S, t)
-  if schema_mod.read_table_name then return schema_mod.read_table_name(t) end
-  if t.schema and t.schema ~= "public" then return t.schema .. "." .. t.name end
-  return t.name
-end
 
 local function lint_code(code, prep, cfg)
-  if not has_module("sparkgen.lint") then
-    return {ok = true, findings = {}, tables_used = nil, complexity = nil, skipped = "lint module missing"}
-  end
   local lint = require "sparkgen.lint"
   local report, err = lint.check(code, {schema = prep.schema, policy = cfg.lint,
     cache_dir = cfg.cache.enabled ~= false and (cfg.cache.dir .. "/facts") or nil})
@@ -200,12 +186,12 @@ local function from_template(prep, cfg)
   if #prep.missing_tables > 0 then
     return nil, ("type '%s' needs table%s %s, not found in the schema%s"):format(typedef.name,
       #prep.missing_tables > 1 and "s" or "", table.concat(prep.missing_tables, ", "),
-      prep.schema.describe_source and (" (" .. prep.schema:describe_source() .. ")") or "")
+      " (" .. prep.schema:describe_source() .. ")")
   end
   local names = {}
-  for _, name in ipairs(typedef.tables or {}) do names[name] = read_name(prep.schema, prep.schema:table(name)) end
+  for _, name in ipairs(typedef.tables or {}) do names[name] = schema_mod.read_table_name(prep.schema:table(name)) end
   local env = {context = prep.request.context, params = prep.request.context,
-               source = read_name(prep.schema, prep.source_table), tables = names}
+               source = schema_mod.read_table_name(prep.source_table), tables = names}
   local code, err = template.render("templates", typedef.template, env)
   if not code then return nil, err end
   local description = typedef.summary
@@ -359,11 +345,8 @@ function M.generate_all(requests, cfg, opts)
           next_round[#next_round + 1] = p
         else
           local warnings = p.warnings
-          local has_lint, lint = pcall(require, "sparkgen.lint")
-          if has_lint and lint.model_claims then
-            for _, w in ipairs(lint.model_claims(report, out) or {}) do
-              warnings[#warnings + 1] = type(w) == "table" and (w.message or util.json_encode(w)) or tostring(w)
-            end
+          for _, w in ipairs(require("sparkgen.lint").model_claims(report, out)) do
+            warnings[#warnings + 1] = w.message
           end
           local result = finish(p.prep, {
             code = out.code, description = out.description,

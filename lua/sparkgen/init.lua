@@ -11,21 +11,27 @@ local state = {config = nil}
 
 --- Use a resolved configuration (from the CLI), or override keys of the current one:
 --- sg.configure{schema = "examples/shop/schema.json", provider = "template"}.
+--- Returns true or nil, message (an unknown key is named).
 function M.configure(cfg)
   local config = require "sparkgen.config"
+  local util = require "sparkgen.util"
   if cfg and cfg._sources then
     state.config = cfg
-    return true
+  else
+    local ok, err = config.check(cfg or {}, "sg.configure")
+    if not ok then return nil, err end
+    if state.config then
+      -- keep what the command line resolved; apply only the overrides
+      local merged = util.deepcopy(state.config)
+      for k, v in pairs(cfg or {}) do merged[k] = v end
+      state.config = merged
+    else
+      local loaded, lerr = config.load{flags = cfg or {}}
+      if not loaded then return nil, lerr end
+      state.config = loaded
+    end
   end
-  local loaded, err = config.load{flags = cfg or {}}
-  if not loaded then return nil, err end
-  if state.config then
-    -- keep what the CLI resolved, apply only the overrides
-    loaded = require("sparkgen.util").deepcopy(state.config)
-    for k, v in pairs(cfg or {}) do loaded[k] = v end
-  end
-  state.config = loaded
-  require("sparkgen.paths").setup{user = loaded.paths}
+  require("sparkgen.paths").setup{user = state.config.paths}
   return true
 end
 

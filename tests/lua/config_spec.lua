@@ -61,6 +61,11 @@ describe("config", function()
     os.remove(project)
   end)
 
+  it("checks overrides from a recipe like a file, naming where they came from", function()
+    local _, err = config.check({http = {retires = 1}}, "sg.configure")
+    assert.equal("sg.configure: unknown config key 'http.retires' (did you mean: http.retries?)", err)
+  end)
+
   it("ignores a missing file", function()
     assert.truthy(config.load{files = {"/nonexistent/sparkgen.lua"}})
   end)
