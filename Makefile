@@ -9,7 +9,7 @@ LIBDIR    = $(PREFIX)/lib/sparkgen
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -pedantic -fPIC \
-            $(shell pkg-config --cflags lua5.4 libcurl libpq libcrypto) \
+            $(shell pkg-config --cflags lua5.4 libcurl libpq nettle) \
             -DSPARKGEN_DATADIR='"$(DATADIR)"' -DSPARKGEN_LIBDIR='"$(LIBDIR)"'
 LDFLAGS  += -Wl,-E
 
@@ -21,7 +21,7 @@ LAZY      = pg http digest
 HDR       = src/sparkgen.h
 LIBS_pg     = $(shell pkg-config --libs libpq)
 LIBS_http   = $(shell pkg-config --libs libcurl)
-LIBS_digest = $(shell pkg-config --libs libcrypto)
+LIBS_digest = $(shell pkg-config --libs nettle)
 
 ifeq ($(SANITIZE),1)
   BUILD   = build/sanitize
@@ -37,7 +37,7 @@ MODULES   = $(LAZY:%=$(BUILD)/modules/sparkgen_%.so)
 LDLIBS   += $(shell pkg-config --libs lua5.4) -lm -ldl
 
 # The Debian packages sparkgen needs to build, test and run its jobs (`make deps`).
-DEB_BUILD = build-essential pkg-config liblua5.4-dev libcurl4-openssl-dev libpq-dev libssl-dev
+DEB_BUILD = build-essential pkg-config liblua5.4-dev libcurl4-openssl-dev libpq-dev nettle-dev
 DEB_LUA   = lua-cjson lua-argparse lua-penlight lua-busted
 DEB_TEST  = postgresql python3 python3-venv openjdk-17-jre-headless
 DEB_ALL   = $(DEB_BUILD) $(DEB_LUA) $(DEB_TEST)

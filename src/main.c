@@ -38,7 +38,7 @@ static const luaL_Reg primitives[] = {
     {NULL, NULL},
 };
 
-/* Primitives that need big libraries (libpq, libcurl, libcrypto) are shared objects,
+/* Primitives that need libraries (libpq, libcurl, nettle) are shared objects,
  * opened on first require. Mapping those libraries and their ~30 dependencies costs
  * about 4 ms, more than the rest of a cached `sparkgen schema TABLE`; most commands
  * need one of them or none. */
