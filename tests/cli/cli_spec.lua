@@ -153,6 +153,16 @@ describe("sparkgen generate (bad input: one line, non-zero exit)", function()
       "^sparkgen: a free%-form request needs a model.*ANTHROPIC_API_KEY")
   end)
 
+  it("a type without a template and no API key says so and how to set the key", function()
+    local dir = cli.tempdir()
+    os.execute("mkdir -p " .. dir .. "/types")
+    cli.write(dir .. "/types/weekly_orders.lua",
+      "return {name = 'weekly_orders', summary = 'Orders per week', tables = {'orders'}, complexity = 'low'}\n")
+    local r = cli.run({"generate", "orders", "weekly_orders", "--schema", SHOP}, {env = {SPARKGEN_PATH = dir}})
+    cli.rmdir(dir)
+    one_line_failure(r, "^sparkgen: type 'weekly_orders' has no template and ANTHROPIC_API_KEY is not set: export ANTHROPIC_API_KEY=")
+  end)
+
   it("a broken type plugin asked for by name", function()
     local dir = cli.tempdir()
     os.execute("mkdir -p " .. dir .. "/types")

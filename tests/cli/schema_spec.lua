@@ -5,7 +5,7 @@ local cjson = require "cjson.safe"
 
 local HOME = cli.HOME
 local TMP = os.getenv("TEST_TMP") or "/tmp"
-local PAGILA = "/work/shared/datasets/pagila"
+local PAGILA = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua").PAGILA
 
 local function sh(cmd)
   local p = io.popen(cmd .. " 2>/dev/null")

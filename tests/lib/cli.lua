@@ -7,6 +7,9 @@ local M = {}
 M.HOME = os.getenv("SPARKGEN_HOME") or "."
 M.BIN = os.getenv("SPARKGEN") or (M.HOME .. "/sparkgen")
 M.SHOP = M.HOME .. "/examples/shop/schema.json"
+-- The pagila sample database lives in shared/ beside the checkout (never copied into it);
+-- SPARKGEN_PAGILA points elsewhere.
+M.PAGILA = os.getenv("SPARKGEN_PAGILA") or (M.HOME .. "/../shared/datasets/pagila")
 
 local function quote(s)
   s = tostring(s)

@@ -4,7 +4,7 @@
 local pg = require "sparkgen.pg"
 
 local HOME = os.getenv("SPARKGEN_HOME") or "."
-local PAGILA = "/work/shared/datasets/pagila"
+local PAGILA = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua").PAGILA
 
 local function sh(cmd)
   local p = io.popen(cmd .. " 2>/dev/null")
