@@ -9,7 +9,14 @@ M.BIN = os.getenv("SPARKGEN") or (M.HOME .. "/sparkgen")
 M.SHOP = M.HOME .. "/examples/shop/schema.json"
 -- The pagila sample database lives in shared/ beside the checkout (never copied into it);
 -- SPARKGEN_PAGILA points elsewhere.
-M.PAGILA = os.getenv("SPARKGEN_PAGILA") or (M.HOME .. "/../shared/datasets/pagila")
+M.PAGILA = os.getenv("SPARKGEN_PAGILA")
+if not M.PAGILA then
+  for _, dir in ipairs({M.HOME .. "/../shared/datasets/pagila", "/work/shared/datasets/pagila"}) do
+    local f = io.open(dir .. "/pagila-schema.sql")
+    if f then f:close() M.PAGILA = dir break end
+  end
+  M.PAGILA = M.PAGILA or (M.HOME .. "/../shared/datasets/pagila")
+end
 
 local function quote(s)
   s = tostring(s)
