@@ -16,11 +16,6 @@ local util = require "sparkgen.util"
 
 local M = {}
 
-local RULE_FIELDS = {name = true, summary = true, params = true, describe = true, pyspark = true}
-local PARAM_TYPES = {string = true, integer = true, number = true, boolean = true, enum = true,
-                     date = true, list = true}
-local PARAM_FIELDS = {type = true, values = true, default = true, required = true, min = true,
-                      max = true, doc = true}
 -- Keys of a check entry that are not rule parameters.
 local ENTRY_KEYS = {rule = true, description = true}
 
@@ -157,53 +152,22 @@ py.PERIODS = M.PERIODS
 
 -- One implementation for type and rule parameters (types.lua), so a value means the
 -- same on the command line, in a type file and in a check.
-local is_list_of_strings = types.is_list_of_strings
 local check_value = types.check_value
 
 ---------------------------------------------------------------------------------------
 -- Loading rule files.
 
+local RULE_FIELD_LIST = {"name", "summary", "params", "describe", "pyspark"}
+local RULE_PARAM_TYPES = {"string", "list", "integer", "number", "boolean", "enum", "date"}
+
 --- Check a rule table; true or nil, "file:line: field 'x': expected ..., got ...".
 function M.validate(def, path, text)
-  local function bad(field, expected, got)
-    return nil, ("%s:%d: field '%s': expected %s, got %s"):format(path,
-      types.line_of(text or "", field:match("^[%w_]+")), field, expected, got)
-  end
-  for k in pairs(def) do
-    if not RULE_FIELDS[k] then
-      return bad(tostring(k), "no such field (known: name, summary, params, describe, pyspark)", "'" .. tostring(k) .. "'")
-    end
-  end
-  local stem = util.basename(path):gsub("%.lua$", "")
-  if type(def.name) ~= "string" then return bad("name", "a string", type(def.name)) end
-  if def.name ~= stem then return bad("name", ("'%s' (the file name)"):format(stem), "'" .. def.name .. "'") end
-  if type(def.summary) ~= "string" or def.summary == "" then return bad("summary", "a non-empty string", type(def.summary)) end
+  local bad = types.field_error(path, text)
+  local ok, err = types.check_plugin_header(def, path, bad, RULE_FIELD_LIST)
+  if not ok then return nil, err end
   if type(def.describe) ~= "function" then return bad("describe", "a function(params, py) returning a sentence", type(def.describe)) end
   if type(def.pyspark) ~= "function" then return bad("pyspark", "a function(params, py) returning a Python expression", type(def.pyspark)) end
-  if def.params ~= nil and type(def.params) ~= "table" then return bad("params", "a table of parameters", type(def.params)) end
-  for pname, spec in pairs(def.params or {}) do
-    local field = "params." .. tostring(pname)
-    if type(pname) ~= "string" or not pname:match("^[%a_][%w_]*$") or ENTRY_KEYS[pname] then
-      return bad(field, "an identifier other than rule and description", tostring(pname))
-    end
-    if type(spec) ~= "table" then return bad(field, "a table {type = ...}", type(spec)) end
-    for k in pairs(spec) do
-      if not PARAM_FIELDS[k] then
-        return bad(field .. "." .. tostring(k), "no such field (known: type, values, default, required, min, max, doc)", "'" .. tostring(k) .. "'")
-      end
-    end
-    if not PARAM_TYPES[spec.type] then
-      return bad(field .. ".type", "string, list, integer, number, boolean, enum or date", tostring(spec.type))
-    end
-    if spec.type == "enum" and (not is_list_of_strings(spec.values) or #spec.values == 0) then
-      return bad(field .. ".values", "a non-empty list of strings", type(spec.values))
-    end
-    if spec.default ~= nil then
-      local _, err = check_value(spec, spec.default, "default")
-      if err then return bad(field .. ".default", "a valid value", err) end
-    end
-  end
-  return true
+  return types.check_params(def.params, bad, RULE_PARAM_TYPES, ENTRY_KEYS)
 end
 
 local registry -- {by_name = {}, list = {}, broken = {}} for this process

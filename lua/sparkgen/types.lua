@@ -12,9 +12,6 @@ local util = require "sparkgen.util"
 local M = {}
 
 local COMPLEXITIES = {low = true, medium = true, high = true}
-local PARAM_TYPES = {string = true, integer = true, number = true, boolean = true, enum = true, date = true}
-local TYPE_FIELDS = {name = true, summary = true, tables = true, params = true, complexity = true,
-                     checks = true, guidance = true, description = true, template = true, source = true}
 local PARAM_FIELDS = {type = true, values = true, default = true, required = true, min = true,
                       max = true, doc = true}
 
@@ -125,21 +122,75 @@ function M.check_value(spec, value, what)
 end
 local check_value = M.check_value
 
---- Check a type table; returns true or nil, "file:line: field ...: expected ..., got ...".
-function M.validate(def, path, text)
-  local function bad(field, expected, got)
+-- ---------------------------------------------------------------------------------
+-- Checking plugin tables. Types and validation rules are both plugin files with a
+-- name, a summary and declared parameters; these helpers check what they share.
+
+--- The error builder for a plugin file: bad(field, expected, got) → nil, "file:line:
+--- field 'x': expected ..., got ..." (the line is where the field is written).
+function M.field_error(path, text)
+  return function(field, expected, got)
     return nil, ("%s:%d: field '%s': expected %s, got %s"):format(path, line_of(text or "", field:match("^[%w_]+")),
       field, expected, got)
   end
+end
+
+--- Only the fields in `fields` (a list, in the order the message gives them), a name
+--- equal to the file's, a non-empty summary.
+function M.check_plugin_header(def, path, bad, fields)
+  local known = {}
+  for _, f in ipairs(fields) do known[f] = true end
   for k in pairs(def) do
-    if not TYPE_FIELDS[k] then
-      return bad(tostring(k), "no such field (known: name, summary, tables, params, complexity, checks, guidance, description, template)", "'" .. tostring(k) .. "'")
+    if not known[k] then
+      return bad(tostring(k), "no such field (known: " .. table.concat(fields, ", ") .. ")", "'" .. tostring(k) .. "'")
     end
   end
   local stem = util.basename(path):gsub("%.lua$", "")
   if type(def.name) ~= "string" then return bad("name", "a string", type(def.name)) end
   if def.name ~= stem then return bad("name", ("'%s' (the file name)"):format(stem), "'" .. def.name .. "'") end
   if type(def.summary) ~= "string" or def.summary == "" then return bad("summary", "a non-empty string", type(def.summary)) end
+  return true
+end
+
+--- Declared parameters: identifiers (none of `reserved`), known fields, a type from
+--- `allowed` (a list), enum values, and defaults that pass their own declaration.
+function M.check_params(params, bad, allowed, reserved)
+  if params ~= nil and type(params) ~= "table" then return bad("params", "a table of parameters", type(params)) end
+  local types_ok = {}
+  for _, t in ipairs(allowed) do types_ok[t] = true end
+  for pname, spec in pairs(params or {}) do
+    local field = "params." .. tostring(pname)
+    if type(pname) ~= "string" or not pname:match("^[%a_][%w_]*$") or (reserved and reserved[pname]) then
+      return bad(field, "an identifier as parameter name" .. (reserved and " (not rule or description)" or ""), tostring(pname))
+    end
+    if type(spec) ~= "table" then return bad(field, "a table {type = ...}", type(spec)) end
+    for k in pairs(spec) do
+      if not PARAM_FIELDS[k] then return bad(field .. "." .. tostring(k), "no such field (known: type, values, default, required, min, max, doc)", "'" .. tostring(k) .. "'") end
+    end
+    if not types_ok[spec.type] then
+      local last = allowed[#allowed]
+      return bad(field .. ".type", table.concat(allowed, ", ", 1, #allowed - 1) .. " or " .. last, tostring(spec.type))
+    end
+    if spec.type == "enum" and (not is_list_of_strings(spec.values) or #spec.values == 0) then
+      return bad(field .. ".values", "a non-empty list of strings", type(spec.values))
+    end
+    if spec.default ~= nil then
+      local _, err = check_value(spec, spec.default, "default")
+      if err then return bad(field .. ".default", "a valid value", err) end
+    end
+  end
+  return true
+end
+
+local TYPE_FIELD_LIST = {"name", "summary", "tables", "params", "complexity", "checks", "guidance",
+                         "description", "template", "source"}
+local TYPE_PARAM_TYPES = {"string", "integer", "number", "boolean", "enum", "date"}
+
+--- Check a type table; returns true or nil, "file:line: field ...: expected ..., got ...".
+function M.validate(def, path, text)
+  local bad = M.field_error(path, text)
+  local ok, err = M.check_plugin_header(def, path, bad, TYPE_FIELD_LIST)
+  if not ok then return nil, err end
   if def.tables ~= nil and not is_list_of_strings(def.tables) then return bad("tables", "a list of table names", type(def.tables)) end
   if def.source ~= nil and type(def.source) ~= "string" then return bad("source", "a table name", type(def.source)) end
   if not COMPLEXITIES[def.complexity] then return bad("complexity", "low, medium or high", tostring(def.complexity)) end
@@ -151,23 +202,8 @@ function M.validate(def, path, text)
       return bad("template", "a file under templates/ (" .. def.template .. " not found)", "'" .. def.template .. "'")
     end
   end
-  if def.params ~= nil and type(def.params) ~= "table" then return bad("params", "a table of parameters", type(def.params)) end
-  for pname, spec in pairs(def.params or {}) do
-    local field = "params." .. tostring(pname)
-    if type(pname) ~= "string" or not pname:match("^[%a_][%w_]*$") then return bad(field, "an identifier as parameter name", tostring(pname)) end
-    if type(spec) ~= "table" then return bad(field, "a table {type = ...}", type(spec)) end
-    for k in pairs(spec) do
-      if not PARAM_FIELDS[k] then return bad(field .. "." .. tostring(k), "no such field (known: type, values, default, required, min, max, doc)", "'" .. tostring(k) .. "'") end
-    end
-    if not PARAM_TYPES[spec.type] then return bad(field .. ".type", "string, integer, number, boolean, enum or date", tostring(spec.type)) end
-    if spec.type == "enum" and (not is_list_of_strings(spec.values) or #spec.values == 0) then
-      return bad(field .. ".values", "a non-empty list of strings", type(spec.values))
-    end
-    if spec.default ~= nil then
-      local _, err = check_value(spec, spec.default, "default")
-      if err then return bad(field .. ".default", "a valid value", err) end
-    end
-  end
+  ok, err = M.check_params(def.params, bad, TYPE_PARAM_TYPES)
+  if not ok then return nil, err end
   if def.checks ~= nil then
     if type(def.checks) ~= "table" then return bad("checks", "a list of {rule = ...}", type(def.checks)) end
     for i, c in ipairs(def.checks) do
