@@ -6,6 +6,7 @@
 --   parse(resp, request?)         → result | nil, message, kind[, partial]
 -- The key only ever goes into the x-api-key header; nothing here logs or returns it.
 local cjson = require "cjson.safe"
+local common = require "sparkgen.llm.common"
 local util = require "sparkgen.util"
 
 local M = {}
@@ -71,30 +72,15 @@ end
 
 --- The http request for sparkgen.http.
 function M.build_http(request, cfg, key)
-  local headers = {
-    ["content-type"] = "application/json",
-    ["anthropic-version"] = (cfg.anthropic and cfg.anthropic.version) or "2023-06-01",
-  }
+  local headers = {["anthropic-version"] = (cfg.anthropic and cfg.anthropic.version) or "2023-06-01"}
   if key then headers["x-api-key"] = key end
   local beta = cfg.anthropic and cfg.anthropic.beta
   if type(beta) == "table" then beta = table.concat(beta, ",") end
   if beta and beta ~= "" then headers["anthropic-beta"] = beta end
-  local h = cfg.http or {}
-  return {
-    method = "POST",
-    url = M.base_url(cfg) .. "/v1/messages",
-    headers = headers,
-    body = util.json_encode(M.body(request, cfg)),
-    timeout_s = h.timeout_s,
-    connect_timeout_s = h.connect_timeout_s,
-    retries = h.retries,
-  }
+  return common.post_json(cfg, M.base_url(cfg) .. "/v1/messages", headers, M.body(request, cfg))
 end
 
-local function int(v)
-  if type(v) ~= "number" then return 0 end
-  return math.tointeger(v) or math.floor(v)
-end
+local int = common.int
 
 local function usage_of(u)
   u = type(u) == "table" and u or {}

@@ -6,6 +6,7 @@
 -- The tool's arguments arrive as a JSON *string*; invalid JSON there is a malformed
 -- answer (kind "malformed", retried once by llm/init.lua), never scraped from prose.
 local cjson = require "cjson.safe"
+local common = require "sparkgen.llm.common"
 local util = require "sparkgen.util"
 
 local M = {}
@@ -55,24 +56,12 @@ function M.body(request, cfg)
 end
 
 function M.build_http(request, cfg, key)
-  local headers = {["content-type"] = "application/json"}
+  local headers = {}
   if key and key ~= "" then headers["authorization"] = "Bearer " .. key end
-  local h = cfg.http or {}
-  return {
-    method = "POST",
-    url = M.base_url(cfg) .. "/v1/chat/completions",
-    headers = headers,
-    body = util.json_encode(M.body(request, cfg)),
-    timeout_s = h.timeout_s,
-    connect_timeout_s = h.connect_timeout_s,
-    retries = h.retries,
-  }
+  return common.post_json(cfg, M.base_url(cfg) .. "/v1/chat/completions", headers, M.body(request, cfg))
 end
 
-local function int(v)
-  if type(v) ~= "number" then return 0 end
-  return math.tointeger(v) or math.floor(v)
-end
+local int = common.int
 
 local function usage_of(u)
   u = type(u) == "table" and u or {}
