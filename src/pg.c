@@ -105,6 +105,21 @@ static const char CATALOG_SQL[] =
     "   AND has_table_privilege(c.oid, 'SELECT')\n"
     " ORDER BY n.nspname, c.relname, a.attnum";
 
+/* The foreign keys of the catalog, folded onto partition roots, with their column lists
+ * in order (composite keys stay together); each query below narrows it further. */
+#define FK_FOLDED_SQL \
+    "  SELECT con.conname,\n" \
+    "         coalesce(pg_partition_root(con.conrelid), con.conrelid) AS src,\n" \
+    "         coalesce(pg_partition_root(con.confrelid), con.confrelid) AS dst,\n" \
+    "         ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY u(k, i)\n" \
+    "                 JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = u.k\n" \
+    "                ORDER BY u.i) AS cols,\n" \
+    "         ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY u(k, i)\n" \
+    "                 JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = u.k\n" \
+    "                ORDER BY u.i) AS refcols\n" \
+    "    FROM pg_constraint con\n" \
+    "   WHERE con.contype = 'f' AND con.conparentid = 0"
+
 /* One row per column pair of each foreign key touching the table ($1 schema, $2 name),
  * in key order. Constraints cloned onto partitions (conparentid <> 0) are skipped and
  * both ends are mapped to their partition root, so a key declared partition by
@@ -118,17 +133,7 @@ static const char FOREIGN_KEYS_SQL[] =
     "  SELECT oid FROM target\n"
     "  UNION SELECT pt.relid FROM target, pg_partition_tree(target.oid) pt),\n"
     "fk AS (\n"
-    "  SELECT con.conname,\n"
-    "         coalesce(pg_partition_root(con.conrelid), con.conrelid) AS src,\n"
-    "         coalesce(pg_partition_root(con.confrelid), con.confrelid) AS dst,\n"
-    "         ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY u(k, i)\n"
-    "                 JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = u.k\n"
-    "                ORDER BY u.i) AS cols,\n"
-    "         ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY u(k, i)\n"
-    "                 JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = u.k\n"
-    "                ORDER BY u.i) AS refcols\n"
-    "    FROM pg_constraint con\n"
-    "   WHERE con.contype = 'f' AND con.conparentid = 0\n"
+    FK_FOLDED_SQL "\n"
     "     AND (con.conrelid IN (SELECT oid FROM family)\n"
     "          OR con.confrelid IN (SELECT oid FROM family))),\n"
     "uniq AS (\n"
@@ -147,17 +152,7 @@ static const char FOREIGN_KEYS_SQL[] =
  * outgoing), ordered by referencing table: one read for `schema dump`. */
 static const char ALL_FOREIGN_KEYS_SQL[] =
     "WITH fk AS (\n"
-    "  SELECT con.conname,\n"
-    "         coalesce(pg_partition_root(con.conrelid), con.conrelid) AS src,\n"
-    "         coalesce(pg_partition_root(con.confrelid), con.confrelid) AS dst,\n"
-    "         ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY u(k, i)\n"
-    "                 JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = u.k\n"
-    "                ORDER BY u.i) AS cols,\n"
-    "         ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY u(k, i)\n"
-    "                 JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = u.k\n"
-    "                ORDER BY u.i) AS refcols\n"
-    "    FROM pg_constraint con\n"
-    "   WHERE con.contype = 'f' AND con.conparentid = 0),\n"
+    FK_FOLDED_SQL "),\n"
     "uniq AS (\n"
     "  SELECT min(conname) AS conname, src, dst, cols, refcols\n"
     "    FROM fk GROUP BY src, dst, cols, refcols)\n"
