@@ -275,7 +275,7 @@ function M.format(report)
     local detail = row.reason
     if row.status == "pass" then
       local n = math.tointeger(row.rows)
-      detail = ("%s rows%s"):format(n and tostring(n) or "?", row.seconds and (" in %.1f s"):format(row.seconds) or "")
+      detail = ("%s row%s%s"):format(n and tostring(n) or "?", n == 1 and "" or "s", row.seconds and (" in %.1f s"):format(row.seconds) or "")
     end
     if row.expect == "fail" then detail = "(wrong on purpose) " .. tostring(detail) end
     out[#out + 1] = ("%-" .. width .. "s  %-7s  %s"):format(row.name, row.status, detail)
