@@ -39,7 +39,7 @@ LDLIBS   += $(shell pkg-config --libs lua5.4) -lm -ldl
 # The Debian packages sparkgen needs to build, test and run its jobs (`make deps`).
 DEB_BUILD = build-essential pkg-config liblua5.4-dev libcurl4-openssl-dev libpq-dev nettle-dev
 DEB_LUA   = lua-cjson lua-argparse lua-penlight lua-busted
-DEB_TEST  = postgresql python3 python3-venv openjdk-17-jre-headless
+DEB_TEST  = postgresql python3 python3-venv openjdk-17-jre-headless util-linux bsdutils time
 DEB_ALL   = $(DEB_BUILD) $(DEB_LUA) $(DEB_TEST)
 
 # Keep the objects the modules are linked from (tests/c links them too).
