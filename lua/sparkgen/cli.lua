@@ -194,8 +194,9 @@ function M.main(host)
   local parser, modules = build_parser(host)
   local ok, args = parser:pparse(host.argv)
   if not ok then
-    io.stderr:write(parser:get_usage(), "\n")
-    return fail(args, EXIT_USAGE)
+    -- One line, like every other error; the usage is one --help away.
+    local wanted = wanted_command(host.argv)
+    return fail(("%s (see 'sparkgen %s--help')"):format(args, wanted and (wanted .. " ") or ""), EXIT_USAGE)
   end
   if not args.command then
     io.stdout:write(parser:get_help(), "\n")
