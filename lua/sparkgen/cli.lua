@@ -84,13 +84,20 @@ function M.add_context_option(cmd)
      :argname("<k=v>"):count("*")
 end
 
-local function add_common_options(cmd)
+-- Accepted before the command and after it. argparse gives a command's own option its
+-- default even when the same option came before the command, so the top-level copies
+-- land under "top_" targets and main() fills in what the command level left unset.
+local COMMON = {"log_level", "log_format", "config", "strict"}
+
+local function add_common_options(cmd, top)
+  local prefix = top and "top_" or ""
   cmd:option("--log-level", "debug, info, warn, error or off (default warn; env SPARKGEN_LOG).")
-     :choices({"debug", "info", "warn", "error", "off"})
+     :choices({"debug", "info", "warn", "error", "off"}):target(prefix .. "log_level")
   cmd:option("--log-format", "json, text, or auto (text on a terminal).")
-     :choices({"json", "text", "auto"})
+     :choices({"json", "text", "auto"}):target(prefix .. "log_format")
   cmd:option("--config", "Project config file to use instead of ./sparkgen.lua."):argname("<file>")
-  cmd:flag("--strict", "Treat a broken user plugin (type, rule) as an error.")
+     :target(prefix .. "config")
+  cmd:flag("--strict", "Treat a broken user plugin (type, rule) as an error."):target(prefix .. "strict")
 end
 
 --- Parse the --context values into a table of strings (or Lua values from a literal).
@@ -150,7 +157,7 @@ local function build_parser(host)
     print("sparkgen " .. host.version)
     os.exit(0)
   end)
-  add_common_options(parser)
+  add_common_options(parser, true)
   local modules = {}
   local wanted = wanted_command(host.argv)
   for _, c in ipairs(M.COMMANDS) do
@@ -197,6 +204,9 @@ function M.main(host)
     -- One line, like every other error; the usage is one --help away.
     local wanted = wanted_command(host.argv)
     return fail(("%s (see 'sparkgen %s--help')"):format(args, wanted and (wanted .. " ") or ""), EXIT_USAGE)
+  end
+  for _, k in ipairs(COMMON) do
+    if args[k] == nil then args[k] = args["top_" .. k] end
   end
   if not args.command then
     io.stdout:write(parser:get_help(), "\n")

@@ -30,6 +30,24 @@ describe("sparkgen (no arguments and --version)", function()
     end)
   end
 
+  for _, argv in ipairs({{"--strict", "types"}, {"types", "--strict"}}) do
+    it("honours " .. table.concat(argv, " ") .. ": a broken user plugin is an error", function()
+      local dir = cli.tempdir()
+      os.execute("mkdir -p " .. dir .. "/types")
+      cli.write(dir .. "/types/bad.lua", "return 42\n")
+      local r = cli.run(argv, {env = {SPARKGEN_PATH = dir}})
+      cli.rmdir(dir)
+      assert.equal(1, r.status)
+      assert.matches("^sparkgen: broken type plugin: .*bad%.lua:1: a plugin file must return a table", r.stderr)
+    end)
+  end
+
+  it("honours --config before the command", function()
+    local r = cli.run({"--config", "/nonexistent/sparkgen.lua", "types"})
+    assert.equal(1, r.status)
+    assert.matches("^sparkgen: config file /nonexistent/sparkgen%.lua: not found", r.stderr)
+  end)
+
   it("rejects an unknown command with a usage error", function()
     local r = cli.run({"frobnicate"})
     assert.equal(2, r.status)

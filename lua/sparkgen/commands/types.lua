@@ -85,9 +85,7 @@ function M.run(args, ctx)
     if #params > 0 then out:write((" "):rep(width + 2), "params: ", table.concat(params, "; "), "\n") end
     out:write((" "):rep(width + 2), "origin: ", origin_label(def), "\n")
   end
-  for _, b in ipairs(reg.broken) do
-    io.stderr:write("sparkgen: skipped broken type plugin: ", b.error, "\n")
-  end
+  -- broken plugins were already reported by the loader's warning (one line each)
   return 0
 end
 
