@@ -518,9 +518,12 @@ static int l_pg_connect(lua_State *L)
 }
 
 /* host/port/dbname/user the way libpq would resolve them, without connecting. */
-static int l_pg_identity(lua_State *L)
+/* The connection a string names, resolved as libpq does before connecting (the string,
+ * then the PG* variables, then libpq's defaults), without connecting. With `secrets`,
+ * the password and sslmode are included: that is for handing credentials to a child
+ * process's environment (spark.lua), never for logs or cache keys. */
+static int push_resolved(lua_State *L, const char *conninfo, int secrets)
 {
-    const char *conninfo = luaL_optstring(L, 1, NULL);
     PQconninfoOption *parsed = parse_conninfo(L, conninfo);
     if (parsed == NULL) {
         luaL_pushfail(L);
@@ -528,25 +531,44 @@ static int l_pg_identity(lua_State *L)
         return 2;
     }
     PQconninfoOption *defaults = PQconndefaults(); /* includes PG* variables */
-    static const char *const keys[] = {"host", "hostaddr", "port", "dbname", "user", "service"};
-    const char *vals[6];
-    for (int i = 0; i < 6; i++) {
+    static const char *const keys[] = {"host", "hostaddr", "port", "dbname", "user", "service",
+                                       "password", "sslmode"};
+    enum { HOST, HOSTADDR, PORT, DBNAME, USER, SERVICE, PASSWORD, SSLMODE, NKEYS };
+    const char *vals[NKEYS];
+    for (int i = 0; i < NKEYS; i++) {
         vals[i] = option_value(parsed, keys[i]);
         if (vals[i] == NULL)
             vals[i] = option_value(defaults, keys[i]);
     }
-    const char *host = vals[0] ? vals[0] : vals[1];
-    const char *user = vals[4];
-    lua_createtable(L, 0, 5);
+    const char *host = vals[HOST] ? vals[HOST] : vals[HOSTADDR];
+    const char *user = vals[USER];
+    lua_createtable(L, 0, 7);
     set_str(L, "host", host ? host : "/var/run/postgresql");
-    set_str(L, "port", vals[2] ? vals[2] : "5432");
+    set_str(L, "port", vals[PORT] ? vals[PORT] : "5432");
     set_str(L, "user", user ? user : "");
-    set_str(L, "dbname", vals[3] ? vals[3] : (user ? user : ""));
-    if (vals[5])
-        set_str(L, "service", vals[5]);
+    set_str(L, "dbname", vals[DBNAME] ? vals[DBNAME] : (user ? user : ""));
+    if (vals[SERVICE])
+        set_str(L, "service", vals[SERVICE]);
+    if (secrets && vals[PASSWORD] && *vals[PASSWORD])
+        set_str(L, "password", vals[PASSWORD]);
+    if (secrets && vals[SSLMODE])
+        set_str(L, "sslmode", vals[SSLMODE]);
     PQconninfoFree(parsed);
     PQconninfoFree(defaults);
     return 1;
+}
+
+/* pg.identity(conninfo|nil) -> {host, port, dbname, user[, service]}: who and where,
+ * never the password (the schema cache key). */
+static int l_pg_identity(lua_State *L)
+{
+    return push_resolved(L, luaL_optstring(L, 1, NULL), 0);
+}
+
+/* pg.resolve(conninfo|nil) -> identity plus password and sslmode when set. */
+static int l_pg_resolve(lua_State *L)
+{
+    return push_resolved(L, luaL_optstring(L, 1, NULL), 1);
 }
 
 /* ---------------------------------------------------------------- conn methods */
@@ -862,6 +884,7 @@ static const luaL_Reg conn_meta[] = {
 static const luaL_Reg pg_functions[] = {
     {"connect", l_pg_connect},
     {"identity", l_pg_identity},
+    {"resolve", l_pg_resolve},
     {NULL, NULL},
 };
 

@@ -38,79 +38,14 @@ function M.find_submit(cfg)
   return nil, M.MISSING
 end
 
-local function percent_decode(s)
-  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
-end
-
--- libpq key=value string → table (values may be single-quoted with \' and \\ escapes).
-local function parse_keyvalue(s)
-  local out, i = {}, 1
-  while true do
-    local k, ni = s:match("^%s*([%w_]+)%s*=%s*()", i)
-    if not k then break end
-    i = ni
-    local v
-    if s:sub(i, i) == "'" then
-      local buf, j = {}, i + 1
-      while j <= #s do
-        local c = s:sub(j, j)
-        if c == "\\" then buf[#buf + 1] = s:sub(j + 1, j + 1); j = j + 2
-        elseif c == "'" then j = j + 1; break
-        else buf[#buf + 1] = c; j = j + 1 end
-      end
-      v, i = table.concat(buf), j
-    else
-      v, i = s:match("^(%S*)()", i)
-    end
-    out[k] = v
-  end
-  return out
-end
-
--- postgresql://user:pass@host:port/db?k=v → table with libpq's key names.
-local function parse_uri(s)
-  local rest = s:match("^postgres[q]?[l]?://(.*)$")
-  if not rest then return nil end
-  local out = {}
-  local query
-  rest, query = rest:match("^([^?]*)%??(.*)$")
-  local auth, hostpart = rest:match("^(.*)@([^@]*)$")
-  if not auth then hostpart = rest end
-  if auth then
-    local u, p = auth:match("^([^:]*):(.*)$")
-    out.user = percent_decode(u or auth)
-    if p then out.password = percent_decode(p) end
-  end
-  local hp, db = hostpart:match("^([^/]*)/?(.*)$")
-  if db and db ~= "" then out.dbname = percent_decode(db) end
-  if hp and hp ~= "" then
-    local h, port = hp:match("^%[(.-)%]:?(%d*)$")
-    if not h then h, port = hp:match("^([^:]*):?(%d*)$") end
-    if h and h ~= "" then out.host = percent_decode(h) end
-    if port and port ~= "" then out.port = port end
-  end
-  for pair in (query or ""):gmatch("[^&]+") do
-    local k, v = pair:match("^([^=]+)=(.*)$")
-    if k then out[percent_decode(k)] = percent_decode(v) end
-  end
-  return out
-end
-
---- Parse a libpq connection string (URI or key=value; nil means the PG* variables only)
---- into {host=, port=, dbname=, user=, password=, sslmode=}, filling gaps from the PG*
---- environment variables as libpq does.
+--- The connection a libpq string names (URI or key=value; nil means the PG* variables
+--- only), resolved by libpq itself — the same rules as psql and the schema layer —
+--- as {host=, port=, dbname=, user=, password=, sslmode=}; or nil, message.
 function M.parse_conninfo(conninfo)
-  local c = {}
-  if conninfo and conninfo ~= "" then
-    c = parse_uri(conninfo) or parse_keyvalue(conninfo)
-  end
-  local function env(k, name) if not c[k] or c[k] == "" then c[k] = os.getenv(name) end end
-  env("host", "PGHOST"); env("port", "PGPORT"); env("dbname", "PGDATABASE")
-  env("user", "PGUSER"); env("password", "PGPASSWORD"); env("sslmode", "PGSSLMODE")
-  if c.host then c.host = c.host:match("^[^,]*") end -- several hosts: the first
-  if c.port then c.port = c.port:match("^[^,]*") end
-  if not c.user or c.user == "" then c.user = os.getenv("USER") end
-  if not c.dbname or c.dbname == "" then c.dbname = c.user end
+  local c, err = require("sparkgen.pg").resolve((conninfo and conninfo ~= "") and conninfo or nil)
+  if not c then return nil, util.redact(err) end
+  c.host = c.host:match("^[^,]*") -- several hosts: the first
+  c.port = c.port:match("^[^,]*")
   return c
 end
 
@@ -119,7 +54,8 @@ end
 --- A host starting with "/" is a socket directory: pgjdbc then goes through
 --- junixsocket (the URL's host is ignored) and callers add M.JUNIXSOCKET to packages.
 function M.jdbc(cfg)
-  local c = M.parse_conninfo(cfg and cfg.db or nil)
+  local c, err = M.parse_conninfo(cfg and cfg.db or nil)
+  if not c then return nil, err end
   if not c.dbname or c.dbname == "" then
     return nil, "no database to read: set --db, DATABASE_URL or PGDATABASE"
   end
@@ -135,7 +71,8 @@ function M.jdbc(cfg)
     if host:find(":", 1, true) then host = "[" .. host .. "]" end
     out.url = ("jdbc:postgresql://%s:%s/%s"):format(host, port, c.dbname)
   end
-  if c.sslmode and c.sslmode ~= "" then out.properties.sslmode = c.sslmode end
+  -- libpq's default (prefer) is pgjdbc's too; only a chosen mode needs saying
+  if c.sslmode and c.sslmode ~= "" and c.sslmode ~= "prefer" then out.properties.sslmode = c.sslmode end
   return out
 end
 
