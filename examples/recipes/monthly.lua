@@ -15,7 +15,8 @@ local result, err = sg.generate{
 }
 if not result then error(err, 0) end
 
-print(("-- %s (%s, complexity %s)"):format(result.description, result.provider, result.estimated_complexity))
+print(("-- %s, complexity %s"):format(result.provider, result.estimated_complexity))
+for line in result.description:gmatch("[^\n]+") do print("-- " .. line) end
 for _, check in ipairs(result.validation_checks) do print("-- check: " .. check.description) end
 print(result.code)
 print(("-- job written to %s/monthly_revenue.py"):format(out_dir))
