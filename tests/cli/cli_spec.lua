@@ -278,6 +278,22 @@ describe("sparkgen batch (offline)", function()
     assert.equal(1, out.summary.failed)
   end)
 
+  it("reads requests from a Lua file returning a list", function()
+    local dir = cli.tempdir()
+    cli.write(dir .. "/reqs.lua", [[
+return {
+  {source = "orders", type = "daily_sales", context = {time_period = "last_7_days"}},
+  {source = "customers", type = "customer_lifetime_value"},
+}
+]])
+    local r = cli.run({"batch", dir .. "/reqs.lua", "--schema", SHOP, "--json"})
+    cli.rmdir(dir)
+    assert.equal(0, r.status, r.stderr)
+    local out = require("cjson").decode(r.stdout)
+    assert.equal(2, out.summary.ok)
+    assert.equal("daily_sales", out.results[1].type)
+  end)
+
   it("names the line of a malformed JSON-lines file", function()
     local dir = cli.tempdir()
     cli.write(dir .. "/reqs.jsonl", '{"source": "orders", "type": "daily_sales"}\n{oops\n')
