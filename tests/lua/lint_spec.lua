@@ -261,18 +261,3 @@ describe("lint.model_claims", function()
     assert.equal("warning", w[1].severity)
   end)
 end)
-
-describe("lint speed", function()
-  -- best of five: the suite shares two cores with other builds, and one slow run
-  -- says more about the neighbours than about lint
-  it("lints a typical body well under 100 ms", function()
-    local code = assert(util.read_file(CORPUS .. "/good/revenue_by_category.py"))
-    local best = math.huge
-    for _ = 1, 5 do
-      local t0 = sys.monotonic()
-      check(code)
-      best = math.min(best, (sys.monotonic() - t0) * 1000)
-    end
-    assert.is_true(best < 100, ("%.1f ms"):format(best))
-  end)
-end)
