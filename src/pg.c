@@ -835,6 +835,26 @@ static int l_conn_identity(lua_State *L)
     return 1;
 }
 
+/* conn:credentials() -> identity plus the password libpq actually used (from the string,
+ * PGPASSWORD or ~/.pgpass) and sslmode: what a job needs to connect the same way,
+ * service files included. Only for a child's environment (spark.lua). */
+static int l_conn_credentials(lua_State *L)
+{
+    pg_conn *c = check_conn(L, 1);
+    l_conn_identity(L);
+    const char *pass = PQpass(c->pg);
+    if (pass && *pass)
+        set_str(L, "password", pass);
+    PQconninfoOption *opts = PQconninfo(c->pg);
+    if (opts) {
+        const char *sslmode = option_value(opts, "sslmode");
+        if (sslmode)
+            set_str(L, "sslmode", sslmode);
+        PQconninfoFree(opts);
+    }
+    return 1;
+}
+
 static int l_conn_server_version(lua_State *L)
 {
     pg_conn *c = check_conn(L, 1);
@@ -869,6 +889,7 @@ static const luaL_Reg conn_methods[] = {
     {"stats", l_conn_stats},
     {"check_read_only", l_conn_check_read_only},
     {"identity", l_conn_identity},
+    {"credentials", l_conn_credentials},
     {"server_version", l_conn_server_version},
     {"close", l_conn_close},
     {NULL, NULL},

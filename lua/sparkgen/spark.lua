@@ -51,11 +51,22 @@ end
 
 --- JDBC settings for the connection the schema layer uses (cfg.db, else PG*):
 --- {url=, user=, password=|nil, properties = {k = v}, socket = bool}, or nil, message.
+--- opts.connect: connect once and take what libpq used (service files, ~/.pgpass).
 --- A host starting with "/" is a socket directory: pgjdbc then goes through
 --- junixsocket (the URL's host is ignored) and callers add M.JUNIXSOCKET to packages.
-function M.jdbc(cfg)
+function M.jdbc(cfg, opts)
   local c, err = M.parse_conninfo(cfg and cfg.db or nil)
   if not c then return nil, err end
+  if opts and opts.connect then
+    -- What libpq really used (service files, ~/.pgpass included) wins over what the
+    -- string says; when the database is unreachable the job will say so itself.
+    local pg = require "sparkgen.pg"
+    local conn = pg.connect((cfg.db and cfg.db ~= "") and cfg.db or nil, {connect_timeout_s = cfg.connect_timeout_s})
+    if conn then
+      c = conn:credentials()
+      conn:close()
+    end
+  end
   if not c.dbname or c.dbname == "" then
     return nil, "no database to read: set --db, DATABASE_URL or PGDATABASE"
   end
@@ -148,7 +159,7 @@ function M.run(cfg, job_path, job_args, opts)
   opts = opts or {}
   local submit, err = M.find_submit(cfg)
   if not submit then return nil, err end
-  local jdbc, jerr = M.jdbc(cfg)
+  local jdbc, jerr = M.jdbc(cfg, {connect = true})
   if not jdbc then return nil, jerr end
   local env = M.environment(cfg, jdbc, submit)
   local argv = M.argv(cfg, submit, job_path, job_args, {master = opts.master, socket = jdbc.socket})

@@ -88,3 +88,30 @@ describe("spark.find_submit", function()
     assert.matches("spark.submit is set to /nonexistent/spark-submit", err, 1, true)
   end)
 end)
+
+describe("spark.jdbc against a live server", function()
+  local HOME = os.getenv("SPARKGEN_HOME")
+  if not (os.getenv("TEST_TMP") and os.execute(HOME .. "/tests/lib/pg.sh available >/dev/null 2>&1")) then
+    pending("no PostgreSQL server binaries")
+    return
+  end
+  local util = require "sparkgen.util"
+
+  it("hands the job the password libpq found in ~/.pgpass (PGPASSFILE)", function()
+    local p = io.popen(HOME .. "/tests/lib/pg.sh db shop " .. HOME .. "/examples/shop/schema.sql")
+    local conninfo = p:read("l")
+    p:close()
+    assert(os.execute(HOME .. "/tests/lib/pg.sh role sparkgen_pw RightPw1 >/dev/null"))
+    local host, port = conninfo:match("host=(%S+)"), conninfo:match("port=(%d+)")
+    local pgpass = os.getenv("TEST_TMP") .. "/pgpass"
+    assert(util.write_file(pgpass, ("%s:%s:shop:sparkgen_pw:RightPw1\n"):format(host, port)))
+    os.execute("chmod 600 " .. pgpass)
+    sys.setenv("PGPASSFILE", pgpass)
+    local db = ("host=%s port=%s dbname=shop user=sparkgen_pw"):format(host, port)
+    local j = assert(spark.jdbc({db = db}, {connect = true}))
+    sys.setenv("PGPASSFILE", nil)
+    assert.equal("sparkgen_pw", j.user)
+    assert.equal("RightPw1", j.password)
+    assert.is_true(j.socket)
+  end)
+end)
