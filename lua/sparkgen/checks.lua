@@ -28,15 +28,7 @@ M.py = py
 --- A Python string literal (single quotes; quotes, backslashes and control characters
 --- escaped; UTF-8 kept as is, since Python source is UTF-8).
 function py.str(s)
-  s = tostring(s)
-  return "'" .. s:gsub("[%c'\\]", function(c)
-    if c == "'" then return "\\'" end
-    if c == "\\" then return "\\\\" end
-    if c == "\n" then return "\\n" end
-    if c == "\t" then return "\\t" end
-    if c == "\r" then return "\\r" end
-    return ("\\x%02x"):format(c:byte())
-  end) .. "'"
+  return util.python_string(s, "'")
 end
 
 --- `F.col('name')`; a name with a dot or a backtick is backtick-quoted so Spark reads

@@ -23,14 +23,7 @@ function M.py_literal(v)
   if tv == "string" then
     -- Python source is UTF-8, so only quotes, backslashes and control characters
     -- need escapes; cjson's "\/" would be an invalid escape warning in Python 3.12.
-    return '"' .. v:gsub('[%c"\\]', function(c)
-      if c == '"' then return '\\"' end
-      if c == "\\" then return "\\\\" end
-      if c == "\n" then return "\\n" end
-      if c == "\t" then return "\\t" end
-      if c == "\r" then return "\\r" end
-      return ("\\x%02x"):format(c:byte())
-    end) .. '"'
+    return util.python_string(v, '"')
   end
   if tv == "table" then
     local n = 0

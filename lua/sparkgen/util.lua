@@ -191,6 +191,20 @@ function M.redact(s)
   return s
 end
 
+--- A Python string literal for s, quoted with `quote` (' or "): quotes, backslashes and
+--- control characters escaped, UTF-8 kept as is (Python source is UTF-8). Used for
+--- everything sparkgen writes into generated Python, so no value is spliced raw.
+function M.python_string(s, quote)
+  return quote .. tostring(s):gsub("[%c" .. quote .. "\\]", function(c)
+    if c == quote then return "\\" .. quote end
+    if c == "\\" then return "\\\\" end
+    if c == "\n" then return "\\n" end
+    if c == "\t" then return "\\t" end
+    if c == "\r" then return "\\r" end
+    return ("\\x%02x"):format(c:byte())
+  end) .. quote
+end
+
 --- A one-line, redacted excerpt of at most n (200) characters, for error messages that
 --- quote what a server sent.
 function M.excerpt(s, n)
