@@ -418,6 +418,17 @@ static void push_text_array(lua_State *L, int idx)
     luaL_pushresult(&b);
 }
 
+/* The optional schema list argument at idx as a text[] literal ($1 of the catalog and
+ * all-foreign-keys queries), left on the stack; NULL (every schema) when absent. */
+static const char *opt_schema_list(lua_State *L, int idx)
+{
+    if (lua_isnoneornil(L, idx))
+        return NULL;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    push_text_array(L, idx);
+    return lua_tostring(L, -1);
+}
+
 /* ---------------------------------------------------------------- connect */
 
 static const char *option_value(PQconninfoOption *opts, const char *key)
@@ -636,12 +647,7 @@ static void catalog_rows(lua_State *L, const PGresult *res, void *ud)
 static int l_conn_catalog(lua_State *L)
 {
     pg_conn *c = check_conn(L, 1);
-    const char *param = NULL;
-    if (!lua_isnoneornil(L, 2)) {
-        luaL_checktype(L, 2, LUA_TTABLE);
-        push_text_array(L, 2);
-        param = lua_tostring(L, -1);
-    }
+    const char *param = opt_schema_list(L, 2);
     luaL_checkstack(L, 8, "catalog");
     lua_newtable(L);
     catalog_state cs = {lua_gettop(L), 0, 0, 0, 0};
@@ -749,12 +755,7 @@ static int l_conn_foreign_keys(lua_State *L)
 static int l_conn_all_foreign_keys(lua_State *L)
 {
     pg_conn *c = check_conn(L, 1);
-    const char *param = NULL;
-    if (!lua_isnoneornil(L, 2)) {
-        luaL_checktype(L, 2, LUA_TTABLE);
-        push_text_array(L, 2);
-        param = lua_tostring(L, -1);
-    }
+    const char *param = opt_schema_list(L, 2);
     PGresult *err;
     PGresult *res = read_all(L, c, ALL_FOREIGN_KEYS_SQL, 1, &param, &err);
     if (res == NULL) {
