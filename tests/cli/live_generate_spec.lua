@@ -8,12 +8,7 @@ local HOME = cli.HOME
 local PAGILA = cli.PAGILA
 local KEY = "sk-ant-live-spec-not-a-key"
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>/dev/null")
-  local out = p:read("a")
-  local ok = p:close()
-  return ok and out:gsub("%s+$", "") or nil
-end
+local sh = cli.sh
 
 local available = os.getenv("TEST_TMP") and os.execute(HOME .. "/tests/lib/pg.sh available >/dev/null 2>&1")
   and io.open(PAGILA .. "/pagila-schema.sql")

@@ -7,12 +7,7 @@ local HOME = cli.HOME
 local TMP = os.getenv("TEST_TMP") or "/tmp"
 local PAGILA = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua").PAGILA
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>/dev/null")
-  local out = p:read("a")
-  local ok = p:close()
-  return ok and out:gsub("%s+$", "") or nil
-end
+local sh = cli.sh
 
 local function schema_cmd(argv, opts)
   local full = {"schema"}

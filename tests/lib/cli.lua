@@ -69,6 +69,15 @@ function M.run(argv, opts)
   return r
 end
 
+--- Run a shell command; its stdout without trailing white space, or nil when it failed
+--- (stderr discarded). For helpers like tests/lib/pg.sh that print one line.
+function M.sh(cmd)
+  local p = io.popen(cmd .. " 2>/dev/null")
+  local out = p:read("a")
+  local ok = p:close()
+  return ok and out:gsub("%s+$", "") or nil
+end
+
 --- The number of lines in s (an error must be exactly one line).
 function M.lines(s)
   local n = 0

@@ -4,14 +4,10 @@
 local pg = require "sparkgen.pg"
 
 local HOME = os.getenv("SPARKGEN_HOME") or "."
-local PAGILA = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua").PAGILA
+local testlib = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua")
+local PAGILA = testlib.PAGILA
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>/dev/null")
-  local out = p:read("a")
-  local ok = p:close()
-  return ok and out:gsub("%s+$", "") or nil
-end
+local sh = testlib.sh
 
 local function available()
   return os.getenv("TEST_TMP") and os.execute(HOME .. "/tests/lib/pg.sh available >/dev/null 2>&1")

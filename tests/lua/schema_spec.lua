@@ -226,12 +226,7 @@ end)
 
 -- ------------------------------------------------------------------ live
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>/dev/null")
-  local out = p:read("a")
-  local ok = p:close()
-  return ok and out:gsub("%s+$", "") or nil
-end
+local sh = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua").sh
 
 if not (os.getenv("TEST_TMP") and os.execute(HOME .. "/tests/lib/pg.sh available >/dev/null 2>&1")) then
   describe("live schema", function() pending("no PostgreSQL server binaries") end)
