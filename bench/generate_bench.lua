@@ -12,12 +12,7 @@ local RUNS = tonumber(arg and arg[1]) or tonumber(os.getenv("BENCH_RUNS")) or 21
 local BIN = os.getenv("SPARKGEN") or "./sparkgen"
 local SHOP = "examples/shop/schema.json"
 
-local function median(xs)
-  local s = {table.unpack(xs)}
-  table.sort(s)
-  local n = #s
-  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
-end
+local median = dofile("bench/lib.lua").median
 
 local function time_command(cmd)
   local t0 = sys.monotonic()

@@ -24,12 +24,7 @@ local BODY = cjson.encode{
   tool_choice = {type = "tool", name = "emit_code"},
 }
 
-local function median(xs)
-  local s = {table.unpack(xs)}
-  table.sort(s)
-  local n = #s
-  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
-end
+local median = dofile("bench/lib.lua").median
 
 local function request(url)
   return {method = "POST", url = url .. "/v1/messages", headers = HEADERS, body = BODY}

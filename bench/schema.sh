@@ -26,7 +26,7 @@ unset DATABASE_URL PGHOST PGDATABASE PGUSER PGPASSWORD PGSERVICE SPARKGEN_DB
 trap 'tests/lib/pg.sh stop-all >/dev/null 2>&1; rm -rf "$TEST_TMP"' EXIT
 
 now_ns() { date +%s%N; }
-median() { sort -n | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+. bench/lib.sh
 
 echo "schema bench: building a synthetic catalog of $TABLES tables x 20 columns ..."
 t0=$(now_ns)

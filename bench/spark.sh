@@ -30,7 +30,7 @@ unset DATABASE_URL PGHOST PGDATABASE PGUSER PGPASSWORD PGSERVICE SPARKGEN_DB ANT
 trap 'tests/lib/pg.sh stop-all >/dev/null 2>&1; rm -rf "$TEST_TMP"' EXIT
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-median() { sort -n | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+. bench/lib.sh
 
 DB=$(tests/lib/pg.sh db shop examples/shop/schema.sql)
 echo "spark bench: warming up (Ivy resolves the JDBC driver once) ..."
