@@ -16,7 +16,7 @@ LDFLAGS  += -Wl,-E
 # The binary holds the host and the small primitives; pg, http and digest are shared
 # objects opened on first require (see main.c), so a command pays only for the
 # libraries it uses.
-SRC       = src/main.c src/sys.c src/cache.c
+SRC       = src/main.c src/sys.c src/cache.c src/proc.c
 LAZY      = pg http digest
 HDR       = src/sparkgen.h
 LIBS_pg     = $(shell pkg-config --libs libpq)

@@ -35,6 +35,7 @@
 static const luaL_Reg primitives[] = {
     {"sparkgen.sys", luaopen_sparkgen_sys},
     {"sparkgen.cache", luaopen_sparkgen_cache},
+    {"sparkgen.proc", luaopen_sparkgen_proc},
     {NULL, NULL},
 };
 

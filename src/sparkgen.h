@@ -14,6 +14,7 @@ int luaopen_sparkgen_sys(lua_State *L);
 int luaopen_sparkgen_pg(lua_State *L);
 int luaopen_sparkgen_http(lua_State *L);
 int luaopen_sparkgen_cache(lua_State *L);
+int luaopen_sparkgen_proc(lua_State *L);
 int luaopen_sparkgen_digest(lua_State *L);
 
 #endif
