@@ -2,6 +2,7 @@
 """analyze.py - facts about a generated PySpark body, as one JSON object on stdout.
 
     python3 py/analyze.py < body.py
+    python3 py/analyze.py --serve     (JSON lines: many inputs, one process; see serve())
 
 sparkgen judges model-written code before anyone runs it. This script only *reads* the
 code with Python's own parser (the `ast` module, stdlib only, Python 3.9+) and reports
@@ -952,15 +953,62 @@ class Analyzer:
         return self.facts
 
 
-def main():
-    data = sys.stdin.buffer.read()
+def facts_of(data):
+    """The facts about one input (bytes): never raises for any input."""
     try:
         source = data.decode("utf-8")
     except UnicodeDecodeError as e:
         facts = Analyzer().facts
         facts["syntax_error"] = {"line": 1, "col": 0, "msg": "not UTF-8: %s" % e.reason}
-    else:
-        facts = Analyzer().run(source)
+        return facts
+    return Analyzer().run(source)
+
+
+def serve():
+    """--serve: one request per stdin line, {"id": ..., "code": "..."}, one reply per
+    stdout line in the same order, {"id": ..., "facts": {...}} (or {"id": ..., "error":
+    "..."} for a line that is not such a request), until stdin closes. A thread reads
+    the requests as they come, so a client that writes many requests before reading
+    any reply never waits on a full pipe while this process waits on it."""
+    import queue
+    import threading
+
+    lines = queue.Queue()
+
+    def reader():
+        for line in sys.stdin.buffer:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=reader, daemon=True).start()
+    out = sys.stdout.buffer
+    while True:
+        line = lines.get()
+        if line is None:
+            return
+        rid = None
+        try:
+            try:
+                req = json.loads(line.decode("utf-8"))
+                code = req["code"].encode("utf-8")
+            except UnicodeError:
+                # invalid UTF-8 inside the code: keep its bytes, report it as the
+                # one-shot mode does
+                req = json.loads(line.decode("utf-8", "surrogateescape"))
+                code = req["code"].encode("utf-8", "surrogateescape")
+            rid = req.get("id")
+            reply = {"id": rid, "facts": facts_of(code)}
+        except Exception as e:  # a malformed request line: say so, keep serving
+            reply = {"id": rid, "error": "bad request line (%s: %s)" % (type(e).__name__, e)}
+        out.write(json.dumps(reply, sort_keys=True).encode("ascii") + b"\n")
+        out.flush()
+
+
+def main():
+    if sys.argv[1:] == ["--serve"]:
+        serve()
+        return
+    facts = facts_of(sys.stdin.buffer.read())
     json.dump(facts, sys.stdout, sort_keys=True)
     sys.stdout.write("\n")
 

@@ -124,16 +124,19 @@ local function add_usage(into, u)
 end
 
 
-local function lint_code(code, prep, cfg)
+-- Lint code without waiting for the analyser: cb(report) runs when the facts are in
+-- (see lint.check_async), so the model requests of a batch stay in flight meanwhile.
+local function lint_code(code, prep, cfg, cb)
   local lint = require "sparkgen.lint"
-  local report, err = lint.check(code, {schema = prep.schema, policy = cfg.lint,
-    cache_dir = cfg.cache.enabled ~= false and (cfg.cache.dir .. "/facts") or nil})
-  if not report then
-    -- Fail closed: code that could not be checked is not code we vouch for.
-    return {ok = false, findings = {{id = "syntax-error", severity = "error", line = 1,
-            message = "the code could not be checked: " .. tostring(err), suggestions = util.array({})}}}
-  end
-  return report
+  lint.check_async(code, {schema = prep.schema, policy = cfg.lint,
+    cache_dir = cfg.cache.enabled ~= false and (cfg.cache.dir .. "/facts") or nil}, function(report, err)
+    if not report then
+      -- Fail closed: code that could not be checked is not code we vouch for.
+      report = {ok = false, findings = {{id = "syntax-error", severity = "error", line = 1,
+                message = "the code could not be checked: " .. tostring(err), suggestions = util.array({})}}}
+    end
+    cb(report)
+  end)
 end
 
 local function finding_warnings(report)
@@ -181,32 +184,34 @@ local function resolve_type_checks(typedef, context)
   return util.array(resolved)
 end
 
-local function from_template(prep, cfg)
+-- The template's result, to cb(result) or cb(nil, message) once its code is linted.
+local function from_template(prep, cfg, cb)
   local typedef = prep.typedef
   if #prep.missing_tables > 0 then
-    return nil, ("type '%s' needs table%s %s, not found in the schema%s"):format(typedef.name,
+    return cb(nil, ("type '%s' needs table%s %s, not found in the schema%s"):format(typedef.name,
       #prep.missing_tables > 1 and "s" or "", table.concat(prep.missing_tables, ", "),
-      " (" .. prep.schema:describe_source() .. ")")
+      " (" .. prep.schema:describe_source() .. ")"))
   end
   local names = {}
   for _, name in ipairs(typedef.tables or {}) do names[name] = schema_mod.read_table_name(prep.schema:table(name)) end
   local env = {context = prep.request.context, params = prep.request.context,
                source = schema_mod.read_table_name(prep.source_table), tables = names}
   local code, err = template.render("templates", typedef.template, env)
-  if not code then return nil, err end
+  if not code then return cb(nil, err) end
   local description = typedef.summary
   if typedef.description then
     description = template.render_string(typedef.description, prep.request.context, "@" .. typedef.path .. ":description")
       or typedef.summary
   end
   local vchecks, cerr = resolve_type_checks(typedef, prep.request.context)
-  if not vchecks then return nil, cerr end
-  local report = lint_code(code, prep, cfg)
-  return finish(prep, {
-    code = code, description = util.trim(description), validation_checks = vchecks,
-    provider = "template", model = util.json_null, usage = empty_usage(),
-    request_ids = util.array({}), cached = false, attempts = 1, warnings = util.array({}),
-  }, report, cfg)
+  if not vchecks then return cb(nil, cerr) end
+  lint_code(code, prep, cfg, function(report)
+    cb(finish(prep, {
+      code = code, description = util.trim(description), validation_checks = vchecks,
+      provider = "template", model = util.json_null, usage = empty_usage(),
+      request_ids = util.array({}), cached = false, attempts = 1, warnings = util.array({}),
+    }, report, cfg))
+  end)
 end
 
 -- Model output → code and claims, normalised; code fences stripped.
@@ -246,15 +251,28 @@ local function merge_checks(typedef_checks, model_checks, warnings, context)
   return out
 end
 
+M.WINDOW_MIN = 64
+
 --- Generate many requests; results in input order, each {result=} or {error=}.
---- opts: {concurrency=, on_progress=function(ev), no_cache=, record_dir=, replay_dir=}
+--- opts: {concurrency=, on_progress=function(progress), on_result=function(i, outcome),
+---        no_cache=, record_dir=, replay_dir=, window=}
+--- With on_result, each outcome is handed over as soon as it is final (in completion
+--- order) and not kept: generate_all then returns nil, progress, and a batch's memory
+--- does not grow with its length.
+---
+--- The batch flows through in windows of `window` requests (default 4 x concurrency,
+--- at least 64): a window's requests are prepared, sent in parallel with their model
+--- answers linted as they arrive (while the rest are still in flight), and the repairs
+--- a window needs ride along with the next window's first attempts. So at most about
+--- two windows of requests, prompts and answers are alive at once, and a result is
+--- never more than a few windows behind the requests after it.
 function M.generate_all(requests, cfg, opts)
   opts = opts or {}
   local n = #requests
-  local outcomes = {}
+  local outcomes = not opts.on_result and {} or nil
   local progress = {total = n, done = 0, failed = 0, cached = 0, tokens_in = 0, tokens_out = 0}
   local function report_progress(i, outcome)
-    outcomes[i] = outcome
+    if outcomes then outcomes[i] = outcome end
     progress.done = progress.done + 1
     if outcome.error or (outcome.result and not outcome.result.ok) then progress.failed = progress.failed + 1 end
     local r = outcome.result
@@ -263,105 +281,131 @@ function M.generate_all(requests, cfg, opts)
       progress.tokens_in = progress.tokens_in + (r.usage and r.usage.input_tokens or 0)
       progress.tokens_out = progress.tokens_out + (r.usage and r.usage.output_tokens or 0)
     end
+    if opts.on_result then opts.on_result(i, outcome) end
     if opts.on_progress then opts.on_progress(progress) end
   end
 
-  -- 1. prepare every request; template ones finish right away.
-  local pending = {} -- model-bound: {i=, prep=, provider=, base=, request=, state=}
-  for i, req in ipairs(requests) do
+  local lint = require "sparkgen.lint"
+  local concurrency = opts.concurrency or cfg.http.concurrency
+  local window = math.tointeger(opts.window) or math.max(4 * (math.tointeger(concurrency) or 8), M.WINDOW_MIN)
+  local max_repairs = math.tointeger(cfg.max_repairs) or 2
+  local no_cache = opts.no_cache or cfg.cache.enabled == false
+  local rules, memo -- once per batch: the rule list and the prompt parts requests share
+
+  -- A model answer for p: lint it (asynchronously), then either queue a repair or finish.
+  local repairs = {}
+  local function on_answer(p, res, err)
+    if not res then return report_progress(p.i, {error = err or "the model gave no answer"}) end
+    -- attempts counts generation rounds (first answer + repairs), cached or not;
+    -- HTTP retries inside one round are the transport's business.
+    p.attempts = p.attempts + 1
+    add_usage(p.usage, res.usage)
+    for _, id in ipairs(res.request_ids or {}) do p.request_ids[#p.request_ids + 1] = id end
+    if not res.cached then p.all_cached = false end
+    local out = normalise_output(res.output or {})
+    lint_code(out.code, p.prep, cfg, function(report)
+      local errors = errors_of(report)
+      if #errors > 0 and p.round < max_repairs then
+        log.info("generate.repair", {source = p.prep.request.source, round = p.round + 1, findings = #errors})
+        local request, rerr = require("sparkgen.prompt").repair(p.base, {code = out.code, findings = errors})
+        if not request then return report_progress(p.i, {error = rerr}) end
+        p.request = request
+        -- The model repeated code it was asked to fix: the repair request is the one
+        -- already sent, so its cached answer is that same code. Ask again instead.
+        p.request.fresh = p.last_code == out.code or nil
+        p.last_code = out.code
+        p.round = p.round + 1
+        repairs[#repairs + 1] = p
+        return
+      end
+      local warnings = p.warnings
+      for _, w in ipairs(lint.model_claims(report, out)) do
+        warnings[#warnings + 1] = w.message
+      end
+      report_progress(p.i, {result = finish(p.prep, {
+        code = out.code, description = out.description,
+        estimated_complexity = out.estimated_complexity,
+        validation_checks = merge_checks(p.type_checks, out.validation_checks, warnings, p.prep.request.context),
+        provider = p.provider, model = res.model, usage = p.usage, request_ids = p.request_ids,
+        cached = p.all_cached, attempts = p.attempts, warnings = warnings,
+      }, report, cfg)})
+    end)
+  end
+
+  -- Prepare request i: template ones are linted and finish on their own; model-bound
+  -- ones are returned with their prompt built.
+  local function prepare(i)
+    local req = requests[i]
     local span = log.span("generate.prepare", {source = req.source, type = req.type})
     local prep, err = M.prepare(req, cfg)
     local provider
     if prep then provider, err = M.choose_provider(prep, cfg) end
     if not prep or not provider then
       span:fail(err)
-      report_progress(i, {error = err})
+      return report_progress(i, {error = err})
     elseif provider == "template" then
-      local result, terr = from_template(prep, cfg)
-      span:done(result and (result.ok and "ok" or "findings") or "error", {provider = "template"})
-      report_progress(i, result and {result = result} or {error = terr})
-    else
-      span:done("ok", {provider = provider})
-      pending[#pending + 1] = {i = i, prep = prep, provider = provider}
+      span:done("ok", {provider = "template"})
+      return from_template(prep, cfg, function(result, terr)
+        report_progress(i, result and {result = result} or {error = terr})
+      end)
     end
-  end
-  if #pending == 0 then return outcomes, progress end
-
-  -- 2. model calls, in parallel rounds: first attempts, then repairs of what failed lint.
-  local llm = require "sparkgen.llm"
-  local prompt = require "sparkgen.prompt"
-  local rules = checks.list()
-  for _, p in ipairs(pending) do
+    span:done("ok", {provider = provider})
     local pcfg = cfg
-    if p.provider ~= cfg.provider then pcfg = util.copy(cfg); pcfg.provider = p.provider end
-    p.cfg = pcfg
-    local vchecks, cerr = resolve_type_checks(p.prep.typedef, p.prep.request.context)
-    if not vchecks then p.error = cerr else
-      p.type_checks = vchecks
-      p.base = prompt.build{request = p.prep.request, typedef = p.prep.typedef, tables = p.prep.tables,
-                            foreign_keys = p.prep.foreign_keys, schema = p.prep.schema, rules = rules, cfg = pcfg}
-      p.request = p.base
-      p.usage, p.request_ids, p.attempts, p.all_cached = empty_usage(), util.array({}), 0, true
-      p.warnings = util.array({})
+    if provider ~= cfg.provider then pcfg = util.copy(cfg); pcfg.provider = provider end
+    local vchecks, cerr = resolve_type_checks(prep.typedef, prep.request.context)
+    if not vchecks then return report_progress(i, {error = cerr}) end
+    if not rules then rules, memo = checks.list(), {} end
+    local base, perr = require("sparkgen.prompt").build{request = prep.request, typedef = prep.typedef,
+      tables = prep.tables, foreign_keys = prep.foreign_keys, schema = prep.schema, rules = rules,
+      cfg = pcfg, memo = memo}
+    if not base then return report_progress(i, {error = perr}) end
+    return {i = i, prep = prep, provider = provider, cfg = pcfg, type_checks = vchecks, base = base,
+            request = base, usage = empty_usage(), request_ids = util.array({}), attempts = 0,
+            all_cached = true, warnings = util.array({}), round = 0}
+  end
+
+  local llm = require "sparkgen.llm"
+  local next_i = 1
+  while next_i <= n or #repairs > 0 do
+    -- This round: the repairs the last one asked for, then fresh requests up to a window.
+    local round = repairs
+    repairs = {}
+    while next_i <= n and #round < window do
+      local p = prepare(next_i)
+      next_i = next_i + 1
+      if p then round[#round + 1] = p end
     end
-  end
-  local max_repairs = math.tointeger(cfg.max_repairs) or 2
-  local round = 0
-  local active = {}
-  for _, p in ipairs(pending) do
-    if p.error then report_progress(p.i, {error = p.error}) else active[#active + 1] = p end
-  end
-  while #active > 0 do
-    local reqs = {}
-    for k, p in ipairs(active) do reqs[k] = p.request end
-    -- Every pending request has the same provider (cfg.provider or the default).
-    local answers = llm.complete_many(active[1].cfg, reqs, {
-      concurrency = opts.concurrency or cfg.http.concurrency, no_cache = opts.no_cache or cfg.cache.enabled == false,
-      record_dir = opts.record_dir, replay_dir = opts.replay_dir,
-    })
-    local next_round = {}
-    for k, p in ipairs(active) do
-      local a = answers[k] or {}
-      local res, err = a.res or a.result, a.err or a.error
-      if not res then
-        report_progress(p.i, {error = err or "the model gave no answer"})
-      else
-        -- attempts counts generation rounds (first answer + repairs), cached or not;
-        -- HTTP retries inside one round are the transport's business.
-        p.attempts = p.attempts + 1
-        add_usage(p.usage, res.usage)
-        for _, id in ipairs(res.request_ids or {}) do p.request_ids[#p.request_ids + 1] = id end
-        if not res.cached then p.all_cached = false end
-        local out = normalise_output(res.output or {})
-        local report = lint_code(out.code, p.prep, cfg)
-        local errors = errors_of(report)
-        if #errors > 0 and round < max_repairs then
-          log.info("generate.repair", {source = p.prep.request.source, round = round + 1, findings = #errors})
-          p.request = prompt.repair(p.base, {code = out.code, findings = errors})
-          -- The model repeated code it was asked to fix: the repair request is the one
-          -- already sent, so its cached answer is that same code. Ask again instead.
-          p.request.fresh = p.last_code == out.code or nil
-          p.last_code = out.code
-          next_round[#next_round + 1] = p
-        else
-          local warnings = p.warnings
-          for _, w in ipairs(require("sparkgen.lint").model_claims(report, out)) do
-            warnings[#warnings + 1] = w.message
-          end
-          local result = finish(p.prep, {
-            code = out.code, description = out.description,
-            estimated_complexity = out.estimated_complexity,
-            validation_checks = merge_checks(p.type_checks, out.validation_checks, warnings, p.prep.request.context),
-            provider = p.provider, model = res.model, usage = p.usage, request_ids = p.request_ids,
-            cached = p.all_cached, attempts = p.attempts, warnings = warnings,
-          }, report, cfg)
-          report_progress(p.i, {result = result})
+    -- One complete_many per provider (a batch normally has one).
+    local groups, order = {}, {}
+    for _, p in ipairs(round) do
+      local g = groups[p.provider]
+      if not g then g = {}; groups[p.provider] = g; order[#order + 1] = p.provider end
+      g[#g + 1] = p
+    end
+    for _, name in ipairs(order) do
+      local group = groups[name]
+      local reqs = {}
+      for k, p in ipairs(group) do reqs[k] = p.request end
+      local answered = {}
+      local function done(k, res, err)
+        if answered[k] then return end
+        answered[k] = true
+        on_answer(group[k], res, err)
+        lint.poll(0) -- hand over what the analysers have finished meanwhile
+      end
+      local answers = llm.complete_many(group[1].cfg, reqs, {
+        concurrency = concurrency, no_cache = no_cache, record_dir = opts.record_dir,
+        replay_dir = opts.replay_dir, on_done = done})
+      for k = 1, #group do
+        if not answered[k] then
+          local a = answers[k] or {}
+          done(k, a.res or a.result, a.err or a.error)
         end
       end
     end
-    active = next_round
-    round = round + 1
+    lint.wait()
   end
+  lint.wait()
   return outcomes, progress
 end
 

@@ -6,6 +6,9 @@
 --
 --   lint.check(code, {schema = S, policy = cfg.lint, python = path?})
 --     -> report | nil, message (the analyser could not run, or a bad policy key)
+--   lint.check_async(code, opts, cb)  the same report to cb(report | nil, message),
+--     delivered by lint.poll(timeout_s?) / lint.wait() while other work goes on
+--     (the analyser runs as a service: sparkgen.analyzer)
 --   report = {ok = bool,                 -- no finding of severity "error"
 --             findings = {{id=, severity = "error"|"warning", line=, col=, message=,
 --                          suggestions = {...}}, ...},   -- sorted by line
@@ -164,74 +167,81 @@ end
 
 -- Facts are a pure function of the code and the analyser, so they are cached by a hash
 -- of both: a cached answer's code is judged again (schema, policy) without paying for a
--- Python process, which dominates a cache hit otherwise.
+-- Python process, which dominates a cache hit otherwise. The analyser's own hash and
+-- the cache handle are computed and opened once per process.
+local script_hashes, facts_stores = {}, {}
 local function facts_key(script, code)
-  local source = util.read_file(script)
-  if not source then return nil end
   local sha256 = require("sparkgen.digest").sha256
-  return sha256("sparkgen.facts/1\0" .. sha256(source) .. "\0" .. code)
+  local h = script_hashes[script]
+  if not h then
+    local source = util.read_file(script)
+    if not source then return nil end
+    h = sha256(source)
+    script_hashes[script] = h
+  end
+  return sha256("sparkgen.facts/1\0" .. h .. "\0" .. code)
 end
 
 local function open_facts_cache(dir)
   if not dir then return nil end
+  if facts_stores[dir] ~= nil then return facts_stores[dir] or nil end
   local ok, cache = pcall(require, "sparkgen.cache")
-  if not ok then return nil end
-  return cache.open{dir = dir, max_entries = 5000, max_bytes = 64 * 1024 * 1024, lru_entries = 64}
+  local store = ok and cache.open{dir = dir, max_entries = 5000, max_bytes = 64 * 1024 * 1024, lru_entries = 64}
+  facts_stores[dir] = store or false
+  return store or nil
 end
 
---- Run py/analyze.py on `code`: facts table or nil, message. With `cache_dir`, facts
---- are read from and written to a content-addressed cache there.
-function M.analyze(code, python, cache_dir)
-  local script = paths.find("py", "analyze.py")
-  if not script then return nil, "py/analyze.py not found in the sparkgen tree" end
-  local store = open_facts_cache(cache_dir)
-  local key = store and facts_key(script, code)
-  if key then
-    local cached = store:get(key)
-    local facts = cached and util.json_decode(cached)
-    if type(facts) == "table" then
-      store:close()
-      for k, v in pairs(facts) do
-        if v == util.json_null then facts[k] = nil end
-      end
-      return facts
-    end
-  end
-  local facts, err = M.run_analyzer(script, code, python)
-  if store then
-    if facts and key then store:put(key, util.json_encode(facts), 30 * 24 * 3600) end
-    store:close()
-  end
-  return facts, err
-end
-
---- Run the analyser process itself (no cache).
-function M.run_analyzer(script, code, python)
-  -- The code travels through a private temporary file, never through argv.
-  local input = os.tmpname()
-  local errfile = input .. ".err"
-  local ok, werr = util.write_file(input, code)
-  if not ok then os.remove(input) return nil, "cannot write a temporary file: " .. tostring(werr) end
-  local cmd = ("%s -I -S -W ignore %s < %s 2> %s"):format(util.shell_quote(python),
-    util.shell_quote(script), util.shell_quote(input), util.shell_quote(errfile))
-  local pipe = io.popen(cmd, "r")
-  local out = pipe and pipe:read("a") or ""
-  local closed, _, status = true, nil, 0
-  if pipe then closed, _, status = pipe:close() end
-  local err = util.read_file(errfile) or ""
-  os.remove(input)
-  os.remove(errfile)
-  local facts = util.json_decode(out)
-  if not closed or type(facts) ~= "table" then
-    local first = err:match("([^\n]*)\n?$") or ""
-    return nil, ("the code analyser failed (status %s): %s"):format(tostring(status),
-      first ~= "" and first or "no output")
-  end
-  -- JSON null decodes to a sentinel; the checks read absent facts as nil
+-- JSON null decodes to a sentinel; the checks read absent facts as nil
+local function strip_nulls(facts)
   for k, v in pairs(facts) do
     if v == util.json_null then facts[k] = nil end
   end
   return facts
+end
+
+--- Facts about `code`, delivered to cb(facts) or cb(nil, message): from the facts cache
+--- in `cache_dir` when there, else from the shared analyser service (sparkgen.analyzer),
+--- whose answer is then cached. cb may run before analyze_async returns (a cache hit)
+--- or later, from lint.poll / lint.wait.
+function M.analyze_async(code, python, cache_dir, cb)
+  local pool, perr = require("sparkgen.analyzer").shared(python)
+  if not pool then return cb(nil, perr) end
+  local store = open_facts_cache(cache_dir)
+  local key = store and facts_key(pool.script, code)
+  if key then
+    local cached = store:get(key)
+    local facts = cached and util.json_decode(cached)
+    if type(facts) == "table" then return cb(strip_nulls(facts)) end
+  end
+  pool:submit(code, function(facts, err)
+    if not facts then return cb(nil, err) end
+    if key then store:put(key, util.json_encode(facts), 30 * 24 * 3600) end
+    cb(strip_nulls(facts))
+  end)
+end
+
+--- Run py/analyze.py on `code`: facts table or nil, message (synchronous). With
+--- `cache_dir`, facts are read from and written to a content-addressed cache there.
+function M.analyze(code, python, cache_dir)
+  local facts, err, done
+  M.analyze_async(code, python, cache_dir, function(f, e) facts, err, done = f, e, true end)
+  while not done do M.poll(1) end
+  return facts, err
+end
+
+--- Deliver the analyser answers that are ready (waiting up to timeout_s for one):
+--- the callbacks of check_async and analyze_async run from here. Returns how many.
+function M.poll(timeout_s)
+  local n = 0
+  for _, pool in ipairs(require("sparkgen.analyzer").pools()) do
+    n = n + pool:poll(n == 0 and timeout_s or 0)
+  end
+  return n
+end
+
+--- Deliver every outstanding analyser answer.
+function M.wait()
+  for _, pool in ipairs(require("sparkgen.analyzer").pools()) do pool:wait() end
 end
 
 -- ---------------------------------------------------------------------------------
@@ -736,21 +746,8 @@ local function check_without_python(code, schema, policy, why)
           partial = true, facts = facts}
 end
 
---- Lint `code`. opts = {schema = S|snapshot|nil, policy = cfg.lint, python = path?,
---- cache_dir = directory for cached analyser facts?}.
-function M.check(code, opts)
-  assert(type(code) == "string", "lint.check: code must be a string")
-  opts = opts or {}
-  local policy, perr = M.policy(opts.policy)
-  if not policy then return nil, perr end
-  local schema = adapt_schema(opts.schema)
-  local python, why = opts.python, nil
-  if not python then python, why = M.python(policy) end
-  if not python then return check_without_python(code, schema, policy, why) end
-
-  local facts, err = M.analyze(code, python, opts.cache_dir)
-  if not facts then return nil, err end
-
+-- The report for `code` from its facts (the judging half of check).
+local function judge(code, facts, schema, policy, python)
   local c = new_collector(policy)
   local used = {}
   if facts.syntax_error then
@@ -777,6 +774,34 @@ function M.check(code, opts)
   return {ok = ok, findings = findings, tables_used = util.array(used),
           complexity = facts.syntax_error and "low" or complexity_of(facts),
           partial = false, facts = facts, python = python}
+end
+
+--- Lint `code` without waiting for the analyser: cb(report) or cb(nil, message), called
+--- at once when no analyser is needed (cached facts, no python3, a bad policy) and
+--- otherwise from lint.poll / lint.wait, so a batch keeps its model requests in flight
+--- while answers are analysed. opts as for check.
+function M.check_async(code, opts, cb)
+  assert(type(code) == "string", "lint.check: code must be a string")
+  opts = opts or {}
+  local policy, perr = M.policy(opts.policy)
+  if not policy then return cb(nil, perr) end
+  local schema = adapt_schema(opts.schema)
+  local python, why = opts.python, nil
+  if not python then python, why = M.python(policy) end
+  if not python then return cb(check_without_python(code, schema, policy, why)) end
+  M.analyze_async(code, python, opts.cache_dir, function(facts, err)
+    if not facts then return cb(nil, err) end
+    cb(judge(code, facts, schema, policy, python))
+  end)
+end
+
+--- Lint `code`. opts = {schema = S|snapshot|nil, policy = cfg.lint, python = path?,
+--- cache_dir = directory for cached analyser facts?}.
+function M.check(code, opts)
+  local report, err, done
+  M.check_async(code, opts, function(r, e) report, err, done = r, e, true end)
+  while not done do M.poll(1) end
+  return report, err
 end
 
 local function norm_table(name)

@@ -228,7 +228,8 @@ end
 
 --- Build the provider-neutral request:
 ---   build{request = {source=, type=typedef|name|nil, text=, context={}}, typedef = typedef|nil,
----         tables = {...}, foreign_keys = {...}, rules = checks.list(), cfg = cfg}
+---         tables = {...}, foreign_keys = {...}, rules = checks.list(), cfg = cfg,
+---         memo = {}?}   (one table shared by the builds of a batch: see below)
 --- → {system=, schema_block=, user=, tool=, max_tokens=, temperature=, label=}
 ---   or nil, message (a prompt file is missing or broken).
 function M.build(args)
@@ -238,32 +239,52 @@ function M.build(args)
   -- name) or as the table itself in request.type.
   local typedef = args.typedef or (type(req.type) == "table" and req.type or nil)
   local cfg = args.cfg or {}
-  local rules = {}
-  for i, r in ipairs(args.rules or {}) do
-    rules[i] = {name = r.name, summary = r.summary, params_text = params_text(r)}
+
+  -- A batch passes one `memo` table to every build: the system prompt, the tool and
+  -- the schema block of a set of tables are then rendered once, not once per request
+  -- (they are the same for every request over one schema), and every request shares
+  -- the same strings.
+  local memo = args.memo
+  local system, err = memo and memo.system
+  if not system then
+    local rules = {}
+    for i, r in ipairs(args.rules or {}) do
+      rules[i] = {name = r.name, summary = r.summary, params_text = params_text(r)}
+    end
+    table.sort(rules, function(a, b) return a.name < b.name end)
+    local env = base_env()
+    env.rules = rules
+    system, err = render("system.md", env)
+    if not system then return nil, err end
+    if memo then memo.system = system end
   end
-  table.sort(rules, function(a, b) return a.name < b.name end)
 
-  local env = base_env()
-  env.rules = rules
-  local system, err = render("system.md", env)
-  if not system then return nil, err end
-
-  env = base_env()
-  env.tables = {}
-  for i, t in ipairs(args.tables or {}) do env.tables[i] = clean_table(t) end
+  local tables = {}
+  for i, t in ipairs(args.tables or {}) do tables[i] = clean_table(t) end
   -- Sorted by name, not by relevance: the same set of tables gives the same block
   -- whatever the request, so the provider's prompt cache can reuse it.
-  table.sort(env.tables, function(a, b)
+  table.sort(tables, function(a, b)
     if (a.schema or "") ~= (b.schema or "") then return (a.schema or "") < (b.schema or "") end
     return a.name < b.name
   end)
-  env.relationships = relationships(env.tables, args.foreign_keys)
-  local schema_block
-  schema_block, err = render("schema.md", env)
-  if not schema_block then return nil, err end
+  local schema_key
+  if memo then
+    local ids = {}
+    for i, t in ipairs(tables) do ids[i] = table_ident(t) end
+    schema_key = table.concat(ids, "\0") .. "\0" .. #(args.foreign_keys or {})
+    memo.schema = memo.schema or {}
+  end
+  local schema_block = memo and memo.schema[schema_key]
+  if not schema_block then
+    local env = base_env()
+    env.tables = tables
+    env.relationships = relationships(tables, args.foreign_keys)
+    schema_block, err = render("schema.md", env)
+    if not schema_block then return nil, err end
+    if memo then memo.schema[schema_key] = schema_block end
+  end
 
-  env = base_env()
+  local env = base_env()
   env.request = req
   env.typedef = typedef
   env.context = context_list(req.context, typedef)
@@ -271,12 +292,13 @@ function M.build(args)
   local user
   user, err = render("generate.md", env)
   if not user then return nil, err end
+  if memo and not memo.tool then memo.tool = M.tool(args.rules) end
 
   return {
     system = system,
     schema_block = schema_block,
     user = user,
-    tool = M.tool(args.rules),
+    tool = memo and memo.tool or M.tool(args.rules),
     max_tokens = math.tointeger(cfg.max_tokens) or 8192,
     temperature = cfg.temperature or 0,
     label = M.label(req),
