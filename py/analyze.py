@@ -36,9 +36,14 @@ The facts (every list is in source order; lines are 1-based, columns 0-based):
                   unknown source, so its columns cannot be checked
   introduced      [{name, line, kind}]       alias, withColumn, rename, agg, toDF, ...
   temp_views      [{name, line}]
-  sql             [{text|null, literal, line, col, context, functions}]  spark.sql /
-                  expr / selectExpr / filter text; text is null when it is not a
-                  string the analyser can read (then it cannot be checked)
+  sql             [{text|null, literal, line, col, context, error?, ...}]  every
+                  string that reaches Spark's SQL parser (spark.sql, expr, selectExpr,
+                  filter/where, agg dict values, call_function names), with the facts
+                  py/sqlread.py reports about it (functions, relations, kind, ...);
+                  text is null when it is not a string the analyser can read
+  f_refs          [{name, called, nargs, line, col}]  pyspark.sql.functions members
+                                              used, through any alias
+  sql_refs        [{name, line, col}]        SQL-taking methods used but not called
   result_df       {line} or null
   joins           [{how, has_on, cross, line, col}]
   aggregations    [{method, line}]
@@ -48,9 +53,23 @@ The facts (every list is in source order; lines are 1-based, columns 0-based):
   reads           [{kind, line, col}]        spark.read, jdbc, files, spark.table, ...
 """
 import ast
+import importlib.util
 import json
-import re
+import os
 import sys
+
+
+def _load_sibling(name):
+    """py/NAME.py, imported by path: the analyser runs as python3 -I -S, so its own
+    directory is not on sys.path."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
+    spec = importlib.util.spec_from_file_location("sparkgen_" + name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+sqlread = _load_sibling("sqlread")
 
 # DataFrame properties that are not columns (df.columns, df.write, ...).
 DF_PROPERTIES = {
@@ -108,8 +127,18 @@ F_COLUMN_ARGS = {
 UNTRACED_FRAME_METHODS = {"withColumn", "withColumns", "withColumnRenamed",
                           "withColumnsRenamed", "toDF", "agg", "groupBy", "groupby",
                           "select", "selectExpr", "where", "filter", "orderBy"}
-# Functions whose string arguments are SQL text.
+# Functions whose string arguments are SQL text, or SQL function names.
 SQL_TEXT_FUNCS = {"expr"}
+SQL_NAME_FUNCS = {"call_function", "call_udf"}
+# Methods that take SQL text: referenced other than by a direct call, their argument
+# cannot be seen (q = spark.sql; q(text)).
+SQL_METHODS = {"sql", "selectExpr", "expr", "filter", "where"}
+STR_METHODS = {"format", "join", "format_map", "replace", "lower", "upper", "strip", "lstrip",
+               "rstrip", "title", "capitalize", "casefold", "swapcase", "zfill", "center",
+               "ljust", "rjust", "removeprefix", "removesuffix", "expandtabs", "translate"}
+# Calls whose result is a plain value when their arguments are (for f-strings in SQL).
+VALUE_FUNCS = {"period_bounds", "date", "datetime", "timedelta", "Decimal", "int", "float",
+               "round", "abs", "len", "min", "max", "str"}
 # Attribute names that mean "read data some way other than read_table".
 READ_ATTRS = {"read", "readStream", "sparkContext", "jdbc", "textFile", "wholeTextFiles",
               "binaryFiles", "binaryRecords", "hadoopFile", "newAPIHadoopFile",
@@ -170,81 +199,6 @@ def split_identifier(text):
     return ".".join(parts[:-1]), parts[-1]
 
 
-SQL_KEYWORDS = set("""
-and or not in is null true false like ilike rlike regexp between case when then else end
-as interval date timestamp timestamp_ntz timestamp_ltz distinct asc desc nulls first last
-over partition by order rows range unbounded preceding following current row escape
-exists any all some div xor select from where group having limit with on join inner left
-right full outer cross semi anti using union intersect except cast try_cast year years
-month months week weeks day days hour hours minute minutes second seconds millisecond
-milliseconds microsecond microseconds int integer bigint smallint tinyint long double
-float real decimal numeric string varchar char boolean binary to filter lateral view
-values if both leading trailing for placing
-""".split())
-
-
-def sql_identifiers(text):
-    """Best-effort column identifiers of a simple SQL expression: [(qualifier, name)].
-    Skips string literals, numbers, keywords, function names (followed by "(") and
-    names after AS (aliases, cast types)."""
-    out, i, n = [], 0, len(text)
-    tokens = []
-    while i < n:
-        c = text[i]
-        if c in "'\"":
-            j = i + 1
-            while j < n and text[j] != c:
-                j += 2 if text[j] == "\\" else 1
-            tokens.append(("str", text[i:j + 1]))
-            i = j + 1
-        elif c == "`" or c.isalpha() or c == "_":
-            j = i
-            while j < n:
-                if text[j] == "`":
-                    k = text.find("`", j + 1)
-                    j = n if k < 0 else k + 1
-                elif text[j].isalnum() or text[j] in "_.":
-                    j += 1
-                else:
-                    break
-            tokens.append(("id", text[i:j]))
-            i = j
-        elif c.isdigit():
-            j = i
-            while j < n and (text[j].isalnum() or text[j] in "._"):
-                j += 1
-            tokens.append(("num", text[i:j]))
-            i = j
-        elif c.isspace():
-            i += 1
-        elif text.startswith("--", i):
-            k = text.find("\n", i)
-            i = n if k < 0 else k
-        else:
-            tokens.append(("op", c))
-            i += 1
-    for k, (kind, tok) in enumerate(tokens):
-        if kind != "id":
-            continue
-        nxt = tokens[k + 1] if k + 1 < len(tokens) else None
-        prev = tokens[k - 1] if k > 0 else None
-        if nxt and nxt == ("op", "("):
-            continue
-        if prev and prev[0] == "id" and prev[1].lower() in ("as", "from", "join"):
-            continue  # an alias, a cast type, or a relation (judged by the policy)
-        if tok.lower() in SQL_KEYWORDS or tok.endswith("."):
-            continue
-        out.append(split_identifier(tok))
-    return out
-
-
-def sql_functions(text):
-    """Lower-cased names called as functions in SQL text (string literals skipped), so
-    the policy can refuse reflect()/java_method(), which call arbitrary Java code."""
-    bare = re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", "''", text)
-    return [m.group(1).lower() for m in re.finditer(r"([A-Za-z_][\w]*)\s*\(", bare)]
-
-
 class Frame:
     """What is known about a DataFrame-valued expression: the read_table names behind
     it, whether it is already aggregated (small), whether it is a GroupedData
@@ -277,12 +231,20 @@ class Analyzer:
             "frame_aliases": {}, "columns": [], "introduced": [], "temp_views": [],
             "sql": [], "result_df": None, "joins": [], "aggregations": [],
             "windows": [], "collects": [], "writes": [], "reads": [],
+            "f_refs": [], "sql_refs": [],
         }
         self.frames = {}          # variable -> Frame (current binding)
         self.str_lists = {}       # variable -> list of literal strings
         self.str_consts = {}      # variable -> (text, literal?) of a string assigned to it
         self.aliases = {}         # DataFrame alias -> Frame
         self.bound = set()
+        self.str_nodes = {}       # variable -> the f-string assigned to it
+        self.str_names = set()    # variables bound to text the code built
+        self.dict_names = set()   # variables bound to a dict (agg({...}) takes names)
+        self.value_names = set()  # variables holding plain values (see value_expr)
+        self.f_modules = {"F", "functions"}  # names of pyspark.sql.functions
+        self.f_imported = set()   # names imported from pyspark.sql.functions
+        self.f_funcs = {}         # local name -> pyspark.sql.functions function name
 
     # ---- recording ---------------------------------------------------------------
     def col(self, name, node, context, frame, qualifier=None):
@@ -311,23 +273,127 @@ class Analyzer:
             self.facts["introduced"].append({"name": name, "line": where(node)[0], "kind": kind})
 
     def sql_text(self, node, context, frame=None):
-        """Record SQL text (literal or f-string) and its identifiers as columns."""
-        text, literal = self.string_value(node)
-        self.facts["sql"].append({"text": text, "literal": literal, "line": node.lineno,
-                                  "col": node.col_offset, "context": context,
-                                  "functions": sql_functions(text) if text is not None else []})
+        """Record SQL text that reaches Spark's parser: the reader's facts about it,
+        and (outside spark.sql) its identifiers as columns."""
+        text, literal, unsafe = self.sql_string(node)
+        entry = {"text": text, "literal": literal, "line": node.lineno,
+                 "col": node.col_offset, "context": context}
         if not isinstance(node, ast.Constant):
             self.expr(node, frame)  # f-string placeholders are code too
         if text is None:
+            self.facts["sql"].append(entry)
             return
+        facts = sqlread.read(text, statement=(context == "spark.sql"))
+        if unsafe and not facts["error"]:
+            facts["error"] = ("the f-string interpolates %s, which is not a plain value, into "
+                              "SQL text; it cannot be checked" % unsafe[0])
+        self.place(facts, node, text)
+        entry.update(facts)
+        identifiers = entry.pop("identifiers")
+        self.facts["sql"].append(entry)
         # "x AS y" names a result column y, in expressions and in spark.sql alike
-        for m in re.finditer(r"(?i)\bas\s+(`[^`]+`|\w+)", text):
-            self.introduce(m.group(1).strip("`"), node, "sql alias")
-        if context == "spark.sql":
+        for name in facts["aliases"]:
+            self.introduce(name, node, "sql alias")
+        if context == "spark.sql" or facts["error"]:
             return
-        for qual, name in sql_identifiers(text):
-            if not name.startswith("__param__"):
-                self.col(name, node, context, frame, qualifier=qual)
+        for ident in identifiers:
+            self.col(ident["name"], node, context, frame, qualifier=ident["qualifier"] or "")
+
+    def sql_name(self, node, context, frame=None):
+        """A function NAME that reaches Spark (agg dict values, call_function)."""
+        text, literal = self.string_value(node) if node is not None else (None, False)
+        entry = {"text": text if literal else None, "literal": literal, "line": node.lineno if node else 0,
+                 "col": node.col_offset if node else 0, "context": context}
+        if node is not None and not isinstance(node, ast.Constant):
+            self.expr(node, frame)
+        if text is not None and literal:
+            name = sqlread.read_name(text)
+            if "error" in name:
+                entry["error"] = name["error"]
+            else:
+                entry["functions"] = [dict(name, offset=0, args=True)]
+        self.facts["sql"].append(entry)
+
+    @staticmethod
+    def place(facts, node, text):
+        """Line numbers of what the reader found: a multi-line literal's own lines."""
+        multi = getattr(node, "end_lineno", node.lineno) != node.lineno
+        for key in ("functions", "relations", "table_functions", "placeholders"):
+            for item in facts[key]:
+                off = item.pop("offset", 0)
+                item["line"] = node.lineno + (text.count("\n", 0, off) if multi else 0)
+
+    def sql_string(self, node):
+        """(text, literal?, unsafe) of SQL text: a constant, a name bound to one, or an
+        f-string. Placeholders bound to literal strings are inlined; plain values
+        (params, dates, numbers) become sqlread.PLACEHOLDER; anything else is listed
+        in `unsafe` (its source text)."""
+        if isinstance(node, ast.Name) and node.id in self.str_nodes:
+            node = self.str_nodes[node.id]
+        if isinstance(node, ast.JoinedStr):
+            parts, unsafe = [], []
+            for v in node.values:
+                if isinstance(v, ast.Constant) and isinstance(v.value, str):
+                    parts.append(v.value)
+                    continue
+                inner = v.value if isinstance(v, ast.FormattedValue) else v
+                const = self.string_value(inner) if isinstance(inner, ast.Name) else (None, False)
+                if const[0] is not None and const[1] and v.format_spec is None and v.conversion == -1:
+                    parts.append(const[0])
+                elif self.value_expr(inner):
+                    parts.append(sqlread.PLACEHOLDER)
+                else:
+                    parts.append(sqlread.PLACEHOLDER)
+                    unsafe.append("{%s}" % (ast.unparse(inner) if hasattr(ast, "unparse") else "..."))
+            return "".join(parts), False, unsafe
+        text, literal = self.string_value(node)
+        if text is not None and not literal:
+            return None, False, []
+        return text, literal, []
+
+    def stringish(self, node):
+        """Does `node` build text (so that, where SQL is expected, it is SQL text)?"""
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, str)
+        if isinstance(node, ast.JoinedStr):
+            return True
+        if isinstance(node, ast.Name):
+            return node.id in self.str_names
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mod, ast.Mult)):
+            return self.stringish(node.left) or self.stringish(node.right)
+        if isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Name) and f.id in ("str", "repr", "format", "chr"):
+                return True
+            if isinstance(f, ast.Attribute) and f.attr in STR_METHODS:
+                return self.stringish(f.value) or f.attr in ("format", "join", "format_map")
+        if isinstance(node, ast.IfExp):
+            return self.stringish(node.body) or self.stringish(node.orelse)
+        return False
+
+    def value_expr(self, node):
+        """Is `node` a plain value (params, dates, numbers and what is computed from
+        them), as opposed to text the code built?"""
+        if isinstance(node, ast.Constant):
+            return not isinstance(node.value, str)
+        if isinstance(node, ast.Name):
+            return node.id in self.value_names or node.id == "params"
+        if isinstance(node, ast.Attribute):
+            return self.value_expr(node.value)
+        if isinstance(node, ast.Subscript):
+            idx = node.slice
+            return self.value_expr(node.value) and (isinstance(idx, ast.Constant) or self.value_expr(idx))
+        if isinstance(node, ast.Call):
+            f = node.func
+            ok = (isinstance(f, ast.Name) and f.id in VALUE_FUNCS and f.id not in self.bound) \
+                or (isinstance(f, ast.Attribute) and self.value_expr(f.value))
+            return ok and all(self.value_expr(a) or (isinstance(a, ast.Constant)) for a in node.args) \
+                and all(self.value_expr(k.value) or isinstance(k.value, ast.Constant) for k in node.keywords)
+        if isinstance(node, ast.BinOp):
+            return self.value_expr(node.left) and self.value_expr(node.right)
+        if isinstance(node, ast.UnaryOp):
+            return self.value_expr(node.operand)
+        return False
 
     def string_value(self, node):
         """(text, literal?) for a string constant or an f-string (placeholders become
@@ -428,11 +494,64 @@ class Analyzer:
                 self.expr(child, ctx)
         return None
 
+    def collect_aliases(self, body):
+        """Every name that refers to pyspark.sql.functions or to one of its functions,
+        however it was imported or assigned (flow-insensitive: once an alias, always)."""
+        nodes = list(ast.walk(ast.Module(body=body, type_ignores=[])))
+        for node in nodes:
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name == "pyspark.sql.functions" and a.asname:
+                        self.f_modules.add(a.asname)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                for a in node.names:
+                    local = a.asname or a.name
+                    if node.module == "pyspark.sql" and a.name == "functions":
+                        self.f_modules.add(local)
+                    elif node.module == "pyspark.sql.functions" and a.name != "*":
+                        self.f_funcs[local] = a.name
+                        self.f_imported.add(local)
+        changed = True
+        while changed:  # G = F; e = G.expr; e2 = e
+            changed = False
+            for node in nodes:
+                if not isinstance(node, (ast.Assign, ast.NamedExpr)):
+                    continue
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                canon = self.f_canonical(node.value)
+                for t in targets:
+                    if not isinstance(t, ast.Name) or canon is None:
+                        continue
+                    if canon == "F" and t.id not in self.f_modules:
+                        self.f_modules.add(t.id)
+                        changed = True
+                    elif canon.startswith("F.") and self.f_funcs.get(t.id) != canon[2:]:
+                        self.f_funcs[t.id] = canon[2:]
+                        changed = True
+
+    def f_canonical(self, node):
+        """"F" for the functions module, "F.name" for one of its functions, else None."""
+        if isinstance(node, ast.Name):
+            if node.id in self.f_modules:
+                return "F"
+            if node.id in self.f_funcs:
+                return "F." + self.f_funcs[node.id]
+            return None
+        if isinstance(node, ast.Attribute):
+            if chain(node.value) == "pyspark.sql.functions" and isinstance(node.value, ast.Attribute):
+                return "F." + node.attr
+            if chain(node) == "pyspark.sql.functions":
+                return "F"
+            if self.f_canonical(node.value) == "F":
+                return "F." + node.attr
+        return None
+
     def security_pass(self, body):
         """Facts the policy depends on, from an exhaustive walk of every node (not
         from the semantic visitor, which may skip what it does not understand)."""
         nodes = list(ast.walk(ast.Module(body=body, type_ignores=[])))
         called = {id(n.func) for n in nodes if isinstance(n, ast.Call)}
+        nargs = {id(n.func): len(n.args) + len(n.keywords) for n in nodes if isinstance(n, ast.Call)}
         free = {}
         for n in nodes:
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
@@ -444,11 +563,23 @@ class Analyzer:
                         and "read_table" not in self.bound:
                     # rt = read_table; rt(name) would hide which tables are read
                     self.facts["read_table_refs"].append({"line": n.lineno, "col": n.col_offset})
-            elif isinstance(n, ast.Attribute):
+            if isinstance(n, (ast.Name, ast.Attribute)) and isinstance(getattr(n, "ctx", None), ast.Load):
+                canon = self.f_canonical(n)
+                # a name assigned from F.x was reported where F.x was read
+                if canon and canon != "F" and (isinstance(n, ast.Attribute) or n.id in self.f_imported):
+                    line, col = where(n)
+                    self.facts["f_refs"].append({"name": canon[2:], "called": id(n) in called,
+                                                 "nargs": nargs.get(id(n), 0), "line": line, "col": col})
+            if isinstance(n, ast.Attribute):
                 self.attribute_fact(n, called=id(n) in called)
+                if n.attr in SQL_METHODS and id(n) not in called and self.f_canonical(n.value) != "F":
+                    line, col = where(n)
+                    self.facts["sql_refs"].append({"name": n.attr, "line": line, "col": col})
             elif isinstance(n, ast.Call):
                 func = n.func
-                name = chain(func) if isinstance(func, (ast.Name, ast.Attribute)) else "<expr>"
+                canon = self.f_canonical(func)
+                name = canon if canon else \
+                    (chain(func) if isinstance(func, (ast.Name, ast.Attribute)) else "<expr>")
                 line, col = where(n)
                 self.facts["calls"].append({"name": name, "line": line, "col": col})
                 if isinstance(func, ast.Attribute) and func.attr == "table" \
@@ -456,7 +587,8 @@ class Analyzer:
                     self.facts["reads"].append({"kind": chain(func), "line": line, "col": col})
         self.facts["free_names"] = [{"name": k, "line": v[0], "col": v[1]}
                                     for k, v in sorted(free.items(), key=lambda kv: kv[1])]
-        for key in ("calls", "reads", "writes", "private_attrs", "read_table_refs"):
+        for key in ("calls", "reads", "writes", "private_attrs", "read_table_refs", "f_refs",
+                    "sql_refs"):
             self.facts[key].sort(key=lambda f: (f["line"], f["col"]))
 
     def attribute_fact(self, node, called=False):
@@ -492,22 +624,44 @@ class Analyzer:
         if isinstance(func, ast.Attribute):
             method = func.attr
             root = root_name(func.value)
-            # pyspark.sql.functions: F.col("x"), F.sum("x"), F.expr("...")
-            if isinstance(func.value, ast.Name) and func.value.id in ("F", "functions"):
+            # pyspark.sql.functions: F.col("x"), F.sum("x"), F.expr("...") (any alias)
+            canon = self.f_canonical(func)
+            if canon and canon.startswith("F."):
                 self.expr(func.value)
-                return self.function_call(method, node, kw, ctx)
+                return self.function_call(canon[2:], node, kw, ctx)
             if isinstance(func.value, ast.Name) and func.value.id == "Window":
                 self.expr(func.value)
                 self.column_args(method, node, kw, None, "window")
                 return None
             if method == "sql":  # spark.sql, or any session object's .sql
                 self.expr(func.value)
-                if node.args:
-                    self.sql_text(node.args[0], "spark.sql")
+                query = node.args[0] if node.args else kw.get("sqlQuery")
+                formatted = any(k.arg not in ("sqlQuery", "args") for k in node.keywords)
+                if query is not None and formatted:
+                    self.expr(query, ctx)
+                elif query is not None:
+                    self.sql_text(query, "spark.sql")
+                else:
+                    self.facts["sql"].append({"text": None, "literal": False, "line": line,
+                                              "col": col, "context": "spark.sql"})
                 for a in node.args[1:]:
                     self.expr(a, ctx)
-                for v in kw.values():
+                for k, v in kw.items():
+                    if k not in ("sqlQuery", "args"):
+                        # spark.sql("... {df} ...", df=df): Python's formatter rewrites
+                        # the text before Spark reads it
+                        self.facts["sql"].append({
+                            "text": None, "literal": False, "line": line, "col": col,
+                            "context": "spark.sql", "error": "spark.sql(..., %s=...) formats the "
+                            "query with Python's string formatter before Spark reads it; "
+                            "register a view and use args= for values" % k})
                     self.expr(v, ctx)
+                for k in node.keywords:
+                    if k.arg is None:
+                        self.facts["sql"].append({
+                            "text": None, "literal": False, "line": line, "col": col,
+                            "context": "spark.sql", "error": "spark.sql(..., **kwargs) cannot be checked"})
+                        self.expr(k.value, ctx)
                 return Frame(opaque=True)
             if method in ("createDataFrame", "range") and root == "spark":
                 return self.created_frame(method, node, kw, ctx)
@@ -542,6 +696,8 @@ class Analyzer:
             return None
 
         # plain function call: period_bounds(...), int(...), col("x") after an import
+        if isinstance(func, ast.Name) and func.id in self.f_funcs:
+            return self.function_call(self.f_funcs[func.id], node, kw, ctx)
         if isinstance(func, ast.Name) and func.id in F_COLUMN_ARGS and func.id not in (
                 "round", "abs", "sum", "min", "max"):
             self.expr(func)
@@ -580,8 +736,20 @@ class Analyzer:
     def function_call(self, fname, node, kw, ctx):
         """F.<fname>(...): column-name strings, SQL text, nested expressions."""
         if fname in SQL_TEXT_FUNCS:
-            if node.args:
-                self.sql_text(node.args[0], "expr", ctx)
+            text = node.args[0] if node.args else kw.get("str")
+            if text is not None:
+                self.sql_text(text, "expr", ctx)
+            for a in node.args[1:]:
+                self.expr(a, ctx)
+            return None
+        if fname in SQL_NAME_FUNCS:
+            name = node.args[0] if node.args else kw.get("funcName", kw.get("udfName"))
+            self.sql_name(name, "F." + fname, ctx)
+            for a in node.args[1:]:
+                self.expr(a, ctx)
+            for k, v in kw.items():
+                if k not in ("funcName", "udfName"):
+                    self.expr(v, ctx)
             return None
         spec = F_COLUMN_ARGS.get(fname)
         for i, a in enumerate(node.args):
@@ -615,13 +783,19 @@ class Analyzer:
         line, col = where(node)
         if method in ("filter", "where"):
             for a in args:
-                if self.string_value(a)[0] is not None:
+                if self.string_value(a)[0] is not None or self.stringish(a):
                     self.sql_text(a, method, recv)
                 else:
                     self.expr(a, recv)
             return recv.derive()
         if method == "selectExpr":
             for a in args:
+                if isinstance(a, ast.Starred):
+                    a = a.value
+                    if isinstance(a, ast.Name) and a.id in self.str_lists:
+                        for text in self.str_lists[a.id]:
+                            self.sql_text(ast.copy_location(ast.Constant(text), a), "selectExpr", recv)
+                        continue
                 elts = a.elts if isinstance(a, (ast.List, ast.Tuple)) else [a]
                 for e in elts:
                     self.sql_text(e, "selectExpr", recv)
@@ -704,12 +878,19 @@ class Analyzer:
             for a in args:
                 if isinstance(a, ast.Dict):
                     for k, v in zip(a.keys, a.values):
-                        s, _ = self.string_value(k) if k is not None else (None, False)
+                        if k is None:  # {**other}: names the analyser cannot see
+                            self.sql_name(v, "agg", recv)
+                            continue
+                        s, _ = self.string_value(k)
                         fn, _ = self.string_value(v)
+                        self.sql_name(v, "agg", recv)
                         if s:
                             self.col(s, k, "agg", recv)
                             if fn:
                                 self.introduce("%s(%s)" % (fn, s), node, "agg")
+                elif isinstance(a, ast.Name) and a.id in self.dict_names or \
+                        (isinstance(a, ast.Call) and isinstance(a.func, ast.Name) and a.func.id == "dict"):
+                    self.sql_name(a, "agg", recv)  # function names the analyser cannot see
                 else:
                     self.expr(a, recv)
             for v in kw.values():
@@ -814,6 +995,10 @@ class Analyzer:
             else:
                 self.str_lists.pop(target.id, None)
             sv = self.string_value(value) if value is not None else (None, False)
+            if isinstance(value, ast.JoinedStr):
+                self.str_nodes[target.id] = value
+            else:
+                self.str_nodes.pop(target.id, None)
             if sv[0] is not None:
                 self.str_consts[target.id] = sv
             else:
@@ -857,8 +1042,17 @@ class Analyzer:
                     self.bind_target(te, ve, self.expr(ve))
                 return
             fr = self.expr(v)
+            plain = self.value_expr(v)
+            is_dict = isinstance(v, (ast.Dict, ast.DictComp)) or (
+                isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "dict")
             for t in node.targets:
+                if isinstance(t, ast.Name):
+                    (self.dict_names.add if is_dict else self.dict_names.discard)(t.id)
+                    (self.str_names.add if self.stringish(v) else self.str_names.discard)(t.id)
                 self.bind_target(t, v, fr)
+                for nm in ast.walk(t):
+                    if isinstance(nm, ast.Name):
+                        (self.value_names.add if plain else self.value_names.discard)(nm.id)
         elif isinstance(node, ast.AnnAssign):
             fr = self.expr(node.value) if node.value is not None else None
             self.expr(node.annotation)
@@ -945,6 +1139,7 @@ class Analyzer:
                     self.bound.add(a.arg)
                 break
         self.collect_bindings(body)
+        self.collect_aliases(body)
         self.security_pass(body)
         # The contract's names are provided by the job, not bound by the body; they
         # are still "free" so that the policy sees exactly what the body uses.

@@ -22,10 +22,12 @@
 --   lint.format(finding, file?) -> "FILE:LINE: id: message (did you mean: a, b?)"
 --
 -- Finding ids. Errors: syntax-error, no-result-df, read-table-not-literal,
--- unknown-table, forbidden-read (spark.read, spark.table, jdbc, files, spark.sql over
+-- unknown-table, forbidden-read (spark.read, spark.table, jdbc, files, SQL over
 -- tables that no read_table frame registered), unknown-column, write-forbidden,
--- sql-not-select, forbidden-call, forbidden-import. Warnings: collect-unaggregated,
--- cross-join, join-without-key, python-missing, no-schema, model-claim.
+-- sql-not-select (not one query; TRANSFORM ... USING), forbidden-sql-function (off
+-- the allow-list in lint/sql_functions.lua), sql-unreadable (SQL text that cannot be
+-- checked), forbidden-call, forbidden-import. Warnings: collect-unaggregated,
+-- cross-join, join-without-key, wall-clock, python-missing, no-schema, model-claim.
 --
 -- The policy (strict by default; `cfg.lint` in a config file overrides it):
 --   allow_imports        top-level packages the code may import (extends the default
@@ -34,11 +36,11 @@
 --                        os, subprocess, socket, requests, eval, exec, compile, open,
 --                        __import__, getattr tricks, ...)
 --   allow_names          names taken off the forbidden list, e.g. {"getattr"}
---   forbid_sql_functions SQL functions refused inside spark.sql/expr/filter text
---                        (extends reflect, java_method, try_reflect: they call Java)
+--   allow_sql_functions  SQL functions allowed beyond the built-in allow-list
+--                        (lint/sql_functions.lua), e.g. {"my_udf", "cat.db.fn"}
+--   forbid_sql_functions SQL functions taken off the allow-list
 --   forbid_calls         dotted calls refused (extends spark.stop, spark.newSession:
---                        the session is shared by every job a runner imports;
---                        F.reflect, F.java_method, F.call_function)
+--                        the session is shared by every job a runner imports)
 --   forbid_methods       method names refused on any object (extends pipe:
 --                        rdd.pipe("cmd") runs a shell command on every executor)
 --   errors               warning ids to treat as errors, e.g. {"cross-join"}
@@ -69,11 +71,9 @@ M.DEFAULT_POLICY = {
                   "globals", "locals", "vars", "breakpoint", "input", "exit", "quit",
                   "memoryview", "sc", "sqlContext", "SparkSession", "SparkContext"},
   allow_names = {},
-  forbid_sql_functions = {"reflect", "java_method", "try_reflect"},
-  forbid_calls = {"spark.stop", "spark.newSession", "spark.sparkContext.stop",
-                  -- the Python twins of the SQL functions that call Java
-                  "F.reflect", "F.java_method", "F.try_reflect", "F.call_function",
-                  "reflect", "java_method", "try_reflect", "call_function"},
+  allow_sql_functions = {},
+  forbid_sql_functions = {},
+  forbid_calls = {"spark.stop", "spark.newSession", "spark.sparkContext.stop"},
   forbid_methods = {"pipe"},
   errors = {},
   warnings = {},
@@ -88,6 +88,8 @@ local SEVERITY = {
   ["forbidden-read"] = "error", ["unknown-column"] = "error",
   ["write-forbidden"] = "error", ["sql-not-select"] = "error",
   ["forbidden-call"] = "error", ["forbidden-import"] = "error",
+  ["forbidden-sql-function"] = "error", ["sql-unreadable"] = "error",
+  ["wall-clock"] = "warning",
   ["collect-unaggregated"] = "warning", ["cross-join"] = "warning",
   ["join-without-key"] = "warning", ["python-missing"] = "warning",
   ["no-schema"] = "warning", ["model-claim"] = "warning",
@@ -96,7 +98,7 @@ M.SEVERITY = SEVERITY
 
 local LIST_KEYS = {allow_imports = true, forbid_names = true, allow_names = true,
                    forbid_calls = true, forbid_methods = true,
-                   forbid_sql_functions = true, errors = true, warnings = true, ignore = true}
+                   forbid_sql_functions = true, allow_sql_functions = true, errors = true, warnings = true, ignore = true}
 
 local function set_of(list)
   local s = {}
@@ -125,7 +127,7 @@ function M.policy(overrides)
           return nil, ("lint policy key '%s': unknown finding id '%s'%s"):format(k, item,
             util.suggest(item, util.sorted_keys(SEVERITY)))
         end
-        table.insert(p[k], item)
+        table.insert(p[k], (k == "allow_sql_functions" or k == "forbid_sql_functions") and item:lower() or item)
       end
     elseif k == "python" then
       if v and type(v) ~= "string" then return nil, "lint policy key 'python' must be a path" end
@@ -348,113 +350,133 @@ function M.format(f, file)
 end
 
 -- ---------------------------------------------------------------------------------
--- SQL text helpers (spark.sql strings).
+-- SQL facts (py/sqlread.py reads the text; these rules judge what it found).
 
--- Blank out string literals and comments so keyword scans only see SQL structure.
--- One left-to-right scan, so "--" inside a string is not a comment and a quote
--- inside a comment opens no string. Backquoted identifiers are kept as they are.
-local function sql_structure(text)
-  local out, i, n = {}, 1, #text
-  while i <= n do
-    local c = text:sub(i, i)
-    local two = text:sub(i, i + 1)
-    if c == "'" or c == '"' then
-      local j = i + 1
-      while j <= n do
-        local d = text:sub(j, j)
-        if d == "\\" then j = j + 2
-        elseif d == c then break
-        else j = j + 1 end
-      end
-      out[#out + 1] = c .. c
-      i = j + 1
-    elseif c == "`" then
-      local j = text:find("`", i + 1, true) or n
-      out[#out + 1] = text:sub(i, j)
-      i = j + 1
-    elseif two == "--" then
-      i = (text:find("\n", i, true) or n) + 1
-      out[#out + 1] = " "
-    elseif two == "/*" then
-      local _, e = text:find("*/", i + 2, true)
-      i = (e or n) + 1
-      out[#out + 1] = " "
-    else
-      out[#out + 1] = c
-      i = i + 1
-    end
+local SQL = require "sparkgen.lint.sql_functions"
+local SQL_ALLOWED, SQL_TVF, SQL_CLOCK = set_of(SQL.functions), set_of(SQL.table_functions),
+  set_of(SQL.wall_clock)
+-- Qualifiers that still name a built-in function: system.builtin.abs, builtin.abs.
+local BUILTIN_QUALIFIER = {["builtin"] = true, ["system.builtin"] = true}
+local SESSION_QUALIFIER = {["session"] = true, ["system.session"] = true}
+
+-- nil when the SQL function `fn` ({name, qualifier}) may be called, else message and
+-- suggestions. `tvf`: judged as a table-valued function (FROM range(10)).
+local function sql_function_problem(fn, policy, tvf)
+  local name, qual = fn.name, fn.qualifier
+  if qual == util.json_null then qual = nil end
+  local shown = qual and (qual .. "." .. name) or name
+  local extra = policy.allow_sql_functions_set
+  if extra[shown] then return nil end
+  if qual and not BUILTIN_QUALIFIER[qual] and not (SESSION_QUALIFIER[qual] and extra[name]) then
+    return ("SQL function %s() is not a built-in function (only built-ins and the names in lint.allow_sql_functions may be called)"):format(shown), {}
   end
-  return table.concat(out)
+  if policy.forbid_sql_functions_set[name] then
+    return ("SQL function %s() is forbidden by lint.forbid_sql_functions"):format(shown), {}
+  end
+  if extra[name] then return nil end
+  local allowed = tvf and SQL_TVF or SQL_ALLOWED
+  if allowed[name] then return nil end
+  if SQL.excluded[name] then
+    return ("SQL function %s() is not allowed: it %s"):format(shown, SQL.excluded[name]), {}
+  end
+  if not tvf and SQL_TVF[name] == nil and SQL_ALLOWED[name] == nil then
+    local pool = {}
+    for _, n in ipairs(SQL.functions) do pool[#pool + 1] = n end
+    for _, n in ipairs(policy.allow_sql_functions) do pool[#pool + 1] = n end
+    return ("unknown SQL function %s() (not on the allow-list of Spark SQL functions)"):format(shown),
+      util.closest(name, pool)
+  end
+  return ("%s() may not be used as a table (allowed in FROM: %s)"):format(shown,
+    table.concat(SQL.table_functions, ", ")), util.closest(name, SQL.table_functions)
 end
 
-local DENIED_ANYWHERE = {insert = true, update = true, delete = true, merge = true,
-                         create = true, drop = true, alter = true, truncate = true,
-                         grant = true, revoke = true}
-
--- nil when `text` is a single SELECT/WITH query; otherwise the reason.
-local function sql_problem(text)
-  local s = sql_structure(text)
-  s = s:gsub("`[^`]*`", "x")
-  local body = util.trim((s:gsub(";%s*$", "")))
-  if body:find(";") then return "spark.sql must run a single statement" end
-  local first = (body:match("^%(*%s*([%a_]+)") or ""):lower()
-  if first ~= "select" and first ~= "with" then
-    return ("spark.sql may only run a SELECT or WITH query, not %s"):format(
-      first ~= "" and first:upper() or "this statement")
-  end
-  for word in body:gmatch("[%a_]+") do
-    if DENIED_ANYWHERE[word:lower()] then
-      return ("spark.sql may only read: %s is not allowed"):format(word:upper())
+local function check_sql(c, facts, policy)
+  local views = {}
+  for _, v in ipairs(facts.temp_views) do views[v.name:lower()] = true end
+  for _, q in ipairs(facts.sql) do
+    local err = q.error ~= util.json_null and q.error or nil
+    if err then
+      c:add("sql-unreadable", q.line, q.col, ("%s text: %s"):format(q.context, err))
+      goto next_sql
     end
-  end
-  return nil
-end
-
--- FROM inside these functions is syntax, not a relation: EXTRACT(YEAR FROM ts).
-local FROM_FUNCTIONS = {extract = true, trim = true, substring = true, substr = true,
-                        position = true, overlay = true}
-
--- Relation names after FROM/JOIN (not subqueries), and the CTE names the text defines.
-local function sql_relations(text)
-  local s = sql_structure(text)
-  local rels, ctes = {}, {}
-  local lower = s:lower()
-  for name in lower:gmatch("with%s+([%w_`]+)%s*%b()%s*as%s*%(") do ctes[name:gsub("`", "")] = true end
-  for name in lower:gmatch("with%s+([%w_`]+)%s+as%s*%(") do ctes[name:gsub("`", "")] = true end
-  for name in lower:gmatch(",%s*([%w_`]+)%s+as%s*%(") do ctes[name:gsub("`", "")] = true end
-  for name in lower:gmatch(",%s*([%w_`]+)%s*%b()%s*as%s*%(") do ctes[name:gsub("`", "")] = true end
-  -- walk the tokens, remembering which function opened each parenthesis
-  local stack, prev, i, n = {}, nil, 1, #s
-  local expect_relation = false
-  while i <= n do
-    local c = s:sub(i, i)
-    if c:match("[%a_`]") then
-      local word = s:match("^`[^`]*`[%w_.`]*", i) or s:match("^[%a_][%w_.]*", i)
-      if not word then word = c end
-      local lw = word:lower()
-      if expect_relation then
-        rels[#rels + 1] = word
-        expect_relation = false
-      elseif lw == "join" or (lw == "from" and not FROM_FUNCTIONS[stack[#stack] or ""]) then
-        expect_relation = true
+    if q.text == nil or q.text == util.json_null then
+      local what = (q.context == "agg" or q.context:find("call_", 1, true))
+        and "a function name given as a literal string" or "a literal string (or an f-string of plain values)"
+      c:add("sql-unreadable", q.line, q.col,
+        ("%s needs %s so that it can be checked"):format(q.context, what))
+      goto next_sql
+    end
+    if q.substitution then
+      c:add("sql-unreadable", q.line, q.col,
+        ("%s text contains ${...}: Spark replaces it before parsing with configuration values, JVM system properties or environment variables (${env:NAME})"):format(q.context))
+    end
+    local statement_ok = true
+    if q.context == "spark.sql" then
+      statement_ok = false
+      local kind = q.kind ~= util.json_null and q.kind or nil
+      if (q.statements or 0) > 1 then
+        c:add("sql-not-select", q.line, q.col, "spark.sql must run a single statement")
+      elseif kind ~= "SELECT" and kind ~= "WITH" then
+        c:add("sql-not-select", q.line, q.col,
+          ("spark.sql may only run a SELECT or WITH query, not %s"):format(kind and kind:upper() or "this statement"))
+      elseif #(q.denied or {}) > 0 then
+        c:add("sql-not-select", q.line, q.col,
+          ("spark.sql may only read: %s is not allowed"):format(q.denied[1]))
+      elseif not q.query then
+        c:add("sql-not-select", q.line, q.col, "spark.sql may only run one SELECT or WITH ... SELECT query")
+      else
+        statement_ok = true
       end
-      prev = lw
-      i = i + #word
-    elseif c == "(" then
-      stack[#stack + 1] = prev or ""
-      expect_relation = false
-      prev = nil
-      i = i + 1
-    elseif c == ")" then
-      stack[#stack] = nil
-      prev = nil
-      i = i + 1
-    else
-      if not c:match("%s") then expect_relation = false; prev = nil end
-      i = i + 1
+    end
+    if q.script then
+      c:add("sql-not-select", q.line, q.col,
+        "TRANSFORM ... USING 'command' runs a program on every executor; use SQL functions or the DataFrame API")
+    end
+    for _, fn in ipairs(q.functions or {}) do
+      local msg, sugg = sql_function_problem(fn, policy, false)
+      if msg then
+        c:add("forbidden-sql-function", fn.line or q.line, q.col, msg, sugg, fn.name .. tostring(fn.qualifier))
+      elseif SQL_CLOCK[fn.name] and (fn.name ~= "unix_timestamp" or not fn.args) then
+        c:add("wall-clock", fn.line or q.line, q.col,
+          ("%s reads the clock: use params[\"as_of\"] (the date the job is run for) so a re-run gives the same answer"):format(fn.name),
+          nil, fn.name)
+      end
+    end
+    for _, fn in ipairs(q.table_functions or {}) do
+      local msg, sugg = sql_function_problem(fn, policy, true)
+      if msg then c:add("forbidden-sql-function", fn.line or q.line, q.col, msg, sugg, fn.name) end
+    end
+    local ctes = set_of(q.ctes)
+    for _, rel in ipairs(statement_ok and q.relations or {}) do
+      if not views[rel.name] and not ctes[rel.name] then
+        c:add("forbidden-read", rel.line or q.line, q.col,
+          ("SQL reads '%s', which is not a view registered from a read_table() frame"):format(rel.name))
+      end
+    end
+    ::next_sql::
+  end
+  -- pyspark.sql.functions, through any alias: the Python twins of the SQL functions
+  for _, r in ipairs(facts.f_refs or {}) do
+    local lname = r.name:lower()
+    if SQL.excluded[lname] and not policy.allow_sql_functions_set[lname] then
+      c:add("forbidden-sql-function", r.line, r.col,
+        ("F.%s is not allowed: it %s"):format(r.name, SQL.excluded[lname]), nil, r.name)
+    elseif policy.forbid_sql_functions_set[lname] then
+      c:add("forbidden-sql-function", r.line, r.col,
+        ("F.%s is forbidden by lint.forbid_sql_functions"):format(r.name), nil, r.name)
+    elseif (r.name == "expr" or r.name == "call_function" or r.name == "call_udf") and not r.called then
+      c:add("sql-unreadable", r.line, r.col,
+        ("F.%s may only be called directly (with a literal argument), so that what it gets can be checked"):format(r.name))
+    elseif SQL_CLOCK[lname] and r.called and (lname ~= "unix_timestamp" or r.nargs == 0) then
+      c:add("wall-clock", r.line, r.col,
+        ("F.%s() reads the clock: use params[\"as_of\"] (the date the job is run for) so a re-run gives the same answer"):format(r.name),
+        nil, r.name)
     end
   end
-  return rels, ctes
+  for _, r in ipairs(facts.sql_refs or {}) do
+    c:add("sql-unreadable", r.line, r.col,
+      (".%s may only be called directly, so that the SQL text it gets can be checked"):format(r.name))
+  end
 end
 
 -- ---------------------------------------------------------------------------------
@@ -670,41 +692,6 @@ local function check_policy(c, facts, policy)
       ("'%s' reads data outside read_table(); tables may only be read with read_table(\"name\")"):format(r.kind),
       nil, "")
   end
-  local views = {}
-  for _, v in ipairs(facts.temp_views) do views[v.name:lower()] = true end
-  for _, q in ipairs(facts.sql) do
-    if q.text == nil or q.text == util.json_null then
-      if q.context == "spark.sql" then
-        c:add("sql-not-select", q.line, q.col,
-          "spark.sql needs a literal query string (or f-string) so that it can be checked")
-      else
-        c:add("forbidden-call", q.line, q.col,
-          ("%s text must be a literal string (or f-string) so that it can be checked"):format(q.context))
-      end
-      goto next_sql
-    end
-    for _, fn in ipairs(q.functions or {}) do
-      if policy.forbid_sql_functions_set[fn] then
-        c:add("forbidden-call", q.line, q.col,
-          ("SQL function %s() is not allowed (it calls arbitrary Java code)"):format(fn))
-      end
-    end
-    local problem = q.context == "spark.sql" and sql_problem(q.text)
-    if problem then
-      c:add("sql-not-select", q.line, q.col, problem)
-    else
-      -- subqueries in filter/expr text can read too (FROM parquet.`/path`)
-      local rels, ctes = sql_relations(q.text)
-      for _, rel in ipairs(rels) do
-        local key = rel:gsub("`", ""):lower()
-        if not views[key] and not ctes[key] then
-          c:add("forbidden-read", q.line, q.col,
-            ("SQL reads '%s', which is not a view registered from a read_table() frame"):format(rel))
-        end
-      end
-    end
-    ::next_sql::
-  end
 end
 
 local function check_warnings(c, facts)
@@ -765,6 +752,7 @@ local function judge(code, facts, schema, policy, python)
     local read
     read, used = check_tables(c, facts, schema)
     check_policy(c, facts, policy)
+    check_sql(c, facts, policy)
     if schema then check_columns(c, facts, schema, read) end
     check_warnings(c, facts)
   end

@@ -41,14 +41,20 @@ local function corpus(kind)
   return out
 end
 
--- "# expect: unknown-column line=4 suggest=total_amount message="...""
+-- "# expect: unknown-column line=4 suggest=total_amount message="..."" — more than one
+-- finding joined with " + ": "# expect: forbidden-call line=4 + sql-unreadable line=4"
 local function expectation(code)
   local spec = assert(code:match("^# expect: ([^\n]+)"), "bad corpus file: no '# expect:' first line")
+  local all = {}
+  for part in (spec .. " + "):gmatch("(.-) %+ ") do
+    all[#all + 1] = part:match("^([%w-]+)") .. "@" .. tostring(tonumber(part:match("line=(%d+)")))
+  end
   return {
     id = spec:match("^([%w-]+)"),
     line = tonumber(spec:match("line=(%d+)")),
     suggest = spec:match("suggest=([%w_]+)"),
     message = spec:match('message="([^"]+)"'),
+    all = all,
   }
 end
 
@@ -72,7 +78,7 @@ describe("lint corpus: bad bodies", function()
       local code = assert(util.read_file(CORPUS .. "/bad/" .. name))
       local want = expectation(code)
       local report = check(code)
-      assert.same({want.id .. "@" .. tostring(want.line)}, ids(report))
+      assert.same(want.all, ids(report))
       local f = report.findings[1]
       assert.equal(lint.SEVERITY[want.id] == "error", not report.ok)
       if want.suggest then assert.truthy(util.json_encode(f.suggestions):find(want.suggest, 1, true), f.message) end

@@ -1,3 +1,3 @@
-# expect: forbidden-call line=3
+# expect: sql-unreadable line=3
 orders = read_table("orders")
 result_df = orders.withColumn("flag", F.expr(params["rule"]))

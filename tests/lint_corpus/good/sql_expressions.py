@@ -1,7 +1,7 @@
 # SQL expression strings: EXTRACT ... FROM is syntax, not a table read; a condition
-# kept in a variable is still checked.
+# kept in a variable is still checked; the date comes from params["as_of"], not the clock.
 orders = read_table("orders")
-is_recent = "order_date >= date_sub(current_date(), 30)"
+is_recent = f"order_date >= date_sub(DATE '{params['as_of']}', 30)"
 year_col = "order_year"
 
 result_df = (
