@@ -176,9 +176,11 @@ local function facts_key(script, code)
   local sha256 = require("sparkgen.digest").sha256
   local h = script_hashes[script]
   if not h then
+    -- the analyser and the SQL reader it loads (py/sqlread.py) make the facts
     local source = util.read_file(script)
-    if not source then return nil end
-    h = sha256(source)
+    local reader = util.read_file((script:gsub("[^/]*$", "sqlread.py")))
+    if not source or not reader then return nil end
+    h = sha256(sha256(source) .. sha256(reader))
     script_hashes[script] = h
   end
   return sha256("sparkgen.facts/1\0" .. h .. "\0" .. code)
