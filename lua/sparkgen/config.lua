@@ -28,7 +28,9 @@ M.DEFAULTS = {
   temperature = 0,
   max_repairs = 2,
   anthropic = {base_url = "https://api.anthropic.com", version = "2023-06-01",
-               model = "claude-sonnet-5", beta = false},
+               model = "claude-sonnet-5", beta = false, stream = false},
+  models = {},                -- capabilities per model id (see llm/models.lua)
+  prices = {},                -- USD per million tokens per model id (see llm/prices.lua)
   openai = {base_url = "http://127.0.0.1:11434", model = "llama3.1", api_key_env = "OPENAI_API_KEY"},
 
   -- HTTP
@@ -54,7 +56,8 @@ M.DEFAULTS = {
 }
 
 -- Sections whose contents are free-form (user-defined keys allowed).
-local OPEN_SECTIONS = {lint = true, ["spark.conf"] = true, paths = true, schemas = true}
+local OPEN_SECTIONS = {lint = true, ["spark.conf"] = true, paths = true, schemas = true,
+                       models = true, prices = true}  -- models/prices: checked by llm/
 
 local function check_keys(tbl, defaults, prefix, file)
   for k, v in pairs(tbl) do

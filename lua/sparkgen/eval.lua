@@ -17,15 +17,6 @@ local util = require "sparkgen.util"
 
 local M = {}
 
--- USD per million tokens, for the estimate in the summary (list prices; an unknown
--- model is priced like the default).
-M.PRICES = {
-  default = {input = 3, output = 15},
-  ["claude-sonnet-5"] = {input = 3, output = 15},
-  ["claude-opus-4"] = {input = 15, output = 75},
-  ["claude-haiku-4"] = {input = 1, output = 5},
-}
-
 local CASE_FIELDS = {name = true, source = true, type = true, text = true, context = true,
                      reference_sql = true, reference_file = true, expected_rows = true,
                      ordered = true, expect = true, note = true}
@@ -256,10 +247,10 @@ function M.run(suite, cfg, opts)
     local tin = (u.input_tokens or 0) + (u.cache_creation_input_tokens or 0) + (u.cache_read_input_tokens or 0)
     s.tokens_in = s.tokens_in + tin
     s.tokens_out = s.tokens_out + (u.output_tokens or 0)
-    local price = M.PRICES[type(row.model) == "string" and row.model or "default"] or M.PRICES.default
-    -- Cache writes cost 1.25x and reads 0.1x the input price.
-    s.cost_usd = s.cost_usd + ((u.input_tokens or 0) + 1.25 * (u.cache_creation_input_tokens or 0)
-      + 0.1 * (u.cache_read_input_tokens or 0)) * price.input / 1e6 + (u.output_tokens or 0) * price.output / 1e6
+    -- Priced by llm/prices.lua (and the config's prices); one unknown price makes the
+    -- total unknown rather than wrong.
+    local usd = require("sparkgen.llm").cost(row.model, u, {cfg = cfg})
+    if usd and s.cost_usd ~= util.json_null then s.cost_usd = s.cost_usd + usd else s.cost_usd = util.json_null end
   end
   s.pass_rate = s.cases > 0 and s.passed / s.cases or 0
   for _, row in ipairs(rows) do row.usage = nil; row.model = nil end
@@ -283,9 +274,10 @@ function M.format(report)
   local s = report.summary
   out[#out + 1] = ""
   out[#out + 1] = ("%d/%d passed (%.1f%%) · attempts %d · repairs %d · tokens %d in / %d out · "
-    .. "cache hits %d · est. cost $%.4f · %.1f s (generate %.1f s, Spark %.1f s)"):format(
+    .. "cache hits %d · cost %s · %.1f s (generate %.1f s, Spark %.1f s)"):format(
     s.passed, s.cases, 100 * s.pass_rate, s.attempts, s.repairs, s.tokens_in, s.tokens_out,
-    s.cache_hits, s.cost_usd, s.seconds, s.generate_seconds, s.spark_seconds)
+    s.cache_hits, require("sparkgen.llm").prices.format(s.cost_usd ~= util.json_null and s.cost_usd or nil),
+    s.seconds, s.generate_seconds, s.spark_seconds)
   if s.deliberate_failures > 0 then
     out[#out + 1] = ("deliberately wrong answers caught: %d/%d"):format(s.deliberate_failures_caught, s.deliberate_failures)
   end

@@ -172,6 +172,9 @@ local function finish(prep, base, report, cfg)
   end
   result.ok = #result.findings == 0
   if not result.ok and cfg.keep_invalid then result.kept_invalid = true end
+  local usd, why = require("sparkgen.llm").cost(result.model, result.usage, {cfg = cfg})
+  result.cost_usd = usd or util.json_null
+  if not usd then result.cost_note = why end
   return result
 end
 
@@ -233,7 +236,12 @@ local function merge_checks(typedef_checks, model_checks, warnings, context)
   local function key(c) return util.json_encode(c) end
   for _, c in ipairs(typedef_checks) do out[#out + 1] = c; seen[key(c)] = true end
   for _, spec in ipairs(model_checks) do
-    if type(spec) == "table" then
+    if type(spec) == "table" and spec.rule == "note" then
+      -- Prose the model offered as a check (llm.salvage): kept and shown, never enforced.
+      out[#out + 1] = {rule = "note", description = tostring(spec.description)}
+      warnings[#warnings + 1] = "the model wrote a validation check as prose; kept as a note, not enforced: "
+        .. tostring(spec.description)
+    elseif type(spec) == "table" then
       local flat = util.copy(spec)
       if type(spec.params) == "table" then
         flat.params = nil
@@ -276,10 +284,11 @@ function M.generate_all(requests, cfg, opts)
     progress.done = progress.done + 1
     if outcome.error or (outcome.result and not outcome.result.ok) then progress.failed = progress.failed + 1 end
     local r = outcome.result
-    if r then
-      if r.cached then progress.cached = progress.cached + 1 end
-      progress.tokens_in = progress.tokens_in + (r.usage and r.usage.input_tokens or 0)
-      progress.tokens_out = progress.tokens_out + (r.usage and r.usage.output_tokens or 0)
+    if r and r.cached then progress.cached = progress.cached + 1 end
+    local u = (r and r.usage) or outcome.usage
+    if u then
+      progress.tokens_in = progress.tokens_in + (u.input_tokens or 0)
+      progress.tokens_out = progress.tokens_out + (u.output_tokens or 0)
     end
     if opts.on_result then opts.on_result(i, outcome) end
     if opts.on_progress then opts.on_progress(progress) end
@@ -292,16 +301,27 @@ function M.generate_all(requests, cfg, opts)
   local no_cache = opts.no_cache or cfg.cache.enabled == false
   local rules, memo -- once per batch: the rule list and the prompt parts requests share
 
+  local llm = require "sparkgen.llm"
   -- A model answer for p: lint it (asynchronously), then either queue a repair or finish.
   local repairs = {}
-  local function on_answer(p, res, err)
-    if not res then return report_progress(p.i, {error = err or "the model gave no answer"}) end
+  local function on_answer(p, res, err, failed)
+    if not res then
+      -- A failed request still cost what its billed attempts cost.
+      add_usage(p.usage, failed and failed.usage)
+      for _, id in ipairs(failed and failed.request_ids or {}) do p.request_ids[#p.request_ids + 1] = id end
+      return report_progress(p.i, {error = err or "the model gave no answer", usage = p.usage,
+                                   request_ids = p.request_ids, model = llm.provider(p.cfg).model(p.cfg)})
+    end
     -- attempts counts generation rounds (first answer + repairs), cached or not;
     -- HTTP retries inside one round are the transport's business.
     p.attempts = p.attempts + 1
     add_usage(p.usage, res.usage)
     for _, id in ipairs(res.request_ids or {}) do p.request_ids[#p.request_ids + 1] = id end
     if not res.cached then p.all_cached = false end
+    if res.max_tokens_raised then
+      p.warnings[#p.warnings + 1] = ("the answer was cut at max_tokens=%d and asked again with max_tokens=%d")
+        :format(res.max_tokens_raised.from, res.max_tokens_raised.to)
+    end
     local out = normalise_output(res.output or {})
     lint_code(out.code, p.prep, cfg, function(report)
       local errors = errors_of(report)
@@ -364,7 +384,6 @@ function M.generate_all(requests, cfg, opts)
             all_cached = true, warnings = util.array({}), round = 0}
   end
 
-  local llm = require "sparkgen.llm"
   local next_i = 1
   while next_i <= n or #repairs > 0 do
     -- This round: the repairs the last one asked for, then fresh requests up to a window.
@@ -387,10 +406,10 @@ function M.generate_all(requests, cfg, opts)
       local reqs = {}
       for k, p in ipairs(group) do reqs[k] = p.request end
       local answered = {}
-      local function done(k, res, err)
+      local function done(k, res, err, a)
         if answered[k] then return end
         answered[k] = true
-        on_answer(group[k], res, err)
+        on_answer(group[k], res, err, a)
         lint.poll(0) -- hand over what the analysers have finished meanwhile
       end
       local answers = llm.complete_many(group[1].cfg, reqs, {
@@ -399,7 +418,7 @@ function M.generate_all(requests, cfg, opts)
       for k = 1, #group do
         if not answered[k] then
           local a = answers[k] or {}
-          done(k, a.res or a.result, a.err or a.error)
+          done(k, a.res or a.result, a.err or a.error, a)
         end
       end
     end

@@ -163,8 +163,12 @@ local function check_names(checks)
 end
 
 --- The CHECKS list entries. Returns text or nil, message.
-function M.checks_literal(checks)
-  checks = checks or {}
+function M.checks_literal(all)
+  -- A note (a check the model wrote as prose) is printed in the header, never run.
+  local checks = {}
+  for _, c in ipairs(all or {}) do
+    if c.rule ~= "note" then checks[#checks + 1] = c end
+  end
   if #checks == 0 then return "" end
   local ok, lib = pcall(require, "sparkgen.checks")
   if not ok then return nil, "validation checks need sparkgen.checks: " .. tostring(lib) end
@@ -213,7 +217,8 @@ local function header(result)
   if #checks > 0 then
     lines[#lines + 1] = "# Checks:"
     for _, c in ipairs(checks) do
-      lines[#lines + 1] = "#   - " .. tostring(c.description or c.rule):gsub("\n", " ")
+      lines[#lines + 1] = "#   - " .. (c.rule == "note" and "(note, not checked) " or "")
+        .. tostring(c.description or c.rule):gsub("\n", " ")
     end
   end
   return table.concat(lines, "\n")

@@ -163,8 +163,47 @@ local function clean_table(t)
           foreign_keys = v(t.foreign_keys)}
 end
 
+-- A rule parameter's JSON Schema: the declared type in the subset strict tool use
+-- accepts (no string lengths, number ranges or patterns: those stay in checks.lua).
+local PARAM_TYPES = {string = "string", date = "string", enum = "string", integer = "integer",
+                     number = "number", boolean = "boolean"}
+local function param_schema(decl)
+  if decl.type == "list" then
+    return {type = "array", items = {anyOf = {{type = "string"}, {type = "number"}}}}
+  end
+  return {type = PARAM_TYPES[decl.type] or "string"}
+end
+
+-- Every parameter any rule declares, one property each; a name two rules type
+-- differently accepts either type (date_range's min is a date, value_between's a number).
+local function params_properties(rules)
+  local props, kinds = {}, {}
+  for _, r in ipairs(rules or {}) do
+    for _, pname in ipairs(util.sorted_keys(type(r.params) == "table" and r.params or {})) do
+      local s = param_schema(r.params[pname])
+      local key = util.json_encode(s)
+      kinds[pname] = kinds[pname] or {}
+      if not kinds[pname][key] then
+        kinds[pname][key] = true
+        local prev = props[pname]
+        if not prev then
+          props[pname] = s
+        elseif prev.anyOf then
+          prev.anyOf[#prev.anyOf + 1] = s
+        else
+          props[pname] = {anyOf = {prev, s}}
+        end
+      end
+    end
+  end
+  return props
+end
+
 --- The emit_code tool: its input schema is the GeneratedCode object the generator
---- needs. `rules` (checks.list()) restricts validation_checks[].rule to known names.
+--- needs. `rules` (checks.list()) restricts validation_checks[].rule to known names and
+--- declares their parameters. The schema stays inside what strict tool use accepts
+--- (every object closed with additionalProperties = false; no length, range or pattern
+--- keywords), so capable models can be sent `strict: true` (llm/models.lua).
 function M.tool(rules)
   local rule_schema = {type = "string", description = "The name of a validation rule."}
   if rules and #rules > 0 then
@@ -194,14 +233,17 @@ function M.tool(rules)
             type = "object",
             properties = {
               rule = rule_schema,
-              params = {type = "object", description = "The rule's parameters, e.g. {\"columns\": [\"a\"]}."},
+              params = {type = "object", properties = params_properties(rules), additionalProperties = false,
+                        description = "The rule's parameters, e.g. {\"columns\": [\"a\"]}."},
               description = {type = "string"},
             },
             required = {"rule"},
+            additionalProperties = false,
           },
         },
       },
       required = {"code", "description", "tables_used", "estimated_complexity", "validation_checks"},
+      additionalProperties = false,
     },
   }
 end

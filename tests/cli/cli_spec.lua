@@ -163,7 +163,7 @@ describe("sparkgen generate (bad input: one line, non-zero exit)", function()
     cli.write(dir .. "/sparkgen.lua", "return {modle = 'x'}\n")
     local r = cli.run({"generate", "orders", "revenue_by_category", "--schema", SHOP}, {cwd = dir})
     cli.rmdir(dir)
-    one_line_failure(r, "^sparkgen: .*sparkgen%.lua: unknown config key 'modle' %(did you mean: model%?%)")
+    one_line_failure(r, "^sparkgen: .*sparkgen%.lua: unknown config key 'modle' %(did you mean: model, models%?%)")
   end)
 
   it("a free-form request without an API key says how to set one", function()

@@ -100,6 +100,66 @@ describe("generate with the model", function()
   end)
 end)
 
+describe("answers worth keeping", function()
+  local seed = {code = 'result_df = read_table("orders").groupBy("customer_id").count()\n', description = "Orders per customer.",
+                tables_used = {"orders"}, estimated_complexity = "low",
+                validation_checks = {"non_empty", "every customer appears once"}}
+
+  it("keeps validation checks written as strings: a rule name as the rule, prose as a note", function()
+    mock.script{{reply = seed}}
+    local job = home .. "/job.py"
+    local r = generate({"--job", job})
+    assert.equal(0, r.status, r.stderr)
+    assert.equal(1, #mock.requests()) -- kept on the first answer, not retried or discarded
+    local result = cjson.decode(r.stdout)
+    local note
+    for _, c in ipairs(result.validation_checks) do if c.rule == "note" then note = c end end
+    assert.same({rule = "note", description = "every customer appears once"}, note)
+    assert.matches("kept as a note, not enforced: every customer appears once", table.concat(result.warnings, "\n"), 1, true)
+    assert.truthy(result.usage.input_tokens > 0)
+    local text = cli.slurp(job)
+    assert.matches("#   - (note, not checked) every customer appears once", text, 1, true)
+    assert.is_nil(text:find("lambda df: .*every customer", 1))
+  end)
+
+  it("gives the cost in USD from the price table, or says the price is unknown", function()
+    local r = generate()
+    local result = cjson.decode(r.stdout)
+    assert.equal(cjson.null, result.cost_usd)
+    assert.equal("price unknown for model 'claude-sonnet-5' (add it to prices in the config)", result.cost_note)
+    r = generate({"--no-cache"}, {cwd = fast_config(', prices = {["claude-sonnet-5"] = {input = 3, output = 15}}')})
+    assert.equal(0, r.status, r.stderr)
+    result = cjson.decode(r.stdout)
+    local u = result.usage
+    local want = (u.input_tokens * 3 + u.output_tokens * 15 + u.cache_creation_input_tokens * 3.75
+                  + u.cache_read_input_tokens * 0.3) / 1e6
+    assert.near(want, result.cost_usd, 1e-12)
+  end)
+
+  it("says in the result that a max_tokens stop was asked again with more room", function()
+    mock.script{{stop_reason = "max_tokens"}}
+    local r = generate({"--no-cache"})
+    assert.equal(0, r.status, r.stderr)
+    local result = cjson.decode(r.stdout)
+    assert.matches("cut at max_tokens=8192 and asked again with max_tokens=16384", table.concat(result.warnings, "\n"), 1, true)
+    assert.equal(16384, mock.requests()[2].body.max_tokens)
+  end)
+
+  it("counts the tokens of a request that failed in the batch summary", function()
+    local path = home .. "/one.jsonl"
+    cli.write(path, cjson.encode{source = "orders", type = "monthly orders and revenue"} .. "\n")
+    mock.script{{tool_input_raw = "not an object"}, {tool_input_raw = "still not"}}
+    local r = run({"batch", path, "--schema", SHOP, "--json", "--no-cache"})
+    assert.equal(1, r.status)
+    local out = cjson.decode(r.stdout)
+    assert.equal("failed", out.results[1].status)
+    assert.truthy(out.results[1].usage.input_tokens > 0)
+    assert.equal(out.results[1].usage.input_tokens, out.summary.input_tokens)
+    assert.truthy(out.summary.output_tokens > 0)
+    assert.equal(2, #out.summary.request_ids)
+  end)
+end)
+
 describe("generate against faults", function()
   local retried = {
     {"429 with retry-after-ms", {status = 429, retry_after_ms = 20}},

@@ -36,7 +36,7 @@ describe("config", function()
   it("names an unknown key and the file", function()
     local project = file("return {modle = 'x'}")
     local _, err = config.load{files = {project}}
-    assert.equal(project .. ": unknown config key 'modle' (did you mean: model?)", err)
+    assert.equal(project .. ": unknown config key 'modle' (did you mean: model, models?)", err)
     os.remove(project)
   end)
 

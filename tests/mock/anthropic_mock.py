@@ -59,6 +59,7 @@ MESSAGES_FIELDS = {"model", "max_tokens", "messages", "system", "temperature", "
                    "top_k", "stop_sequences", "metadata", "stream", "tools", "tool_choice",
                    "thinking", "service_tier", "container", "mcp_servers"}
 COUNT_FIELDS = {"model", "messages", "system", "tools", "tool_choice", "thinking"}
+TOOL_FIELDS = {"type", "name", "description", "input_schema", "cache_control", "strict"}
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 
 DEFAULT_CODE = """orders = read_table("orders")
@@ -204,6 +205,44 @@ def check_system(system):
     return markers
 
 
+# Strict tool use (tools[].strict = true) compiles the input_schema into a grammar, and
+# only a subset of JSON Schema is accepted (Anthropic's structured-outputs "JSON Schema
+# limitations"): every object closed with additionalProperties: false; no numeric
+# ranges, string lengths or patterns; minItems only 0 or 1; enums of primitives.
+STRICT_KEYWORDS = {"type", "properties", "required", "items", "enum", "const", "anyOf", "allOf",
+                   "description", "title", "additionalProperties", "$ref", "$defs", "definitions",
+                   "format", "default", "minItems"}
+STRICT_FORMATS = {"date-time", "time", "date", "duration", "email", "hostname", "uri", "ipv4",
+                  "ipv6", "uuid"}
+
+
+def check_strict_schema(schema, where):
+    if not isinstance(schema, dict):
+        raise InvalidRequest(f"{where}: a schema must be an object")
+    for key in sorted(schema):
+        if key not in STRICT_KEYWORDS:
+            raise InvalidRequest(f"{where}: '{key}' is not supported in strict mode")
+    kinds = schema.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    if "object" in kinds:
+        if schema.get("additionalProperties") is not False:
+            raise InvalidRequest(f"{where}: objects in strict mode must set additionalProperties to false")
+        for name, sub in (schema.get("properties") or {}).items():
+            check_strict_schema(sub, f"{where}.properties.{name}")
+    if "items" in schema:
+        check_strict_schema(schema["items"], f"{where}.items")
+    if schema.get("minItems", 0) not in (0, 1):
+        raise InvalidRequest(f"{where}.minItems: only 0 or 1 is supported in strict mode")
+    if "format" in schema and schema["format"] not in STRICT_FORMATS:
+        raise InvalidRequest(f"{where}.format: '{schema['format']}' is not supported in strict mode")
+    for value in schema.get("enum") or []:
+        if isinstance(value, (dict, list)):
+            raise InvalidRequest(f"{where}.enum: only strings, numbers, booleans and null are supported")
+    for combinator in ("anyOf", "allOf"):
+        for i, sub in enumerate(schema.get(combinator) or []):
+            check_strict_schema(sub, f"{where}.{combinator}.{i}")
+
+
 def check_tools(body):
     tools = body.get("tools")
     markers = 0
@@ -215,6 +254,9 @@ def check_tools(body):
             where = f"tools.{i}"
             if not isinstance(tool, dict):
                 raise InvalidRequest(f"{where}: must be an object")
+            for key in sorted(tool):
+                if key not in TOOL_FIELDS:
+                    raise InvalidRequest(f"{where}.{key}: Extra inputs are not permitted")
             name = tool.get("name")
             if not isinstance(name, str) or not TOOL_NAME.match(name):
                 raise InvalidRequest(f"{where}.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'")
@@ -223,6 +265,11 @@ def check_tools(body):
                 raise InvalidRequest(f"{where}.input_schema: must be a JSON schema with type 'object'")
             if "description" in tool and not isinstance(tool["description"], str):
                 raise InvalidRequest(f"{where}.description: must be a string")
+            if "strict" in tool:
+                if not isinstance(tool["strict"], bool):
+                    raise InvalidRequest(f"{where}.strict: Input should be a valid boolean")
+                if tool["strict"]:
+                    check_strict_schema(schema, f"{where}.input_schema")
             if "cache_control" in tool:
                 markers += check_cache_control(tool["cache_control"], where)
             names.append(name)

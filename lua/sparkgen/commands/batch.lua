@@ -91,20 +91,33 @@ function M.run(args, ctx)
   local outcomes = generator.generate_all(reqs, ctx.config, {
     concurrency = args.concurrency and math.tointeger(args.concurrency), on_progress = on_progress})
   if tty then io.stderr:write("\n") end
-  local elapsed = sys.monotonic() - started
+  return M.report(reqs, outcomes, args, ctx, sys.monotonic() - started)
+end
 
+local USAGE_KEYS = {"input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"}
+
+--- Print the per-request rows and the summary of a finished batch (synchronous or a
+--- collected Message Batch: opts.batch prices the tokens at the batch discount) and
+--- write the jobs. Returns the exit status.
+function M.report(reqs, outcomes, args, ctx, elapsed, opts)
+  opts = opts or {}
+  local llm = require "sparkgen.llm"
   local totals = {requests = #reqs, ok = 0, failed = 0, cached = 0, input_tokens = 0, output_tokens = 0,
                   cache_creation_input_tokens = 0, cache_read_input_tokens = 0, elapsed_s = elapsed,
-                  request_ids = util.array({})}
+                  request_ids = util.array({}), cost_usd = 0}
+  local unpriced = {}
   local rows = util.array({})
   for i, o in ipairs(outcomes) do
     local row = {index = i, source = reqs[i].source, type = reqs[i].type}
     local r = o.result
-    if r then
-      for k in pairs(r.usage or {}) do totals[k] = (totals[k] or 0) + (r.usage[k] or 0) end
-      for _, id in ipairs(r.request_ids or {}) do totals.request_ids[#totals.request_ids + 1] = id end
-      if r.cached then totals.cached = totals.cached + 1 end
-    end
+    -- A failed request's billed attempts count too (o.usage): tokens spent are tokens spent.
+    local usage, ids = (r and r.usage) or o.usage, (r and r.request_ids) or o.request_ids
+    for _, k in ipairs(USAGE_KEYS) do totals[k] = totals[k] + ((usage and usage[k]) or 0) end
+    for _, id in ipairs(ids or {}) do totals.request_ids[#totals.request_ids + 1] = id end
+    if r and r.cached then totals.cached = totals.cached + 1 end
+    local usd, why = llm.cost((r and r.model) or o.model, usage, {cfg = ctx.config, batch = opts.batch})
+    if usd then totals.cost_usd = totals.cost_usd + usd else unpriced[#unpriced + 1] = why end
+    if not r and usage then row.usage = usage end
     if r and r.ok then
       row.status = "ok"
       row.result = r
@@ -121,6 +134,11 @@ function M.run(args, ctx)
     if row.status == "ok" then totals.ok = totals.ok + 1 else totals.failed = totals.failed + 1 end
     rows[#rows + 1] = row
   end
+  if #unpriced > 0 then
+    totals.cost_usd = util.json_null
+    totals.cost_note = unpriced[1]
+  end
+  if opts.batch then totals.message_batch = opts.batch end
 
   local out = ctx.stdout
   if args.json then
@@ -139,12 +157,17 @@ function M.run(args, ctx)
           local f = r.findings[1]
           if f then detail = ("%s (line %s: %s: %s)"):format(detail, f.line or "?", f.id, f.message) end
         end
+        local u = (r and r.usage) or row.usage
+        if u and ((u.input_tokens or 0) + (u.output_tokens or 0)) > 0 then
+          detail = ("%s; tokens %d/%d"):format(detail, u.input_tokens or 0, u.output_tokens or 0)
+        end
       end
       out:write(("%3d  %-6s  %s %s — %s\n"):format(row.index, row.status, row.source, row.type, detail))
     end
-    out:write(("%d requests: %d ok, %d failed, %d cached; tokens %d in / %d out (cache: %d written, %d read); %.1fs\n"):format(
+    out:write(("%d requests: %d ok, %d failed, %d cached; tokens %d in / %d out (cache: %d written, %d read); cost %s%s; %.1fs\n"):format(
       totals.requests, totals.ok, totals.failed, totals.cached, totals.input_tokens, totals.output_tokens,
-      totals.cache_creation_input_tokens, totals.cache_read_input_tokens, elapsed))
+      totals.cache_creation_input_tokens, totals.cache_read_input_tokens,
+      llm.prices.format(#unpriced == 0 and totals.cost_usd or nil), opts.batch and " (Message Batch price)" or "", elapsed))
   end
   return totals.failed == 0 and 0 or 1
 end

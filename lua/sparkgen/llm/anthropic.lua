@@ -7,6 +7,7 @@
 -- The key only ever goes into the x-api-key header; nothing here logs or returns it.
 local cjson = require "cjson.safe"
 local common = require "sparkgen.llm.common"
+local models = require "sparkgen.llm.models"
 local util = require "sparkgen.util"
 
 local M = {}
@@ -38,6 +39,9 @@ local function turn_messages(turns)
       out[#out + 1] = {role = "assistant", content = {
         {type = "tool_use", id = t.tool_call.id, name = t.tool_call.name, input = input},
       }}
+    elseif t.role == "assistant_content" then
+      -- A paused turn (pause_turn) goes back exactly as it came, so the model continues it.
+      out[#out + 1] = {role = "assistant", content = t.content}
     elseif t.role == "tool_error" then
       out[#out + 1] = {role = "user", content = {
         {type = "tool_result", tool_use_id = t.tool_call_id, is_error = true, content = t.content},
@@ -59,13 +63,18 @@ function M.body(request, cfg)
   local messages = {{role = "user", content = content}}
   for _, m in ipairs(turn_messages(request.turns)) do messages[#messages + 1] = m end
   local tool = request.tool
+  local model = M.model(cfg)
+  -- Strict tool use (grammar-constrained input) only for models that accept it: the
+  -- capability table in llm/models.lua, extended by the config's `models`.
+  local caps = models.capabilities(cfg, model)
   return {
-    model = M.model(cfg),
+    model = model,
     max_tokens = request.max_tokens,
     temperature = request.temperature,
     system = {{type = "text", text = request.system}},
     messages = messages,
-    tools = {{name = tool.name, description = tool.description, input_schema = tool.input_schema}},
+    tools = {{name = tool.name, description = tool.description, input_schema = tool.input_schema,
+              strict = (caps and caps.strict) or nil}},
     tool_choice = {type = "tool", name = tool.name},
   }
 end
@@ -105,7 +114,7 @@ local excerpt = util.excerpt
 --- Turn an http response into a result:
 ---   {output=, model=, usage={...}, request_id=, stop_reason=, tool_call={id=, name=, input=}}
 --- or nil, message, kind — kind is one of transport, http, auth, protocol, truncated,
---- refusal, context, no_tool — plus, for kinds where the request itself is known, a
+--- refusal, context, no_tool, paused (partial.content: the paused turn's blocks) — plus, for kinds where the request itself is known, a
 --- partial result {usage=, request_id=} for accounting.
 function M.parse(resp, request)
   if resp.error then
@@ -131,6 +140,12 @@ function M.parse(resp, request)
   end
   local partial = {usage = usage_of(doc.usage), request_id = rid, model = doc.model}
   local stop = doc.stop_reason
+  if stop == "pause_turn" then
+    -- The turn is not over (a long server-side step): never an answer, even when a
+    -- tool_use block is already there. llm/init.lua sends the content back to continue.
+    partial.content = type(doc.content) == "table" and doc.content or {}
+    return nil, ("anthropic: the model paused its turn (pause_turn)%s"):format(rid_suffix(rid)), "paused", partial
+  end
   if stop == "max_tokens" then
     local n = request and request.max_tokens
     return nil, ("anthropic: answer truncated at max_tokens=%s%s; raise max_tokens in the config")

@@ -10,7 +10,11 @@
 --   result = {output=, model=, usage={input_tokens=, output_tokens=,
 --             cache_creation_input_tokens=, cache_read_input_tokens=}, request_ids={...},
 --             cached=bool, attempts=n, provider=, stop_reason=, key=, elapsed_s=}
---   opts = {no_cache=, record_dir=, replay_dir=, concurrency=, on_done=function(i, res, err)}
+--   opts = {no_cache=, record_dir=, replay_dir=, concurrency=, on_done=function(i, res, err, answer)}
+--   A failed request still reports what it cost: {err=, usage=, request_ids=}.
+-- Before an answer is judged it is salvaged (validation checks written as strings become
+-- rules or notes); a `max_tokens` stop is asked again once with more room (models.lua);
+-- a `pause_turn` stop is continued by sending the paused turn back (at most 3 times).
 -- A request with `fresh = true` is not read from the cache (its answer is still written).
 -- A cache hit or a replay reports the tokens it spent now (zero) in usage and the
 -- tokens the original answer cost in original_usage.
@@ -20,7 +24,13 @@ local log = require "sparkgen.log"
 local sys = require "sparkgen.sys"
 local util = require "sparkgen.util"
 
+local models = require "sparkgen.llm.models"
+local prices = require "sparkgen.llm.prices"
+
 local M = {}
+
+M.models, M.prices = models, prices
+M.MAX_PAUSE_CONTINUATIONS = 3
 
 M.PROVIDERS = {anthropic = "sparkgen.llm.anthropic", openai = "sparkgen.llm.openai"}
 
@@ -59,6 +69,18 @@ end
 
 local function add_usage(into, u)
   for k in pairs(into) do into[k] = into[k] + (math.tointeger(u and u[k]) or 0) end
+end
+
+--- cost(model, usage, {batch = bool, cfg = cfg}) → USD, or nil and "price unknown ...".
+--- Usage that spent nothing (a template, a cache hit) costs 0 whatever the model; prices
+--- come from llm/prices.lua and the config's `prices`.
+function M.cost(model, usage, opts)
+  local spent = false
+  for _, k in ipairs{"input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"} do
+    if (tonumber(type(usage) == "table" and usage[k]) or 0) > 0 then spent = true end
+  end
+  if not spent then return 0 end
+  return prices.cost(model, usage, opts)
 end
 
 --- The canonical form of a request (everything that changes the answer, never the
@@ -105,7 +127,9 @@ end
 
 -- ---------------------------------------------------------------------------------
 -- Validating the tool input: the subset of JSON Schema the tool uses (type, properties,
--- required, items, enum, minLength). Returns a normalised copy (arrays marked so they
+-- required, items, enum, anyOf, minLength). additionalProperties is left to the strict
+-- sampler: an unexpected key is kept here and judged by the code that reads it (a
+-- rule parameter a rule does not declare is reported by checks.lua). Returns a normalised copy (arrays marked so they
 -- stay arrays in JSON, JSON nulls in optional fields dropped) or nil, message.
 
 local function is_list(v)
@@ -117,6 +141,15 @@ local function is_list(v)
 end
 
 local function check(v, s, path)
+  if s.anyOf then
+    local first
+    for _, alt in ipairs(s.anyOf) do
+      local y, err = check(v, alt, path)
+      if err == nil then return y end
+      first = first or err
+    end
+    return nil, first or ("%s matches none of the allowed shapes"):format(path)
+  end
   local t = s.type
   if t == "object" then
     if type(v) ~= "table" or (next(v) ~= nil and is_list(v)) or getmetatable(v) == util.ARRAY_MT then
@@ -176,6 +209,43 @@ function M.validate(value, input_schema)
   return check(value, input_schema, "input")
 end
 
+local function norm_name(s)
+  return (s:lower():gsub("^%s+", ""):gsub("%s+$", ""):gsub("[%s%-]+", "_"))
+end
+
+--- Salvage, don't discard: validation checks the model wrote as plain strings (as a
+--- seed's `validation_checks: list[str]` invites) are kept. A string that names a known
+--- rule ("non_empty", "Non-empty") becomes {rule = name}; any other text becomes a note
+--- {rule = "note", description = text}: reported, never enforced.
+--- Returns the input to validate (strings taken out) and the notes to add back after.
+function M.salvage(output, input_schema)
+  if type(output) ~= "table" or type(output.validation_checks) ~= "table" then return output, {} end
+  local list = output.validation_checks
+  local any = false
+  for _, c in ipairs(list) do if type(c) == "string" then any = true end end
+  if not any then return output, {} end
+  local props = input_schema and input_schema.properties or {}
+  local vc = props.validation_checks
+  local rule_s = vc and vc.items and vc.items.properties and vc.items.properties.rule
+  local known = {}
+  for _, name in ipairs(rule_s and rule_s.enum or {}) do known[norm_name(name)] = name end
+  local out, kept, notes = util.copy(output), util.array({}), {}
+  for _, c in ipairs(list) do
+    if type(c) == "string" then
+      local name = known[norm_name(c)]
+      if name then
+        kept[#kept + 1] = {rule = name}
+      elseif c:match("%S") then
+        notes[#notes + 1] = {rule = "note", description = util.trim(c)}
+      end
+    else
+      kept[#kept + 1] = c
+    end
+  end
+  out.validation_checks = kept
+  return out, notes
+end
+
 -- ---------------------------------------------------------------------------------
 
 local function first_words(request)
@@ -214,31 +284,49 @@ local function from_stored(doc, tool)
           stop_reason = doc.stop_reason}
 end
 
-local function retry_request(request, tool_call, complaint)
-  local out = util.copy(request)
+-- The request asked again after a malformed answer: what was sent, plus the rejected
+-- call and the complaint about it as two more turns.
+local function retry_request(sent, tool_call, complaint)
+  local out = util.copy(sent)
   local id = tool_call and tool_call.id or "toolu_sparkgen_retry"
-  out.turns = {
-    {role = "assistant", tool_call = {id = id, name = request.tool.name,
-                                      input = tool_call and tool_call.input,
-                                      arguments = tool_call and tool_call.arguments}},
-    {role = "tool_error", tool_call_id = id,
-     content = ("The %s input was rejected: %s. Call %s again with one complete input that matches its schema.")
-       :format(request.tool.name, complaint, request.tool.name)},
-  }
+  local turns = {}
+  for i, t in ipairs(sent.turns or {}) do turns[i] = t end
+  turns[#turns + 1] = {role = "assistant", tool_call = {id = id, name = sent.tool.name,
+                                                       input = tool_call and tool_call.input,
+                                                       arguments = tool_call and tool_call.arguments}}
+  turns[#turns + 1] = {role = "tool_error", tool_call_id = id,
+    content = ("The %s input was rejected: %s. Call %s again with one complete input that matches its schema.")
+      :format(sent.tool.name, complaint, sent.tool.name)}
+  out.turns = turns
+  return out
+end
+
+-- The request that continues a paused turn: the paused assistant content sent back as
+-- it came, so the model picks up where it stopped.
+local function continue_request(sent, content)
+  local out = util.copy(sent)
+  local turns = {}
+  for i, t in ipairs(sent.turns or {}) do turns[i] = t end
+  turns[#turns + 1] = {role = "assistant_content", content = content}
+  out.turns = turns
   return out
 end
 
 --- complete_many(cfg, requests, opts): every request answered, in input order, as
---- {res = result} or {err = message}. Requests go out in parallel (opts.concurrency,
---- else cfg.http.concurrency); opts.on_done(i, res, err) is called as each one
---- finishes. See the top of this file for opts and the result shape.
+--- {res = result} or {err = message, usage =, request_ids =}. Requests go out in
+--- parallel (opts.concurrency, else cfg.http.concurrency); opts.on_done(i, res, err)
+--- is called as each one finishes. See the top of this file for opts and the result.
 function M.complete_many(cfg, requests, opts)
   opts = opts or {}
   local provider, pname = M.provider(cfg)
   local answers = {}
-  local function finish(i, res, err)
-    answers[i] = res and {res = res} or {err = err}
-    if opts.on_done then opts.on_done(i, res, err) end
+  local function finish(i, res, err, usage, ids)
+    answers[i] = res and {res = res} or {err = err, usage = usage or empty_usage(), request_ids = ids or util.array({})}
+    if opts.on_done then opts.on_done(i, res, err, answers[i]) end
+  end
+  if provider then
+    local ok, cerr = models.check_config(cfg)
+    if not ok then provider, pname = nil, cerr end
   end
   if not provider then
     for i = 1, #requests do finish(i, nil, pname) end
@@ -272,7 +360,7 @@ function M.complete_many(cfg, requests, opts)
   for i, request in ipairs(requests) do
     local key = M.cache_key(cfg, request, pname)
     local st = {i = i, key = key, request = request, usage = empty_usage(), ids = util.array({}),
-                attempts = 0, retried = false}
+                attempts = 0, retried = false, pauses = 0}
     if opts.replay_dir then
       local doc = read_json(("%s/%s.json"):format(opts.replay_dir, key))
       local res = doc and from_stored(doc, request.tool)
@@ -309,7 +397,8 @@ function M.complete_many(cfg, requests, opts)
     return answers
   end
 
-  -- One answer for one state: a finished result, a retry (returned), or an error.
+  -- One answer for one state: a finished result, another turn (the state, returned),
+  -- or an error. Every billed attempt's tokens are added up, whatever becomes of it.
   local function handle(st, resp)
     st.attempts = st.attempts + (math.tointeger(resp.attempts) or 1)
     local res, err, kind, partial = provider.parse(resp, st.sent)
@@ -319,15 +408,21 @@ function M.complete_many(cfg, requests, opts)
       if acct.request_id then st.ids[#st.ids + 1] = acct.request_id end
     end
     local rid = acct and acct.request_id
+    local schema = st.request.tool.input_schema
     local complaint, tool_call
     if res then
-      local output, verr = M.validate(res.output, st.request.tool.input_schema)
+      local candidate, notes = M.salvage(res.output, schema)
+      local output, verr = M.validate(candidate, schema)
       if output then
+        for _, n in ipairs(notes) do output.validation_checks[#output.validation_checks + 1] = n end
         local out = {output = output, model = res.model or provider.model(cfg), usage = st.usage,
                      request_ids = st.ids, cached = false, attempts = st.attempts, provider = pname,
-                     stop_reason = res.stop_reason, key = st.key, elapsed_s = sys.monotonic() - started}
+                     stop_reason = res.stop_reason, key = st.key, elapsed_s = sys.monotonic() - started,
+                     max_tokens_raised = st.raised, pause_continuations = st.pauses > 0 and st.pauses or nil,
+                     streamed = resp.streamed}
         log.info("llm.response", {status = "ok", provider = pname, model = out.model, request_ids = st.ids,
-                                  usage = st.usage, attempts = st.attempts, retried = st.retried})
+                                  usage = st.usage, attempts = st.attempts, retried = st.retried,
+                                  notes = #notes > 0 and #notes or nil})
         if cache then
           local ok, perr = cache:put(st.key, util.json_encode(stored_form(out, st.key, st.request)), ttl)
           if not ok and perr then log.warn("llm.cache", {status = "error", error = perr}) end
@@ -338,19 +433,44 @@ function M.complete_many(cfg, requests, opts)
       complaint, tool_call = verr, res.tool_call
     elseif kind == "malformed" then
       complaint, tool_call = err, partial and partial.tool_call
+    elseif kind == "truncated" and not st.raised then
+      local model = provider.model(cfg) -- the model asked for: its limit is the one that applies
+      local from = st.sent.max_tokens
+      local larger = models.larger_max_tokens(cfg, model, from)
+      if larger then
+        log.info("llm.retry", {reason = "max_tokens", provider = pname, request_id = rid, from = from, to = larger})
+        st.raised = {from = from, to = larger}
+        st.sent = util.copy(st.sent)
+        st.sent.max_tokens = larger
+        return st
+      end
+      err = ("%s (max_tokens=%s is already the limit for model %s; see models in the config)")
+        :format(err, tostring(from), tostring(model))
+    elseif kind == "truncated" then
+      err = ("%s (already raised once from max_tokens=%d)"):format(err, st.raised.from)
+    elseif kind == "paused" then
+      if st.pauses < M.MAX_PAUSE_CONTINUATIONS and partial and type(partial.content) == "table" then
+        st.pauses = st.pauses + 1
+        log.info("llm.continue", {reason = "pause_turn", provider = pname, request_id = rid, turn = st.pauses})
+        st.sent = continue_request(st.sent, partial.content)
+        return st
+      end
+      err = ("%s: the model paused its turn (pause_turn) %d time%s without finishing the answer%s")
+        :format(pname, st.pauses + 1, st.pauses == 0 and "" or "s", rid and (" (request-id " .. rid .. ")") or "")
     end
     if complaint and not st.retried then
       log.info("llm.retry", {reason = complaint, provider = pname, request_id = rid})
       st.retried = true
-      st.sent = retry_request(st.request, tool_call, complaint)
+      st.sent = retry_request(st.sent, tool_call, complaint)
       return st
     end
     if complaint then
       err = ("%s: the %s input is malformed after a retry: %s%s"):format(pname, st.request.tool.name,
         complaint, rid and (" (request-id " .. rid .. ")") or "")
     end
-    log.info("llm.response", {status = "error", provider = pname, error = err, kind = kind, request_ids = st.ids})
-    finish(st.i, nil, err)
+    log.info("llm.response", {status = "error", provider = pname, error = err, kind = kind, request_ids = st.ids,
+                              usage = st.usage})
+    finish(st.i, nil, err, st.usage, st.ids)
   end
 
   local concurrency = opts.concurrency or (cfg.http and cfg.http.concurrency) or 4
