@@ -9,6 +9,7 @@
 --   capabilities(cfg, model) → {strict=, max_output_tokens=, context_window=, known=} | nil, message
 --   larger_max_tokens(cfg, model, current) → n (> current) | nil
 --   check_config(cfg) → true | nil, message   (unknown fields and bad values in cfg.models)
+local common = require "sparkgen.llm.common"
 local util = require "sparkgen.util"
 
 local M = {}
@@ -35,7 +36,8 @@ M.FIELDS = {
   context_window = "count",
 }
 
-local function check_entry(name, entry, where)
+local function check_entry(name, entry)
+  local where = "config"
   if type(entry) ~= "table" then
     return nil, ("%s: models[%q] must be a table {strict=, max_output_tokens=, context_window=}"):format(where, name)
   end
@@ -57,15 +59,7 @@ end
 
 --- The config's model entries checked: true or nil, message.
 function M.check_config(cfg)
-  local user = cfg and cfg.models
-  if user == nil or user == false then return true end
-  if type(user) ~= "table" then return nil, "config key 'models' must be a table of model ids" end
-  for name, entry in pairs(user) do
-    if type(name) ~= "string" then return nil, "config key 'models': keys must be model ids (strings)" end
-    local ok, err = check_entry(name, entry, "config")
-    if not ok then return nil, err end
-  end
-  return true
+  return common.check_model_section(cfg, "models", check_entry)
 end
 
 --- The capabilities of `model` under cfg: the built-in entry with the config's fields

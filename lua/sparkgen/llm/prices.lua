@@ -8,6 +8,7 @@
 --
 --   cost(model, usage, {batch = bool, cfg = cfg}) → usd | nil, "price unknown for model 'x'"
 --   check_config(cfg) → true | nil, message
+local common = require "sparkgen.llm.common"
 local util = require "sparkgen.util"
 
 local M = {}
@@ -51,15 +52,7 @@ local function check_entry(name, entry)
 end
 
 function M.check_config(cfg)
-  local user = cfg and cfg.prices
-  if user == nil or user == false then return true end
-  if type(user) ~= "table" then return nil, "config key 'prices' must be a table of model ids" end
-  for name, entry in pairs(user) do
-    if type(name) ~= "string" then return nil, "config key 'prices': keys must be model ids (strings)" end
-    local ok, err = check_entry(name, entry)
-    if not ok then return nil, err end
-  end
-  return true
+  return common.check_model_section(cfg, "prices", check_entry)
 end
 
 --- The price entry for a model under cfg (built-in fields with the config's over them),
