@@ -16,7 +16,7 @@ LDFLAGS  += -Wl,-E
 # The binary holds the host and the small primitives; pg, http and digest are shared
 # objects opened on first require (see main.c), so a command pays only for the
 # libraries it uses.
-SRC       = src/main.c src/sys.c src/cache.c src/proc.c
+SRC       = src/main.c src/sys.c src/cache.c src/proc.c src/sandbox.c
 LAZY      = pg http digest
 HDR       = src/sparkgen.h
 LIBS_pg     = $(shell pkg-config --libs libpq)
@@ -38,7 +38,7 @@ LDLIBS   += $(shell pkg-config --libs lua5.4) -lm -ldl
 
 # The Debian packages sparkgen needs to build, test and run its jobs (`make deps`).
 DEB_BUILD = build-essential pkg-config liblua5.4-dev libcurl4-openssl-dev libpq-dev nettle-dev
-DEB_LUA   = lua-cjson lua-argparse lua-penlight lua-busted
+DEB_LUA   = lua-cjson lua-argparse lua-busted
 DEB_TEST  = postgresql python3 python3-venv openjdk-17-jre-headless util-linux bsdutils time
 DEB_ALL   = $(DEB_BUILD) $(DEB_LUA) $(DEB_TEST)
 

@@ -5,4 +5,4 @@
 set -eu
 cd "$(dirname "$0")/.."
 : "${SPARKGEN:=$PWD/sparkgen}"
-exec "$SPARKGEN" run bench/http_bench.lua "${1:-${BENCH_RUNS:-5}}"
+exec "$SPARKGEN" run --trusted bench/http_bench.lua "${1:-${BENCH_RUNS:-5}}"

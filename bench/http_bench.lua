@@ -4,7 +4,7 @@
 --   2. per-request client overhead against a zero-latency mock: N sequential requests on
 --      one keep-alive connection, minus the same N requests made by the curl tool in one
 --      invocation (same server, same connection reuse), and the client's CPU time.
--- Run by bench/http.sh (`./sparkgen run bench/http_bench.lua [runs]`); prints medians.
+-- Run by bench/http.sh (`./sparkgen run --trusted bench/http_bench.lua [runs]`); prints medians.
 package.path = "tests/mock/?.lua;" .. package.path
 local http = require "sparkgen.http"
 local sys = require "sparkgen.sys"

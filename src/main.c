@@ -36,6 +36,7 @@ static const luaL_Reg primitives[] = {
     {"sparkgen.sys", luaopen_sparkgen_sys},
     {"sparkgen.cache", luaopen_sparkgen_cache},
     {"sparkgen.proc", luaopen_sparkgen_proc},
+    {"sparkgen.sandbox_core", luaopen_sparkgen_sandbox_core},
     {NULL, NULL},
 };
 
@@ -219,7 +220,9 @@ int main(int argc, char **argv)
     find_root(root, sizeof root);
     find_module_dir(module_dir, sizeof module_dir);
 
-    lua_State *L = luaL_newstate();
+    /* The counting allocator lets the sandbox bound the memory of user code. */
+    static struct sparkgen_alloc alloc_state;
+    lua_State *L = lua_newstate(sparkgen_alloc, &alloc_state);
     if (L == NULL) {
         fprintf(stderr, "sparkgen: cannot create Lua state: out of memory\n");
         return 1;

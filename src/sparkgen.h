@@ -16,5 +16,17 @@ int luaopen_sparkgen_http(lua_State *L);
 int luaopen_sparkgen_cache(lua_State *L);
 int luaopen_sparkgen_proc(lua_State *L);
 int luaopen_sparkgen_digest(lua_State *L);
+int luaopen_sparkgen_sandbox_core(lua_State *L);
+
+/* The host's lua_Alloc (sandbox.c): counts the bytes the state holds and, while a
+ * sandboxed call runs, refuses growth past `hard` (`soft` marks the budget spent).
+ * main.c creates the state with lua_newstate(sparkgen_alloc, &a) where `a` starts
+ * zeroed: no limit outside sandboxed calls. */
+#include <stddef.h>
+struct sparkgen_alloc {
+    size_t used, soft, hard;
+    int over;
+};
+void *sparkgen_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 
 #endif

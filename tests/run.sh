@@ -50,8 +50,8 @@ suite() {   # suite NAME CMD...: a suite that exits non-zero without a "not ok" 
 }
 
 suite c    tests/c/run.sh
-suite lua  "$SPARKGEN" run tests/busted.lua -o TAP tests/lua
-suite cli  "$SPARKGEN" run tests/busted.lua -o TAP tests/cli
+suite lua  "$SPARKGEN" run --trusted tests/busted.lua -o TAP tests/lua
+suite cli  "$SPARKGEN" run --trusted tests/busted.lua -o TAP tests/cli
 suite spark tests/spark/run.sh
 
 echo "$passed passed, $failed failed$([ $skipped -gt 0 ] && echo ", $skipped skipped")"

@@ -3,7 +3,7 @@
 -- cache key, lint, record) with a stand-in transport instead of the network, so the
 -- recordings match exactly what `sparkgen eval --replay` will look up. Re-run it when
 -- prompts/ or the shop schema change:
---   sparkgen run examples/eval/record.lua [OUT_DIR [SCHEMA_JSON]]
+--   sparkgen run --trusted examples/eval/record.lua [OUT_DIR [SCHEMA_JSON]]
 local config = require "sparkgen.config"
 local eval = require "sparkgen.eval"
 local llm = require "sparkgen.llm"

@@ -5,7 +5,8 @@ local sg = require "sparkgen"
 
 local here = arg[0]:match("^(.*)/[^/]*$") or "."
 assert(sg.configure{schema = here .. "/../shop/schema.json"})
-local out_dir = assert(arg[1], "usage: sparkgen run weekly_pack.lua OUT_DIR")
+local out_dir = arg[1]
+if not out_dir then sg.usage("sparkgen run examples/recipes/weekly_pack.lua OUT_DIR") end
 
 local requests = {
   {source = "orders", type = "daily_sales", context = {time_period = "last_7_days"}},

@@ -10,6 +10,7 @@
 -- the check is resolved (e.g. `max = "$(limit)"`, `period = "$(time_period)"`), so a
 -- type's checks follow the request while the resolved entry holds plain values.
 local log = require "sparkgen.log"
+local sandbox = require "sparkgen.sandbox"
 local paths = require "sparkgen.paths"
 local types = require "sparkgen.types"
 local util = require "sparkgen.util"
@@ -138,6 +139,12 @@ end
 py.period_bounds = M.period_bounds
 py.day_before = M.day_before
 py.PERIODS = M.PERIODS
+
+-- What a rule's functions receive: a read-only view, so one rule cannot change the
+-- helpers another rule (or the engine) uses.
+local py_lent = util.copy(py)
+py_lent.PERIODS = sandbox.frozen(M.PERIODS, "py.PERIODS")
+py_lent = sandbox.frozen(py_lent, "py")
 
 ---------------------------------------------------------------------------------------
 -- Parameter values.
@@ -271,7 +278,7 @@ end
 
 -- Call a rule's function; a broken user function is an expected failure with its file.
 local function call_rule(r, fname, p)
-  local ok, out = pcall(r.def[fname], util.deepcopy(p), py)
+  local ok, out = sandbox.pcall(r.def[fname], util.deepcopy(p), py_lent)
   if not ok then return nil, ("rule '%s' (%s): %s failed: %s"):format(r.def.name, r.path, fname, tostring(out)) end
   if type(out) ~= "string" or out == "" then
     return nil, ("rule '%s' (%s): %s returned %s, expected a non-empty string"):format(r.def.name, r.path, fname, type(out))

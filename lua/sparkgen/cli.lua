@@ -105,12 +105,10 @@ function M.parse_context(values)
   local ctx = {}
   for _, v in ipairs(values or {}) do
     if v:match("^%s*{") then
-      local chunk, err = load("return " .. v, "=--context", "t", {})
-      if not chunk then return nil, ("bad --context table %s: %s"):format(v, err) end
-      local ok, t = pcall(chunk)
-      if not ok or type(t) ~= "table" then
-        return nil, ("bad --context table %s: %s"):format(v, ok and "not a table" or tostring(t))
-      end
+      -- A Lua literal runs in the sandbox with no names: a bare word is an error
+      -- (`{time_period = ytd}` meant "ytd"), never a silent nil.
+      local t, err = require("sparkgen.sandbox").literal(v, "--context")
+      if not t then return nil, ("bad --context %s: %s"):format(v, err) end
       for k, x in pairs(t) do ctx[k] = x end
     else
       local k, x = v:match("^%s*([%w_]+)%s*=(.*)$")
@@ -193,6 +191,7 @@ function M.configure(args)
   if not cfg then return nil, err end
   local ok, lerr = log.configure{level = cfg.log.level, format = cfg.log.format}
   if not ok then return nil, lerr end
+  require("sparkgen.sandbox").configure(cfg.sandbox)
   paths.setup{user = cfg.paths}
   return cfg
 end

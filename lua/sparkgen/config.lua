@@ -49,11 +49,83 @@ M.DEFAULTS = {
   -- logging
   log = {level = "warn", format = "auto"},
 
+  -- the sandbox every user-written piece of Lua runs in (sandbox.lua): budgets per call
+  sandbox = {instructions = 1e8, memory_mb = 64},
+
   -- running jobs
   spark = {submit = false, master = "local[*]", python = false,
            packages = "org.postgresql:postgresql:42.7.14", jar = false,
            conf = {}, fetch_size = 10000, partition_rows = 1000000, num_partitions = 8},
 }
+
+-- What each value must be beyond its type: ranges, enums, finiteness. A key's value is
+-- checked in every layer it is set (file, environment, flags, sg.configure), so the
+-- error names the key and where it came from. `gt`/`min`/`max` bound numbers; NaN and
+-- infinities are never accepted; `integer` also takes integral floats (1e3).
+local RULES = {
+  db = {kind = "string"}, schema = {kind = "string"}, model = {kind = "string"},
+  schema_ttl = {kind = "number", min = 0},
+  statement_timeout_ms = {kind = "integer", min = 1, max = 2147483647},
+  connect_timeout_s = {kind = "number", gt = 0, max = 3600},
+  prompt_table_budget = {kind = "integer", min = 1, max = 100000},
+  provider = {kind = "enum", values = {"template", "anthropic", "openai"}},
+  max_tokens = {kind = "integer", min = 1, max = 1000000},
+  temperature = {kind = "number", min = 0, max = 2},
+  max_repairs = {kind = "integer", min = 0, max = 10},
+  ["http.timeout_s"] = {kind = "number", gt = 0, max = 86400},
+  ["http.connect_timeout_s"] = {kind = "number", gt = 0, max = 3600},
+  ["http.retries"] = {kind = "integer", min = 0, max = 10},
+  ["http.concurrency"] = {kind = "integer", min = 1, max = 256},
+  ["cache.dir"] = {kind = "string"},
+  ["cache.ttl_s"] = {kind = "number", gt = 0},
+  ["cache.max_entries"] = {kind = "integer", min = 1},
+  ["cache.max_bytes"] = {kind = "integer", min = 1},
+  ["cache.lru_entries"] = {kind = "integer", min = 0, max = 1000000},
+  ["log.level"] = {kind = "enum", values = {"debug", "info", "warn", "error", "off"}},
+  ["log.format"] = {kind = "enum", values = {"json", "text", "auto"}},
+  ["sandbox.instructions"] = {kind = "integer", min = 10000, max = 1e12},
+  ["sandbox.memory_mb"] = {kind = "number", min = 1, max = 65536},
+  ["spark.submit"] = {kind = "string"}, ["spark.python"] = {kind = "string"}, ["spark.jar"] = {kind = "string"},
+  ["spark.fetch_size"] = {kind = "integer", min = 1, max = 10000000},
+  ["spark.partition_rows"] = {kind = "integer", min = 1},
+  ["spark.num_partitions"] = {kind = "integer", min = 1, max = 100000},
+}
+M.RULES = RULES
+
+local function range_text(r)
+  local lo = r.gt and ("greater than " .. r.gt) or (r.min and ("at least " .. r.min))
+  if lo and r.max then
+    if r.min then return ("from %s to %s"):format(r.min, ("%.14g"):format(r.max)) end
+    return ("%s and at most %s"):format(lo, ("%.14g"):format(r.max))
+  end
+  return lo or (r.max and ("at most %.14g"):format(r.max)) or ""
+end
+
+-- nil when v fits rule r, else what it must be.
+local function violates(r, v)
+  if r.kind == "string" then
+    if type(v) ~= "string" or v == "" then return "a non-empty string" end
+  elseif r.kind == "enum" then
+    for _, x in ipairs(r.values) do if v == x then return nil end end
+    return "one of " .. table.concat(r.values, ", "), type(v) == "string" and util.suggest(v, r.values) or ""
+  else
+    local what = (r.kind == "integer" and "an integer " or "a number ") .. range_text(r)
+    what = what:gsub("%s+$", "")
+    if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge then return what end
+    if r.kind == "integer" and math.type(v) ~= "integer" and v ~= math.floor(v) then return what end
+    if (r.gt and v <= r.gt) or (r.min and v < r.min) or (r.max and v > r.max) then return what end
+  end
+  return nil
+end
+
+local function show(v)
+  if type(v) == "string" then return ("'%s'"):format(v) end
+  if type(v) == "number" then
+    if v ~= v then return "nan" end
+    return ("%.14g"):format(v)
+  end
+  return type(v)
+end
 
 -- Sections whose contents are free-form (user-defined keys allowed).
 local OPEN_SECTIONS = {lint = true, ["spark.conf"] = true, paths = true, schemas = true,
@@ -79,6 +151,13 @@ local function check_keys(tbl, defaults, prefix, file)
       if not ok then return nil, err end
     elseif d ~= false and type(d) ~= type(v) and not (type(d) == "table" and type(v) == "table") then
       return nil, ("%s: config key '%s' must be a %s, got %s"):format(file, name, type(d), type(v))
+    elseif RULES[name] and not (d == false and v == false) then
+      local want, hint = violates(RULES[name], v)
+      if want then
+        return nil, ("%s: config key '%s' must be %s, got %s%s"):format(file, name, want, show(v), hint or "")
+      end
+      -- integral floats (1e3) become integers, which C and string formats expect
+      if RULES[name].kind == "integer" and math.type(v) == "float" then tbl[k] = math.tointeger(v) end
     end
   end
   return true
@@ -101,12 +180,14 @@ local function merge(into, from)
 end
 
 --- Load one config file: table or nil, message. A missing file is not an error
---- (returns false).
+--- (returns false). The file runs in the sandbox (sandbox.lua) with os.getenv lent, so
+--- a loop, a memory bomb or an unknown name is one line naming the file and line.
 function M.load_file(path)
   if not util.file_exists(path) then return false end
-  local chunk, err = loadfile(path, "t", {os = {getenv = os.getenv}})
-  if not chunk then return nil, ("broken config file %s"):format(err) end
-  local ok, value = pcall(chunk)
+  local sandbox = require "sparkgen.sandbox"
+  local env = sandbox.env{vars = {os = sandbox.frozen({getenv = os.getenv, time = os.time, date = os.date,
+                                                         clock = os.clock, difftime = os.difftime}, "os")}}
+  local ok, value = sandbox.dofile(path, env, util.read_file)
   if not ok then return nil, ("broken config file %s"):format(tostring(value)) end
   if type(value) ~= "table" then
     return nil, ("%s: a config file must return a table, got %s"):format(path, type(value))
@@ -161,6 +242,12 @@ function M.load(opts)
     end
   end
   local env = env_layer()
+  local ok, err = check_keys(env, M.DEFAULTS, "", "environment")
+  if not ok then return nil, err end
+  if opts.flags then
+    ok, err = check_keys(opts.flags, M.DEFAULTS, "", "command line")
+    if not ok then return nil, err end
+  end
   -- SPARKGEN_PATH comes before the config's paths; both before the built-in root.
   if env.paths then
     for _, p in ipairs(cfg.paths) do env.paths[#env.paths + 1] = p end

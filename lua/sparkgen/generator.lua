@@ -203,8 +203,10 @@ local function from_template(prep, cfg, cb)
   if not code then return cb(nil, err) end
   local description = typedef.summary
   if typedef.description then
-    description = template.render_string(typedef.description, prep.request.context, "@" .. typedef.path .. ":description")
-      or typedef.summary
+    local derr
+    description, derr = template.render_string(typedef.description, prep.request.context,
+      "@" .. typedef.path .. ":description")
+    if not description then return nil, ("type '%s': description: %s"):format(typedef.name, derr) end
   end
   local vchecks, cerr = resolve_type_checks(typedef, prep.request.context)
   if not vchecks then return cb(nil, cerr) end

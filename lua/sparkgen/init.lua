@@ -32,6 +32,7 @@ function M.configure(cfg)
     end
   end
   require("sparkgen.paths").setup{user = state.config.paths}
+  require("sparkgen.sandbox").configure(state.config.sandbox)
   return true
 end
 
@@ -103,6 +104,57 @@ end
 --- The schema sparkgen sees (see schema.lua for its methods).
 function M.schema()
   return require("sparkgen.generator").schema(M.config())
+end
+
+-- How the recipe asked to stop (sg.usage / sg.fail), for `sparkgen run`.
+local stop = nil
+
+--- Stop the recipe with a usage error: `sparkgen: usage: MESSAGE`, exit status 2.
+---   sg.usage("sparkgen run weekly_pack.lua OUT_DIR")
+function M.usage(message)
+  stop = {status = 2, message = "usage: " .. tostring(message)}
+  error(stop.message, 0)
+end
+
+--- Stop the recipe with a failure: `sparkgen: MESSAGE`, exit status 1.
+function M.fail(message)
+  stop = {status = 1, message = tostring(message)}
+  error(stop.message, 0)
+end
+
+--- {status=, message=} when the recipe stopped through usage/fail (and forget it).
+function M.take_stop()
+  local s = stop
+  stop = nil
+  return s
+end
+
+-- What a sandboxed recipe gets from require "sparkgen": the documented functions, each
+-- running with the sandbox's budgets suspended (the engine's work is not the recipe's
+-- to pay for), and copies of what they return so the recipe cannot change the
+-- engine's own tables (a type's definition, the configuration).
+local RECIPE_API = {"configure", "generate", "generate_all", "write_job", "usage", "fail"}
+
+function M.recipe_api()
+  local sandbox = require "sparkgen.sandbox"
+  local util = require "sparkgen.util"
+  local api = {}
+  for _, name in ipairs(RECIPE_API) do
+    local fn = M[name]
+    -- arguments copied raw, so no metamethod of the recipe's runs in engine code
+    api[name] = sandbox.trusted(function(...)
+      local args = table.pack(...)
+      for i = 1, args.n do args[i] = assert(sandbox.plain(args[i])) end
+      return fn(table.unpack(args, 1, args.n))
+    end)
+  end
+  api.config = sandbox.trusted(function() return util.deepcopy(M.config()) end)
+  api.types = sandbox.trusted(function()
+    local list, err = M.types()
+    if not list then return nil, err end
+    return util.deepcopy(list)
+  end)
+  return sandbox.frozen(api, "sparkgen")
 end
 
 return M

@@ -328,7 +328,7 @@ function M.build(args)
 
   local env = base_env()
   env.request = req
-  env.typedef = typedef
+  env.typedef = typedef or false -- templates test `if typedef`; an absent name is an error
   env.context = context_list(req.context, typedef)
   env.expected_checks = expected_checks(typedef)
   local user

@@ -15,18 +15,7 @@ local COMPLEXITIES = {low = true, medium = true, high = true}
 local PARAM_FIELDS = {type = true, values = true, default = true, required = true, min = true,
                       max = true, doc = true}
 
--- What a plugin file may use while it builds its table. Unknown globals raise, so a
--- typo is reported at load time instead of becoming nil.
-local function sandbox()
-  local env = {string = string, table = table, math = math, pairs = pairs, ipairs = ipairs,
-               tostring = tostring, tonumber = tonumber, type = type, select = select,
-               next = next, error = error, assert = assert,
-               os = {date = os.date, time = os.time}}
-  return setmetatable(env, {__index = function(_, k)
-    error(("unknown global '%s'"):format(tostring(k)), 2)
-  end})
-end
-M.sandbox = sandbox
+local sandbox = require "sparkgen.sandbox"
 
 --- The line of `field = ` in the file text (best effort; 1 when not found).
 local function line_of(text, field)
@@ -39,14 +28,11 @@ local function line_of(text, field)
 end
 M.line_of = line_of
 
---- Load a plugin file that returns a table; returns value or nil, "file:line: message".
+--- Load a plugin file that returns a table, in the sandbox (sandbox.lua): value, text
+--- or nil, "file:line: message".
 function M.load_plugin_file(path)
-  local text, rerr = util.read_file(path)
-  if not text then return nil, rerr end
-  local chunk, err = load(text, "@" .. path, "t", sandbox())
-  if not chunk then return nil, err end
-  local ok, value = pcall(chunk)
-  if not ok then return nil, tostring(value) end
+  local ok, value, text = sandbox.dofile(path, sandbox.env(), util.read_file)
+  if not ok then return nil, value end
   if type(value) ~= "table" then
     return nil, ("%s:1: a plugin file must return a table, got %s"):format(path, type(value))
   end

@@ -81,3 +81,40 @@ describe("cli command table", function()
     end
   end)
 end)
+
+describe("config ranges", function()
+  local function load_text(text)
+    local path = file(text)
+    local cfg, err = config.load{files = {path}}
+    os.remove(path)
+    return cfg, err and err:gsub("^.-: config", "config")
+  end
+
+  it("turns an integral float into an integer", function()
+    local cfg = assert(load_text("return {http = {retries = 3.0}, cache = {max_entries = 1e3}}"))
+    assert.equal("integer", math.type(cfg.http.retries))
+    assert.equal(1000, cfg.cache.max_entries)
+  end)
+
+  it("rejects a value outside its range, naming the key", function()
+    local _, err = load_text("return {max_repairs = 11}")
+    assert.equal("config key 'max_repairs' must be an integer from 0 to 10, got 11", err)
+    _, err = load_text("return {sandbox = {memory_mb = 0}}")
+    assert.equal("config key 'sandbox.memory_mb' must be a number from 1 to 65536, got 0", err)
+  end)
+
+  it("rejects an infinite timeout", function()
+    local _, err = load_text("return {connect_timeout_s = math.huge}")
+    assert.equal("config key 'connect_timeout_s' must be a number greater than 0 and at most 3600, got inf", err)
+  end)
+
+  it("rejects an unknown enum value and suggests the closest", function()
+    local _, err = load_text("return {log = {format = 'jsn'}}")
+    assert.equal("config key 'log.format' must be one of json, text, auto, got 'jsn' (did you mean: json?)", err)
+  end)
+
+  it("checks the flags layer too", function()
+    local _, err = config.load{files = {}, flags = {http = {concurrency = 0}}}
+    assert.equal("command line: config key 'http.concurrency' must be an integer from 1 to 256, got 0", err)
+  end)
+end)

@@ -68,7 +68,7 @@ describe("types loader", function()
   it("reports an unknown global used by a plugin instead of reading nil", function()
     write(dir .. "/types/glob.lua", "return {name = 'glob', summary = tostrin(1), complexity = 'low'}\n")
     local _, err = types.load_all{reload = true, strict = true}
-    assert.matches("glob%.lua:1: unknown global 'tostrin'", err)
+    assert.matches("glob%.lua:1: unknown name 'tostrin' %(did you mean 'tostring'%?%)", err)
   end)
 
   it("skips a broken user plugin without taking the others down", function()
@@ -97,8 +97,7 @@ end)
 describe("types.resolve_context", function()
   local def
   setup(function()
-    local chunk = assert(load(GOOD:format("t"), "=t", "t", types.sandbox()))
-    def = chunk()
+    def = assert(require("sparkgen.sandbox").run(GOOD:format("t"), "=t", require("sparkgen.sandbox").env()))
   end)
 
   it("fills defaults and converts values to their declared types", function()

@@ -61,7 +61,7 @@ if ! conninfo=$(tests/lib/pg.sh db shop examples/shop/schema.sql 2>"$WORK/pg.err
   finish
 fi
 # The same JDBC environment spark.lua gives a job run by `sparkgen exec`.
-while IFS= read -r line; do export "$line"; done < <("$SPARKGEN" run tests/spark/jdbc_env.lua "$conninfo")
+while IFS= read -r line; do export "$line"; done < <("$SPARKGEN" run --trusted tests/spark/jdbc_env.lua "$conninfo")
 
 # Small partition threshold, so the shop's orders and order_items are read in partitions.
 cat >"$WORK/sparkgen.lua" <<'CFG'
@@ -128,12 +128,12 @@ fi
 
 # The eval suite, offline: recordings regenerated from examples/eval/answers.lua through
 # the real request path, then `sparkgen eval --replay` in one more Spark session.
-if "$SPARKGEN" run examples/eval/record.lua "$WORK/replay" >"$WORK/record.out" 2>&1; then
+if "$SPARKGEN" run --trusted examples/eval/record.lua "$WORK/replay" >"$WORK/record.out" 2>&1; then
   ok "eval: recordings written from examples/eval/answers.lua"
   if diff <(ls examples/eval/replay) <(ls "$WORK/replay") >/dev/null; then
     ok "eval: the committed recordings in examples/eval/replay match the current prompts"
   else
-    notok "eval: the committed recordings in examples/eval/replay match the current prompts (re-run: sparkgen run examples/eval/record.lua)"
+    notok "eval: the committed recordings in examples/eval/replay match the current prompts (re-run: sparkgen run --trusted examples/eval/record.lua)"
   fi
   "$SPARKGEN" eval examples/eval/shop.lua --schema "$SHOP_SCHEMA" --db "$conninfo" "${CFG_FLAG[@]}" \
     --replay "$WORK/replay" --json >"$WORK/eval.json" 2>"$WORK/eval.err"
