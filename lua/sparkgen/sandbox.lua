@@ -19,6 +19,7 @@
 -- plain tables (M.plain) before the engine uses them, so no metamethod of theirs runs
 -- later in engine code.
 local core = require "sparkgen.sandbox_core"
+local util = require "sparkgen.util"
 
 local M = {}
 
@@ -41,33 +42,9 @@ function M.budgets()
   return {instructions = budget.instructions, memory_mb = budget.memory / MB}
 end
 
----------------------------------------------------------------------------------------
--- Names with did-you-mean (util.lua is not loaded here: the sandbox is on every path).
-
-local function distance(a, b)
-  if a == b then return 0 end
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = {[0] = i}
-    local ca = a:byte(i)
-    for j = 1, #b do
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + ((ca == b:byte(j)) and 0 or 1))
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
-
 --- The closest of `names` to `name` (one, or nil when none is close).
 function M.closest(name, names)
-  local best, bestd
-  local limit = math.max(2, #name // 3)
-  for _, n in ipairs(names) do
-    local d = distance(name:lower(), n:lower())
-    if d <= limit and (not bestd or d < bestd or (d == bestd and n < best)) then best, bestd = n, d end
-  end
-  return best
+  return util.closest(name, names, 1)[1]
 end
 
 ---------------------------------------------------------------------------------------
