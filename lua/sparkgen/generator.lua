@@ -206,7 +206,7 @@ local function from_template(prep, cfg, cb)
     local derr
     description, derr = template.render_string(typedef.description, prep.request.context,
       "@" .. typedef.path .. ":description")
-    if not description then return nil, ("type '%s': description: %s"):format(typedef.name, derr) end
+    if not description then return cb(nil, ("type '%s': description: %s"):format(typedef.name, derr)) end
   end
   local vchecks, cerr = resolve_type_checks(typedef, prep.request.context)
   if not vchecks then return cb(nil, cerr) end
