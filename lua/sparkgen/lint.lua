@@ -19,7 +19,7 @@
 --   lint.python(lint_cfg?) -> path | nil, message
 --   lint.model_claims(report, {tables_used=, estimated_complexity=}) -> {finding, ...}
 --   lint.policy(overrides?) -> policy | nil, message
---   lint.format(finding, file?) -> "FILE:LINE: id: message (did you mean: a, b?)"
+--   lint.format(finding, file?) -> "FILE:LINE:COL: error|warning: id: message (did you mean: a, b?)"
 --
 -- Finding ids. Errors: syntax-error, no-result-df, read-table-not-literal,
 -- unknown-table, forbidden-read (spark.read, spark.table, jdbc, files, SQL over
@@ -57,11 +57,13 @@
 local util = require "sparkgen.util"
 local paths = require "sparkgen.paths"
 local sys = require "sparkgen.sys"
+local lint_sql = require "sparkgen.lint.sql"
+local lint_python = require "sparkgen.lint.python"
 
 local M = {}
 
 M.DEFAULT_POLICY = {
-  allow_imports = {"pyspark", "datetime", "decimal", "math", "functools", "itertools",
+  allow_imports = {"datetime", "decimal", "math", "functools", "itertools",
                    "operator", "re", "typing", "collections", "calendar", "string",
                    "statistics", "dataclasses", "enum", "numbers", "fractions"},
   forbid_names = {"os", "sys", "subprocess", "socket", "requests", "urllib", "http",
@@ -89,6 +91,8 @@ local SEVERITY = {
   ["write-forbidden"] = "error", ["sql-not-select"] = "error",
   ["forbidden-call"] = "error", ["forbidden-import"] = "error",
   ["forbidden-sql-function"] = "error", ["sql-unreadable"] = "error",
+  ["unknown-name"] = "error", ["star-import"] = "error", ["python-udf"] = "error",
+  ["connect-incompatible"] = "error", ["forbidden-syntax"] = "error",
   ["wall-clock"] = "warning",
   ["collect-unaggregated"] = "warning", ["cross-join"] = "warning",
   ["join-without-key"] = "warning", ["python-missing"] = "warning",
@@ -340,145 +344,21 @@ function Collector:sorted()
   return util.array(self.list)
 end
 
---- One line per finding: FILE:LINE: id: message (did you mean: a, b?)
---- (a finding about the whole file, such as python-missing, has no LINE part)
+--- One line per finding in the compiler format editors jump to:
+---   FILE:LINE:COL: error|warning: id: message (did you mean: a, b?)
+--- COL is 1-based; a finding without a column has FILE:LINE:, one about the whole
+--- file (python-missing, no-schema) only FILE:.
 function M.format(f, file)
-  local s = f.line and ("%s:%d: %s: %s"):format(file or "<code>", f.line, f.id, f.message)
-    or ("%s: %s: %s"):format(file or "<code>", f.id, f.message)
+  local where = file or "<code>"
+  local line, col = tonumber(f.line), tonumber(f.col)
+  if line then
+    where = col and ("%s:%d:%d"):format(where, line, col + 1) or ("%s:%d"):format(where, line)
+  end
+  local s = ("%s: %s: %s: %s"):format(where, f.severity or SEVERITY[f.id] or "error", f.id, f.message)
   if f.suggestions and #f.suggestions > 0 then
     s = s .. " (did you mean: " .. table.concat(f.suggestions, ", ") .. "?)"
   end
   return s
-end
-
--- ---------------------------------------------------------------------------------
--- SQL facts (py/sqlread.py reads the text; these rules judge what it found).
-
-local SQL = require "sparkgen.lint.sql_functions"
-local SQL_ALLOWED, SQL_TVF, SQL_CLOCK = set_of(SQL.functions), set_of(SQL.table_functions),
-  set_of(SQL.wall_clock)
--- Qualifiers that still name a built-in function: system.builtin.abs, builtin.abs.
-local BUILTIN_QUALIFIER = {["builtin"] = true, ["system.builtin"] = true}
-local SESSION_QUALIFIER = {["session"] = true, ["system.session"] = true}
-
--- nil when the SQL function `fn` ({name, qualifier}) may be called, else message and
--- suggestions. `tvf`: judged as a table-valued function (FROM range(10)).
-local function sql_function_problem(fn, policy, tvf)
-  local name, qual = fn.name, fn.qualifier
-  if qual == util.json_null then qual = nil end
-  local shown = qual and (qual .. "." .. name) or name
-  local extra = policy.allow_sql_functions_set
-  if extra[shown] then return nil end
-  if qual and not BUILTIN_QUALIFIER[qual] and not (SESSION_QUALIFIER[qual] and extra[name]) then
-    return ("SQL function %s() is not a built-in function (only built-ins and the names in lint.allow_sql_functions may be called)"):format(shown), {}
-  end
-  if policy.forbid_sql_functions_set[name] then
-    return ("SQL function %s() is forbidden by lint.forbid_sql_functions"):format(shown), {}
-  end
-  if extra[name] then return nil end
-  local allowed = tvf and SQL_TVF or SQL_ALLOWED
-  if allowed[name] then return nil end
-  if SQL.excluded[name] then
-    return ("SQL function %s() is not allowed: it %s"):format(shown, SQL.excluded[name]), {}
-  end
-  if not tvf and SQL_TVF[name] == nil and SQL_ALLOWED[name] == nil then
-    local pool = {}
-    for _, n in ipairs(SQL.functions) do pool[#pool + 1] = n end
-    for _, n in ipairs(policy.allow_sql_functions) do pool[#pool + 1] = n end
-    return ("unknown SQL function %s() (not on the allow-list of Spark SQL functions)"):format(shown),
-      util.closest(name, pool)
-  end
-  return ("%s() may not be used as a table (allowed in FROM: %s)"):format(shown,
-    table.concat(SQL.table_functions, ", ")), util.closest(name, SQL.table_functions)
-end
-
-local function check_sql(c, facts, policy)
-  local views = {}
-  for _, v in ipairs(facts.temp_views) do views[v.name:lower()] = true end
-  for _, q in ipairs(facts.sql) do
-    local err = q.error ~= util.json_null and q.error or nil
-    if err then
-      c:add("sql-unreadable", q.line, q.col, ("%s text: %s"):format(q.context, err))
-      goto next_sql
-    end
-    if q.text == nil or q.text == util.json_null then
-      local what = (q.context == "agg" or q.context:find("call_", 1, true))
-        and "a function name given as a literal string" or "a literal string (or an f-string of plain values)"
-      c:add("sql-unreadable", q.line, q.col,
-        ("%s needs %s so that it can be checked"):format(q.context, what))
-      goto next_sql
-    end
-    if q.substitution then
-      c:add("sql-unreadable", q.line, q.col,
-        ("%s text contains ${...}: Spark replaces it before parsing with configuration values, JVM system properties or environment variables (${env:NAME})"):format(q.context))
-    end
-    local statement_ok = true
-    if q.context == "spark.sql" then
-      statement_ok = false
-      local kind = q.kind ~= util.json_null and q.kind or nil
-      if (q.statements or 0) > 1 then
-        c:add("sql-not-select", q.line, q.col, "spark.sql must run a single statement")
-      elseif kind ~= "SELECT" and kind ~= "WITH" then
-        c:add("sql-not-select", q.line, q.col,
-          ("spark.sql may only run a SELECT or WITH query, not %s"):format(kind and kind:upper() or "this statement"))
-      elseif #(q.denied or {}) > 0 then
-        c:add("sql-not-select", q.line, q.col,
-          ("spark.sql may only read: %s is not allowed"):format(q.denied[1]))
-      elseif not q.query then
-        c:add("sql-not-select", q.line, q.col, "spark.sql may only run one SELECT or WITH ... SELECT query")
-      else
-        statement_ok = true
-      end
-    end
-    if q.script then
-      c:add("sql-not-select", q.line, q.col,
-        "TRANSFORM ... USING 'command' runs a program on every executor; use SQL functions or the DataFrame API")
-    end
-    for _, fn in ipairs(q.functions or {}) do
-      local msg, sugg = sql_function_problem(fn, policy, false)
-      if msg then
-        c:add("forbidden-sql-function", fn.line or q.line, q.col, msg, sugg, fn.name .. tostring(fn.qualifier))
-      elseif SQL_CLOCK[fn.name] and (fn.name ~= "unix_timestamp" or not fn.args) then
-        c:add("wall-clock", fn.line or q.line, q.col,
-          ("%s reads the clock: use params[\"as_of\"] (the date the job is run for) so a re-run gives the same answer"):format(fn.name),
-          nil, fn.name)
-      end
-    end
-    for _, fn in ipairs(q.table_functions or {}) do
-      local msg, sugg = sql_function_problem(fn, policy, true)
-      if msg then c:add("forbidden-sql-function", fn.line or q.line, q.col, msg, sugg, fn.name) end
-    end
-    local ctes = set_of(q.ctes)
-    for _, rel in ipairs(statement_ok and q.relations or {}) do
-      if not views[rel.name] and not ctes[rel.name] then
-        c:add("forbidden-read", rel.line or q.line, q.col,
-          ("SQL reads '%s', which is not a view registered from a read_table() frame"):format(rel.name))
-      end
-    end
-    ::next_sql::
-  end
-  -- pyspark.sql.functions, through any alias: the Python twins of the SQL functions
-  for _, r in ipairs(facts.f_refs or {}) do
-    local lname = r.name:lower()
-    if SQL.excluded[lname] and not policy.allow_sql_functions_set[lname] then
-      c:add("forbidden-sql-function", r.line, r.col,
-        ("F.%s is not allowed: it %s"):format(r.name, SQL.excluded[lname]), nil, r.name)
-    elseif policy.forbid_sql_functions_set[lname] then
-      c:add("forbidden-sql-function", r.line, r.col,
-        ("F.%s is forbidden by lint.forbid_sql_functions"):format(r.name), nil, r.name)
-    elseif (r.name == "expr" or r.name == "call_function" or r.name == "call_udf") and not r.called then
-      c:add("sql-unreadable", r.line, r.col,
-        ("F.%s may only be called directly (with a literal argument), so that what it gets can be checked"):format(r.name))
-    elseif SQL_CLOCK[lname] and r.called and (lname ~= "unix_timestamp" or r.nargs == 0) then
-      c:add("wall-clock", r.line, r.col,
-        ("F.%s() reads the clock: use params[\"as_of\"] (the date the job is run for) so a re-run gives the same answer"):format(r.name),
-        nil, r.name)
-    end
-  end
-  for _, r in ipairs(facts.sql_refs or {}) do
-    c:add("sql-unreadable", r.line, r.col,
-      (".%s may only be called directly, so that the SQL text it gets can be checked"):format(r.name))
-  end
 end
 
 -- ---------------------------------------------------------------------------------
@@ -650,52 +530,6 @@ local function check_tables(c, facts, schema)
   return read, used
 end
 
-local function check_policy(c, facts, policy)
-  for _, imp in ipairs(facts.imports) do
-    local top = imp.module:match("^[^.]*")
-    if imp.level > 0 then
-      c:add("forbidden-import", imp.line, imp.col, "relative imports are not allowed")
-    elseif not policy.allow_imports_set[top] then
-      c:add("forbidden-import", imp.line, imp.col,
-        ("import of '%s' is not allowed (allowed: %s)"):format(imp.module,
-          table.concat(policy.allow_imports, ", ")))
-    end
-  end
-  for _, n in ipairs(facts.free_names) do
-    if policy.forbid_names_set[n.name] then
-      c:add("forbidden-call", n.line, n.col,
-        ("'%s' is not allowed in generated code (no shell, file, network or dynamic code)"):format(n.name))
-    end
-  end
-  for _, d in ipairs(facts.private_attrs) do
-    local why = d.name:match("^__.*__$") and "introspection can reach anything"
-      or "private attributes reach Spark's JVM and Python internals"
-    c:add("forbidden-call", d.line, d.col, ("attribute '%s' is not allowed (%s)"):format(d.name, why),
-      nil, "private")
-  end
-  for _, call in ipairs(facts.calls) do
-    local method = call.name:match("%.([^.]+)$")
-    if policy.forbid_calls_set[call.name] or (method and policy.forbid_methods_set[method]) then
-      c:add("forbidden-call", call.line, call.col,
-        ("%s() is not allowed in generated code"):format(call.name:gsub("^<expr>", "")))
-    end
-  end
-  for _, r in ipairs(facts.read_table_refs) do
-    c:add("read-table-not-literal", r.line, r.col,
-      "read_table may only be called directly, with a literal table name")
-  end
-  for _, w in ipairs(facts.writes) do
-    c:add("write-forbidden", w.line, w.col,
-      ("'%s' writes data; generated code may only read with read_table() and assign result_df"):format(w.method),
-      nil, "")
-  end
-  for _, r in ipairs(facts.reads) do
-    c:add("forbidden-read", r.line, r.col,
-      ("'%s' reads data outside read_table(); tables may only be read with read_table(\"name\")"):format(r.kind),
-      nil, "")
-  end
-end
-
 local function check_warnings(c, facts)
   for _, col in ipairs(facts.collects) do
     if not col.aggregated then
@@ -753,8 +587,8 @@ local function judge(code, facts, schema, policy, python)
     end
     local read
     read, used = check_tables(c, facts, schema)
-    check_policy(c, facts, policy)
-    check_sql(c, facts, policy)
+    lint_python.check(c, facts, policy)
+    lint_sql.check(c, facts, policy)
     if schema then check_columns(c, facts, schema, read) end
     check_warnings(c, facts)
   end

@@ -58,9 +58,14 @@ local function expectation(code)
   }
 end
 
+-- The corpora also cover the spark.sql rules, which apply to teams whose job gives a
+-- body the session: they are judged with allow_names = {"spark"} (without it, `spark`
+-- is an unknown name; see "lint policy").
+local SPARK_POLICY = {allow_names = {"spark"}}
+
 local function check(code, opts)
   opts = opts or {}
-  local report, err = lint.check(code, {schema = opts.schema or SCHEMA, policy = opts.policy,
+  local report, err = lint.check(code, {schema = opts.schema or SCHEMA, policy = opts.policy or SPARK_POLICY,
                                         python = opts.python})
   assert(report, err)
   return report
@@ -72,10 +77,11 @@ local function ids(report)
   return out
 end
 
-describe("lint corpus: bad bodies", function()
-  for _, name in ipairs(corpus("bad")) do
+for _, kind in ipairs({"bad", "escape"}) do
+describe("lint corpus: " .. kind .. " bodies", function()
+  for _, name in ipairs(corpus(kind)) do
     it(name .. " produces exactly its expected finding", function()
-      local code = assert(util.read_file(CORPUS .. "/bad/" .. name))
+      local code = assert(util.read_file(CORPUS .. "/" .. kind .. "/" .. name))
       local want = expectation(code)
       local report = check(code)
       assert.same(want.all, ids(report))
@@ -86,6 +92,7 @@ describe("lint corpus: bad bodies", function()
     end)
   end
 end)
+end
 
 describe("lint corpus: good bodies", function()
   for _, name in ipairs(corpus("good")) do
@@ -174,6 +181,16 @@ if __name__ == "__main__":
 end)
 
 describe("lint policy", function()
+  it("refuses `spark` by default: the job does not give a body the session", function()
+    local report = assert(lint.check('result_df = spark.sql("SELECT 1")\n', {schema = SCHEMA}))
+    assert.same({"unknown-name@1"}, ids(report))
+    assert.truthy(report.findings[1].message:find("does not give a body the session", 1, true))
+  end)
+  it("refuses a name the job does not give a body, naming the closest one", function()
+    local report = check('o = read_table("orders")\nresult_df = o.filter(F.col("order_date") > parms["as_of"])\n')
+    assert.same({"unknown-name@2"}, ids(report))
+    assert.equal("params", report.findings[1].suggestions[1])
+  end)
   it("rejects an import outside the allow-list by default", function()
     assert.same({"forbidden-import@1"}, ids(check('import numpy as np\nresult_df = read_table("orders")\n')))
   end)

@@ -8,7 +8,11 @@ local util = require "sparkgen.util"
 local ROOT = os.getenv("SPARKGEN_HOME") or "."
 local SCHEMA = assert(util.json_decode(assert(util.read_file(ROOT .. "/examples/shop/schema.json"))))
 
+-- spark.sql is judged for teams whose job gives a body the session (it does not by
+-- default): these checks run with allow_names = {"spark"}.
 local function ids(code, policy)
+  policy = util.deepcopy(policy or {})
+  policy.allow_names = policy.allow_names or {"spark"}
   local report = assert(lint.check(code, {schema = SCHEMA, policy = policy}))
   local out = {}
   for _, f in ipairs(report.findings) do out[#out + 1] = f.id end

@@ -1,4 +1,4 @@
-# expect: forbidden-read line=4
+# expect: connect-incompatible line=4 + forbidden-read line=4
 orders = read_table("orders")
 result_df = orders
 lines = spark.sparkContext.textFile("/etc/passwd")

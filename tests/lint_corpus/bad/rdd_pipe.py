@@ -1,4 +1,4 @@
-# expect: forbidden-call line=5
+# expect: connect-incompatible line=4 + forbidden-call line=5
 orders = read_table("orders")
 result_df = orders
 leaked = (orders.rdd
