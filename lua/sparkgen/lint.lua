@@ -104,11 +104,7 @@ local LIST_KEYS = {allow_imports = true, forbid_names = true, allow_names = true
                    forbid_calls = true, forbid_methods = true,
                    forbid_sql_functions = true, allow_sql_functions = true, errors = true, warnings = true, ignore = true}
 
-local function set_of(list)
-  local s = {}
-  for _, v in ipairs(list or {}) do s[v] = true end
-  return s
-end
+local set_of = util.set_of
 
 --- The effective policy: defaults extended by `overrides` (cfg.lint).
 --- Returns policy (lists plus *_set lookup tables) or nil, message for a bad key.

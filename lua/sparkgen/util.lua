@@ -145,6 +145,13 @@ function M.distance(a, b)
   return prev[#b]
 end
 
+--- {v = true} for every value of `list` (nil: an empty set).
+function M.set_of(list)
+  local s = {}
+  for _, v in ipairs(list or {}) do s[v] = true end
+  return s
+end
+
 --- The closest candidates to `name` (at most `max`, default 3), best first.
 function M.closest(name, candidates, max)
   local scored = {}

@@ -9,11 +9,7 @@ local NAMES = require "sparkgen.lint.pyspark_names"
 
 local M = {}
 
-local function set_of(list)
-  local s = {}
-  for _, v in ipairs(list or {}) do s[v] = true end
-  return s
-end
+local set_of = util.set_of
 
 -- What templates/job.py gives transform(read_table, params) at module level and in its
 -- arguments (py/sparkrun.py imports the same job module). `spark` is not among them:
@@ -42,7 +38,7 @@ local PYSPARK_IMPORTS = {
   ["pyspark.sql"] = set_of({"functions", "types", "Window", "Column", "DataFrame", "Row"}),
 }
 
-local API = {F = set_of(NAMES.F), T = set_of(NAMES.T), Window = set_of(NAMES.Window)}
+local API = {F = NAMES.members("F"), T = NAMES.members("T"), Window = NAMES.members("Window")}
 local UDF = set_of(NAMES.udf_constructors)
 local SPARK = set_of(NAMES.spark)
 local WALL_CLOCK_CALLS = set_of({"date.today", "datetime.now", "datetime.today", "datetime.utcnow",
@@ -138,7 +134,7 @@ local function check_reach(c, facts, policy)
       c:add("forbidden-call", r.line, r.col,
         ("%s.%s is not a member of %s a body may use"):format(r.api, r.name,
           r.api == "F" and "pyspark.sql.functions" or r.api == "T" and "pyspark.sql.types" or "Window"),
-        util.closest(r.name, NAMES[r.api]))
+        util.closest(r.name, util.sorted_keys(members)))
     end
   end
   for _, a in ipairs(facts.api_attrs or {}) do

@@ -8,11 +8,7 @@ local util = require "sparkgen.util"
 
 local M = {}
 
-local function set_of(list)
-  local s = {}
-  for _, v in ipairs(list or {}) do s[v] = true end
-  return s
-end
+local set_of = util.set_of
 
 local SQL = require "sparkgen.lint.sql_functions"
 local SQL_ALLOWED, SQL_TVF, SQL_CLOCK = set_of(SQL.functions), set_of(SQL.table_functions),
