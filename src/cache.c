@@ -13,13 +13,22 @@
  *                               I/O error other than "not there"
  * @method put(key, value, ttl_s)  → true, or nil, message (ttl_s nil or <= 0: forever)
  * @method delete(key)         → true if an entry was removed, else false
- * @method stats()             → {entries=, bytes=, memory_entries=, hits=, misses=, dir=,
- *                                max_entries=, max_bytes=}: scans the directory; bytes
- *                                are file sizes (headers included), as max_bytes counts
- *                                them; hits and misses are this handle's
- * @method clear()             → number of entries removed
+ * @method stats()             → {entries=, bytes=, corrupt=, memory_entries=, hits=,
+ *                                misses=, dir=, max_entries=, max_bytes=}: scans and
+ *                                verifies every entry (header, size, checksum); bytes are
+ *                                file sizes (headers included), as max_bytes counts them;
+ *                                corrupt counts damaged entries (prune removes them);
+ *                                hits and misses are every process's since the last
+ *                                clear (see the tally file below)
+ * @method clear()             → number of entries removed (the tally starts again at 0)
  * @method prune()             → {expired=, evicted=, corrupt=}: drops expired and corrupt
- *                               entries, then evicts to the bounds
+ *                               entries (anything under an entry's name that is not a
+ *                               valid entry: a FIFO, a link, a bad checksum), then evicts
+ *                               to the bounds
+ * @function tally(dir[, hits, misses]) → {hits=, misses=}: adds to the tally file of
+ *                               dir (created on first use) and returns its totals; with
+ *                               no counts it only reads. For caches kept by Lua code
+ *                               (schema snapshots), so every kind counts the same way.
  * @method close()             frees the memory layer; later use raises
  * Keys are 64 lowercase hex characters; anything else raises (a caller's bug).
  * @example
@@ -41,6 +50,16 @@
  * partial entry; anything that fails these checks (a crash, a disk error, a hand edit)
  * is deleted and counted as a miss. A hit sets the file's mtime: the disk LRU order.
  *
+ * Tally: DIR/tally holds the hits and misses of every process that used DIR since the
+ * last clear: 32 bytes, "SGTALLY\0", hits, misses, FNV-1a of the first 24 bytes. A handle
+ * counts in memory and adds its counts at close (or __gc) under flock(LOCK_EX), a
+ * read-modify-write of one block, so concurrent processes never lose or mangle each
+ * other's counts; a damaged tally reads as zero and is rewritten. A process killed
+ * before closing its handle loses only its own counts.
+ *
+ * Reads never block or trust the file system: entries are opened O_NONBLOCK|O_NOFOLLOW
+ * and must be regular files no larger than max_bytes before a buffer is allocated.
+ *
  * Bounds: put keeps an estimate of the directory's entries and bytes (one scan on the
  * first put, then its own additions); when the estimate crosses a bound it rescans and
  * evicts the least recently used entries down to 90% of the bounds, so scans are
@@ -53,12 +72,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 
@@ -73,6 +94,9 @@
 #define HEADER_SIZE 64
 #define STALE_TMP_SECONDS 3600   /* a temp file this old was left by a crash */
 #define PATH_CAP 4096
+#define TALLY_MAGIC "SGTALLY"    /* 8 bytes with the NUL */
+#define TALLY_SIZE 32
+#define MAX_TTL_S 1e10           /* ~300 years: ttl * 1000 stays far inside int64 */
 
 typedef struct mem_entry {
     unsigned char key[32];
@@ -100,6 +124,7 @@ static unsigned long tmp_counter; /* with the pid, makes temp names unique per p
 /* One file found by a scan. */
 typedef struct {
     int64_t mtime_ns, size;
+    int irregular;               /* not a regular file: damaged by definition */
     char sub[3];
     char name[63];
 } scan_item;
@@ -109,6 +134,8 @@ typedef struct {
     size_t n, cap;
     int64_t entries, bytes; /* what is left on disk (eviction lowers them) */
 } scan_list;
+
+/* ---- the tally file ---------------------------------------------------------------- */
 
 /* ---- small helpers --------------------------------------------------------------- */
 
@@ -206,6 +233,52 @@ static int fail_errno(lua_State *L, const char *what, int err)
     luaL_pushfail(L);
     lua_pushfstring(L, "cache: %s: %s", what, strerror(err));
     return 2;
+}
+
+/* Adds hits and misses to DIR/tally under an exclusive lock and stores the totals in
+ * *total_hits / *total_misses. Returns 0 when the tally cannot be used (not a regular
+ * file, I/O error): counting is best effort and never blocks a cache read. */
+static int tally_add(const char *dir, int64_t hits, int64_t misses, int64_t *total_hits, int64_t *total_misses)
+{
+    char path[PATH_CAP];
+    *total_hits = *total_misses = 0;
+    if (snprintf(path, sizeof path, "%s/tally", dir) >= (int)sizeof path)
+        return 0;
+    int writing = hits != 0 || misses != 0;
+    int fd = open(path, (writing ? O_RDWR | O_CREAT : O_RDONLY) | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || flock(fd, writing ? LOCK_EX : LOCK_SH) != 0) {
+        close(fd);
+        return 0;
+    }
+    unsigned char b[TALLY_SIZE];
+    ssize_t n = pread(fd, b, sizeof b, 0);
+    if (n == TALLY_SIZE && memcmp(b, TALLY_MAGIC, 8) == 0 &&
+        fnv1a(14695981039346656037ULL, b, 24) == get_u64(b + 24)) {
+        *total_hits = (int64_t)get_u64(b + 8);
+        *total_misses = (int64_t)get_u64(b + 16);
+    }
+    int ok = 1;
+    if (writing) {
+        *total_hits += hits;
+        *total_misses += misses;
+        memcpy(b, TALLY_MAGIC, 8);
+        put_u64(b + 8, (uint64_t)*total_hits);
+        put_u64(b + 16, (uint64_t)*total_misses);
+        put_u64(b + 24, fnv1a(14695981039346656037ULL, b, 24));
+        ok = pwrite(fd, b, sizeof b, 0) == TALLY_SIZE;
+    }
+    close(fd); /* releases the lock */
+    return ok;
+}
+
+static void tally_reset(const char *dir)
+{
+    char path[PATH_CAP];
+    if (snprintf(path, sizeof path, "%s/tally", dir) < (int)sizeof path)
+        unlink(path);
 }
 
 /* ---- memory layer ---------------------------------------------------------------- */
@@ -388,7 +461,8 @@ static int scan_add(scan_list *l, const char *sub, const char *name, const struc
     }
     scan_item *it = &l->items[l->n++];
     it->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-    it->size = (int64_t)st->st_size;
+    it->irregular = !S_ISREG(st->st_mode);
+    it->size = it->irregular ? 0 : (int64_t)st->st_size;
     memcpy(it->sub, sub, 3);
     memcpy(it->name, name, 63);
     l->bytes += it->size;
@@ -425,7 +499,7 @@ static int scan_dir(const store *s, scan_list *l, int remove_all)
                     unlinkat(sfd, f->d_name, 0);
                 continue;
             }
-            if (!is_hex_name(f->d_name, 62) || fstatat(sfd, f->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode))
+            if (!is_hex_name(f->d_name, 62) || fstatat(sfd, f->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
                 continue;
             if (remove_all) {
                 if (unlinkat(sfd, f->d_name, 0) == 0)
@@ -440,6 +514,14 @@ static int scan_dir(const store *s, scan_list *l, int remove_all)
     }
     closedir(top);
     return ok;
+}
+
+/* Removes a file, or what a damaged entry may be instead (an empty directory). */
+static int remove_path(const char *path)
+{
+    if (unlink(path) == 0)
+        return 1;
+    return (errno == EISDIR || errno == EPERM) && rmdir(path) == 0;
 }
 
 static int by_mtime(const void *a, const void *b)
@@ -468,7 +550,7 @@ static int64_t evict_to(store *s, scan_list *l, int64_t max_entries, int64_t max
     for (size_t i = 0; i < l->n && (l->entries > max_entries || l->bytes > max_bytes); i++) {
         scan_item *it = &l->items[i];
         snprintf(path, sizeof path, "%s/%s/%s", s->dir, it->sub, it->name);
-        int gone = unlink(path) == 0;
+        int gone = remove_path(path);
         if (gone || errno == ENOENT) { /* ENOENT: someone else evicted it: still gone */
             l->entries--;
             l->bytes -= it->size;
@@ -509,6 +591,50 @@ static store *check_store(lua_State *L)
     return s;
 }
 
+/* A raw buffer of n bytes as a userdata (collected like any value). */
+static int alloc_buffer(lua_State *L)
+{
+    lua_Integer n = lua_tointeger(L, 1);
+    lua_newuserdatauv(L, n > 0 ? (size_t)n : 1, 0);
+    return 1;
+}
+
+enum entry_state { ENTRY_OK, ENTRY_EXPIRED, ENTRY_CORRUPT, ENTRY_GONE };
+
+/* Verifies the entry at path (header, size, key and checksum, read in chunks so a
+ * large value needs no buffer) without keeping it. */
+static enum entry_state check_entry(const char *path, const unsigned char *key, int64_t now)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? ENTRY_GONE : ENTRY_CORRUPT;
+    unsigned char h[HEADER_SIZE];
+    struct stat st;
+    enum entry_state state = ENTRY_CORRUPT;
+    int64_t len;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && read_full(fd, h, HEADER_SIZE, 0) &&
+        (len = header_ok(h, (int64_t)st.st_size, key)) >= 0) {
+        uint64_t sum = 14695981039346656037ULL;
+        sum = fnv1a(sum, h, 40);
+        sum = fnv1a(sum, h + 48, 16);
+        char chunk[65536];
+        int64_t off = 0;
+        while (off < len) {
+            size_t n = (size_t)(len - off < (int64_t)sizeof chunk ? len - off : (int64_t)sizeof chunk);
+            if (!read_full(fd, chunk, n, HEADER_SIZE + off))
+                break;
+            sum = fnv1a(sum, chunk, n);
+            off += (int64_t)n;
+        }
+        if (off == len && sum == get_u64(h + 40)) {
+            int64_t expires = (int64_t)get_u64(h + 24);
+            state = expires != 0 && now >= expires ? ENTRY_EXPIRED : ENTRY_OK;
+        }
+    }
+    close(fd);
+    return state;
+}
+
 static int l_cache_get(lua_State *L)
 {
     store *s = check_store(L);
@@ -532,21 +658,30 @@ static int l_cache_get(lua_State *L)
     char path[PATH_CAP];
     if (!entry_path(s, key, path, sizeof path))
         return luaL_error(L, "cache directory path too long");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO put in an entry's place must not stall the read. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         int err = errno;
         s->misses++;
         if (err == ENOENT || err == ENOTDIR)
             return 0;
+        if (err == ELOOP) { /* a symbolic link is not an entry */
+            unlink(path);
+            return 0;
+        }
         return fail_errno(L, path, err);
     }
     struct stat st;
     unsigned char h[HEADER_SIZE];
     int64_t len = -1;
-    if (fstat(fd, &st) == 0 && read_full(fd, h, HEADER_SIZE, 0))
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= s->max_bytes &&
+        read_full(fd, h, HEADER_SIZE, 0))
         len = header_ok(h, (int64_t)st.st_size, raw);
     if (len < 0) {
-        unlink_if_same(path, fd);
+        /* Damaged, or not a regular file. One larger than this handle's bound may be a
+         * valid entry written under a larger max_bytes: leave it to eviction. */
+        if (!(S_ISREG(st.st_mode) && st.st_size > s->max_bytes))
+            unlink_if_same(path, fd);
         close(fd);
         s->misses++;
         return 0;
@@ -558,8 +693,16 @@ static int l_cache_get(lua_State *L)
         s->misses++;
         return 0;
     }
-    luaL_Buffer b;
-    char *p = luaL_buffinitsize(L, &b, (size_t)len);
+    /* The buffer is allocated in a protected call: an out-of-memory error must not
+     * unwind past the open descriptor. */
+    lua_pushcfunction(L, alloc_buffer);
+    lua_pushinteger(L, (lua_Integer)len);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        close(fd);
+        s->misses++;
+        return lua_error(L);
+    }
+    char *p = lua_touserdata(L, -1);
     if (!read_full(fd, p, (size_t)len, HEADER_SIZE) || entry_checksum(h, p, (size_t)len) != get_u64(h + 40)) {
         unlink_if_same(path, fd);
         close(fd);
@@ -568,11 +711,9 @@ static int l_cache_get(lua_State *L)
     }
     futimens(fd, NULL); /* a hit is a use: the disk LRU order is the mtime */
     close(fd);
-    luaL_pushresultsize(&b, (size_t)len);
-    size_t vlen;
-    const char *value = lua_tolstring(L, -1, &vlen);
-    mem_put(s, raw, value, vlen, created, expires);
+    mem_put(s, raw, p, (size_t)len, created, expires);
     s->hits++;
+    lua_pushlstring(L, p, (size_t)len);
     push_meta(L, created, expires, "disk");
     return 2;
 }
@@ -629,6 +770,13 @@ static int l_cache_put(lua_State *L)
     size_t len;
     const char *value = luaL_checklstring(L, 3, &len);
     double ttl = luaL_optnumber(L, 4, 0);
+    if (!isfinite(ttl) || ttl > MAX_TTL_S) {
+        /* (int64_t) of NaN, an infinity or 1e300 is undefined behaviour */
+        const char *got = luaL_tolstring(L, 4, NULL);
+        luaL_pushfail(L);
+        lua_pushfstring(L, "cache: ttl_s must be a finite number of seconds up to 1e10 (got %s)", got);
+        return 2;
+    }
     if ((int64_t)len + HEADER_SIZE > s->max_bytes) {
         luaL_pushfail(L);
         lua_pushfstring(L, "cache: value of %I bytes is larger than the cache (max_bytes %I)",
@@ -724,27 +872,79 @@ static int l_cache_delete(lua_State *L)
     return 1;
 }
 
+/* Sorts the scan's items into valid, expired and corrupt ones (checked with
+ * check_entry); with `remove`, expired and corrupt ones are deleted and the list keeps
+ * only the valid ones, with its totals updated. */
+static void verify_scan(store *s, scan_list *l, int remove, int64_t *expired, int64_t *corrupt)
+{
+    int64_t now = now_ms();
+    char path[PATH_CAP];
+    size_t kept = 0;
+    *expired = *corrupt = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        scan_item *it = &l->items[i];
+        snprintf(path, sizeof path, "%s/%s/%s", s->dir, it->sub, it->name);
+        unsigned char key[32];
+        item_key(it, key);
+        enum entry_state st = it->irregular ? ENTRY_CORRUPT : check_entry(path, key, now);
+        if (st == ENTRY_CORRUPT)
+            (*corrupt)++;
+        else if (st == ENTRY_EXPIRED)
+            (*expired)++;
+        if (st == ENTRY_OK || (!remove && st != ENTRY_GONE)) {
+            l->items[kept++] = *it;
+            continue;
+        }
+        if (remove && st != ENTRY_GONE) {
+            remove_path(path);
+            mem_drop_key(s, key);
+        }
+        l->bytes -= it->size;
+    }
+    l->n = kept;
+    l->entries = (int64_t)kept;
+}
+
+/* This handle's counts added to the tally file's; the handle's are then zero. */
+static void flush_tally(store *s)
+{
+    int64_t h, m;
+    if (s->hits || s->misses) {
+        tally_add(s->dir, s->hits, s->misses, &h, &m);
+        s->hits = s->misses = 0;
+    }
+}
+
 static int l_cache_stats(lua_State *L)
 {
     store *s = check_store(L);
     scan_list l = {0};
     int ok = scan_dir(s, &l, 0);
+    int64_t expired = 0, corrupt = 0;
+    if (ok)
+        verify_scan(s, &l, 0, &expired, &corrupt);
     free(l.items);
     if (!ok)
         return luaL_error(L, "cache: out of memory while scanning %s", s->dir);
     s->est_entries = l.entries;
     s->est_bytes = l.bytes;
     s->have_estimate = 1;
-    lua_createtable(L, 0, 8);
+    int64_t hits, misses;
+    tally_add(s->dir, 0, 0, &hits, &misses);
+    lua_createtable(L, 0, 11);
     lua_pushinteger(L, (lua_Integer)l.n);
     lua_setfield(L, -2, "entries");
     lua_pushinteger(L, (lua_Integer)l.bytes);
     lua_setfield(L, -2, "bytes");
+    lua_pushinteger(L, (lua_Integer)corrupt);
+    lua_setfield(L, -2, "corrupt");
+    lua_pushinteger(L, (lua_Integer)expired);
+    lua_setfield(L, -2, "expired");
     lua_pushinteger(L, (lua_Integer)s->nmem);
     lua_setfield(L, -2, "memory_entries");
-    lua_pushinteger(L, s->hits);
+    lua_pushinteger(L, (lua_Integer)hits + s->hits);
     lua_setfield(L, -2, "hits");
-    lua_pushinteger(L, s->misses);
+    lua_pushinteger(L, (lua_Integer)misses + s->misses);
     lua_setfield(L, -2, "misses");
     lua_pushstring(L, s->dir);
     lua_setfield(L, -2, "dir");
@@ -761,6 +961,8 @@ static int l_cache_clear(lua_State *L)
     scan_list l = {0};
     scan_dir(s, &l, 1);
     mem_clear(s);
+    tally_reset(s->dir);
+    s->hits = s->misses = 0;
     s->est_entries = 0;
     s->est_bytes = 0;
     s->have_estimate = 1;
@@ -776,39 +978,8 @@ static int l_cache_prune(lua_State *L)
         free(l.items);
         return luaL_error(L, "cache: out of memory while scanning %s", s->dir);
     }
-    int64_t now = now_ms(), expired = 0, corrupt = 0;
-    char path[PATH_CAP];
-    size_t kept = 0;
-    for (size_t i = 0; i < l.n; i++) {
-        scan_item *it = &l.items[i];
-        snprintf(path, sizeof path, "%s/%s/%s", s->dir, it->sub, it->name);
-        unsigned char key[32];
-        item_key(it, key);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) { /* gone meanwhile */
-            l.bytes -= it->size;
-            continue;
-        }
-        unsigned char h[HEADER_SIZE];
-        struct stat st;
-        int bad = !(fstat(fd, &st) == 0 && read_full(fd, h, HEADER_SIZE, 0) &&
-                    header_ok(h, (int64_t)st.st_size, key) >= 0);
-        int64_t expires = bad ? 0 : (int64_t)get_u64(h + 24);
-        if (bad || (expires != 0 && now >= expires)) {
-            unlink_if_same(path, fd);
-            mem_drop_key(s, key);
-            if (bad)
-                corrupt++;
-            else
-                expired++;
-            l.bytes -= it->size;
-        } else {
-            l.items[kept++] = *it;
-        }
-        close(fd);
-    }
-    l.n = kept;
-    l.entries = (int64_t)kept;
+    int64_t expired, corrupt;
+    verify_scan(s, &l, 1, &expired, &corrupt);
     int64_t evicted = evict_to(s, &l, s->max_entries, s->max_bytes);
     s->est_entries = l.entries;
     s->est_bytes = l.bytes;
@@ -828,6 +999,8 @@ static void store_release(store *s)
 {
     if (s->closed)
         return;
+    if (s->dir)
+        flush_tally(s);
     if (s->buckets)
         mem_clear(s);
     free(s->buckets);
@@ -907,6 +1080,22 @@ static int l_cache_open(lua_State *L)
     return 1;
 }
 
+static int l_cache_tally(lua_State *L)
+{
+    const char *dir = luaL_checkstring(L, 1);
+    lua_Integer hits = luaL_optinteger(L, 2, 0), misses = luaL_optinteger(L, 3, 0);
+    luaL_argcheck(L, hits >= 0, 2, "hits must be >= 0");
+    luaL_argcheck(L, misses >= 0, 3, "misses must be >= 0");
+    int64_t th, tm;
+    tally_add(dir, hits, misses, &th, &tm);
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, (lua_Integer)th);
+    lua_setfield(L, -2, "hits");
+    lua_pushinteger(L, (lua_Integer)tm);
+    lua_setfield(L, -2, "misses");
+    return 1;
+}
+
 static const luaL_Reg store_methods[] = {
     {"get", l_cache_get},     {"put", l_cache_put},     {"delete", l_cache_delete},
     {"stats", l_cache_stats}, {"clear", l_cache_clear}, {"prune", l_cache_prune},
@@ -915,6 +1104,7 @@ static const luaL_Reg store_methods[] = {
 
 static const luaL_Reg cache_functions[] = {
     {"open", l_cache_open},
+    {"tally", l_cache_tally},
     {NULL, NULL},
 };
 

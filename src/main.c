@@ -250,7 +250,15 @@ int main(int argc, char **argv)
     } else if (lua_isnil(L, -1)) {
         status = 0;
     }
-    fflush(stdout);
     lua_close(L);
+    /* Output that did not reach its destination (a full disk, /dev/full, a closed
+     * descriptor) is a failure, never a silent exit 0: the one place every write to
+     * stdout is checked, since stdio remembers the error. */
+    int out_err = fflush(stdout) != 0 ? errno : ferror(stdout) ? EIO : 0;
+    if (out_err) {
+        fprintf(stderr, "sparkgen: cannot write to standard output: %s\n", strerror(out_err));
+        if (status == 0)
+            status = 1;
+    }
     return status;
 }

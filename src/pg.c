@@ -9,11 +9,28 @@
  * the query and COMMIT are sent together in libpq's pipeline mode. User-supplied names
  * reach the server only as query parameters, never as SQL text.
  *
- * @function connect(conninfo|nil, {statement_timeout_ms=30000, connect_timeout_s=10})
+ * @function connect(conninfo|nil, {statement_timeout_ms=30000, connect_timeout_s=10,
+ *                                    on_notice=function(message)})
  *   conninfo is passed to libpq untouched (URI or key=value; PG* variables, service
- *   files and .pgpass apply as usual); sparkgen's options are added on top.
+ *   files and .pgpass apply as usual); sparkgen's options are added on top (the session
+ *   options string is built to any length: a long PGOPTIONS never pushes the read-only
+ *   and timeout settings out).
  *   @return conn, or nil, message, sqlstate — the message names the host, port,
  *   database and user tried and libpq's reason, never the password.
+ *   Server notices (NOTICE, WARNING, ...) never reach stderr: libpq's notice processor
+ *   keeps them (at most 64 per call; more are counted) and each is passed, as one
+ *   cleaned line, to on_notice after the call that received it returns (nothing is
+ *   called from inside libpq). Without on_notice they are dropped.
+ *
+ * Secrets: every message that comes from libpq passes through one function
+ * (push_clean_message) that replaces the password (as parsed and as libpq used it) by
+ * ***; a string that does not parse has no reliable password, so in parse errors every
+ * quoted fragment libpq copied from the string is replaced too, except option names
+ * ("invalid connection option "pasword"" keeps the name).
+ *
+ * Memory errors: every conn method runs protected (guarded()): results are cleared, an
+ * interrupted pipeline is drained and rolled back and the garbage collector restarted
+ * before the error goes on, so the connection stays usable.
  * @function identity(conninfo|nil)
  *   @return {host=, port=, dbname=, user=, service=?} resolved without connecting, or
  *   nil, message when conninfo does not parse. Used as the schema cache key.
@@ -56,9 +73,12 @@
  *   for _, t in ipairs(conn:catalog({"public"})) do print(t.name, #t.columns) end
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <lua.h>
 #include <lauxlib.h>
@@ -67,9 +87,23 @@
 #include "sparkgen.h"
 
 #define CONN_MT "sparkgen.pg.conn"
+#define MAX_NOTICES 64
+
+/* What a method holds while it may raise (out of memory while building Lua values):
+ * the results it works on and whether the connection is inside a pipeline. guarded()
+ * releases and repairs all of it whether the method returned or raised. */
+typedef struct {
+    PGresult *res[2];
+    int pipeline;
+} guard;
 
 typedef struct {
     PGconn *pg;
+    guard *g;                     /* the method running now (guarded) */
+    char *notices[MAX_NOTICES];   /* server notices not yet handed to Lua */
+    int nnotices, dropped;
+    int on_notice;                /* registry ref of the Lua callback, or LUA_NOREF */
+    const char *password;         /* for redaction while connecting (not owned) */
 } pg_conn;
 
 /* One row per column (tables without columns still get one row with NULL attnum).
@@ -208,20 +242,69 @@ static pg_conn *check_conn(lua_State *L, int idx)
     return c;
 }
 
+/* Was the n-byte fragment at p copied from the connection string src as a value (not
+ * as an option name: at the start, after white space, '?' or '&', and followed by
+ * '=')? A single character ("=", "]") is libpq's own punctuation. */
+static int quoted_from(const char *src, const char *p, size_t n)
+{
+    if (n < 2)
+        return 0;
+    for (const char *hit = src; *hit; hit++) {
+        if (strncmp(hit, p, n) != 0)
+            continue;
+        const char *after = hit + n;
+        while (*after == ' ' || *after == '\t')
+            after++;
+        int key_start = hit == src || strchr(" \t\n?&", hit[-1]) != NULL;
+        if (key_start && *after == '=')
+            continue;
+        return 1;
+    }
+    return 0;
+}
+
 /* Push libpq's message as one line (newlines and tabs folded, trailing space trimmed),
- * with every occurrence of `secret` replaced by ***. */
-static void push_clean_message(lua_State *L, const char *msg, const char *secret)
+ * with every occurrence of each secret (a NULL-terminated list) replaced by ***. With
+ * `source` (the connection string of a parse error), every "quoted" fragment that was
+ * copied from it as a value is replaced by *** as well, the longest one that matches first (a
+ * password may itself hold a quote). The one place libpq text becomes a Lua string. */
+static void push_clean_message(lua_State *L, const char *msg, const char *const *secrets, const char *source)
 {
     luaL_Buffer b;
-    size_t slen = (secret && *secret) ? strlen(secret) : 0;
     int space = 0;
     luaL_buffinit(L, &b);
     for (const char *p = msg ? msg : ""; *p;) {
-        if (slen && strncmp(p, secret, slen) == 0) {
+        size_t skip = 0;
+        for (const char *const *sp = secrets; sp && *sp; sp++) {
+            size_t slen = strlen(*sp);
+            if (slen && strncmp(p, *sp, slen) == 0 && slen > skip)
+                skip = slen;
+        }
+        if (skip) {
+            if (space && luaL_bufflen(&b) > 0)
+                luaL_addchar(&b, ' ');
             luaL_addstring(&b, "***");
-            p += slen;
+            p += skip;
             space = 0;
             continue;
+        }
+        if (source && *p == '"') {
+            const char *end = NULL;
+            const char *line_end = p + 1 + strcspn(p + 1, "\n");
+            /* the farthest closing quote whose fragment came from the string */
+            for (const char *q = line_end - 1; q > p; q--)
+                if (*q == '"' && (size_t)(q - p - 1) <= 4096 && quoted_from(source, p + 1, (size_t)(q - p - 1))) {
+                    end = q;
+                    break;
+                }
+            if (end) {
+                if (space && luaL_bufflen(&b) > 0)
+                    luaL_addchar(&b, ' ');
+                luaL_addstring(&b, "\"***\"");
+                p = end + 1;
+                space = 0;
+                continue;
+            }
         }
         if (*p == '\n' || *p == '\t' || *p == '\r' || *p == ' ') {
             space = 1;
@@ -235,6 +318,123 @@ static void push_clean_message(lua_State *L, const char *msg, const char *secret
         p++;
     }
     luaL_pushresult(&b);
+}
+
+/* A message from the live connection: its password (as libpq used it) redacted. */
+static void push_conn_message(lua_State *L, pg_conn *c, const char *msg)
+{
+    const char *secrets[3] = {c->pg ? PQpass(c->pg) : NULL, c->password, NULL};
+    if (secrets[0] == NULL) {
+        secrets[0] = secrets[1];
+        secrets[1] = NULL;
+    }
+    push_clean_message(L, msg, secrets, NULL);
+}
+
+/* ---- what a method holds (see guard) ---- */
+
+static PGresult *hold(pg_conn *c, int slot, PGresult *res)
+{
+    if (c->g->res[slot])
+        PQclear(c->g->res[slot]);
+    c->g->res[slot] = res;
+    return res;
+}
+
+static void release(pg_conn *c, int slot)
+{
+    hold(c, slot, NULL);
+}
+
+/* After a method raised inside a pipeline: read what is still coming, leave pipeline
+ * mode and end the transaction, so the next call starts clean. */
+static void recover_pipeline(PGconn *pg)
+{
+    for (int nulls = 0; nulls < 8;) {
+        PGresult *res = PQgetResult(pg);
+        if (res == NULL) {
+            nulls++;
+            continue;
+        }
+        int sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+        PQclear(res);
+        if (sync)
+            break;
+    }
+    PQexitPipelineMode(pg);
+    if (PQtransactionStatus(pg) != PQTRANS_IDLE)
+        PQclear(PQexec(pg, "ROLLBACK"));
+}
+
+/* libpq's notice processor: keep the text for Lua (see deliver_notices). */
+static void keep_notice(void *arg, const char *message)
+{
+    pg_conn *c = arg;
+    char *copy = c->nnotices < MAX_NOTICES ? strdup(message) : NULL;
+    if (copy)
+        c->notices[c->nnotices++] = copy;
+    else
+        c->dropped++;
+}
+
+static void free_notices(pg_conn *c)
+{
+    for (int i = 0; i < c->nnotices; i++)
+        free(c->notices[i]);
+    c->nnotices = 0;
+    c->dropped = 0;
+}
+
+/* Hands the kept notices to on_notice, oldest first; a notice leaves the C list only
+ * once it is a Lua string, so a memory error loses nothing that is not freed later. */
+static void deliver_notices(lua_State *L, pg_conn *c)
+{
+    if (c->on_notice == LUA_NOREF || c->on_notice == 0) {
+        free_notices(c);
+        return;
+    }
+    while (c->nnotices > 0 || c->dropped > 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, c->on_notice);
+        if (c->nnotices > 0) {
+            push_conn_message(L, c, c->notices[0]);
+            free(c->notices[0]);
+            memmove(c->notices, c->notices + 1, (size_t)(c->nnotices - 1) * sizeof *c->notices);
+            c->nnotices--;
+        } else {
+            lua_pushfstring(L, "(%d more server notices were dropped)", c->dropped);
+            c->dropped = 0;
+        }
+        lua_call(L, 1, 0);
+    }
+}
+
+/* Runs body as the method of the conn at index 1, protected: whatever it leaves held
+ * is released, an interrupted pipeline repaired, the collector restarted if the body
+ * stopped it, notices delivered; then its results are returned or its error raised. */
+static int guarded(lua_State *L, lua_CFunction body)
+{
+    pg_conn *c = check_conn(L, 1);
+    guard g = {{NULL, NULL}, 0};
+    int nargs = lua_gettop(L);
+    lua_pushcfunction(L, body);
+    lua_insert(L, 1);
+    int gc_running = lua_gc(L, LUA_GCISRUNNING);
+    guard *outer = c->g;
+    c->g = &g;
+    int rc = lua_pcall(L, nargs, LUA_MULTRET, 0);
+    c->g = outer;
+    if (gc_running && !lua_gc(L, LUA_GCISRUNNING))
+        lua_gc(L, LUA_GCRESTART);
+    for (int i = 0; i < 2; i++)
+        if (g.res[i])
+            PQclear(g.res[i]);
+    if (g.pipeline && c->pg)
+        recover_pipeline(c->pg);
+    if (rc != LUA_OK)
+        return lua_error(L);
+    int nres = lua_gettop(L);
+    deliver_notices(L, c);
+    return nres;
 }
 
 static const char *result_sqlstate(const PGresult *res)
@@ -251,7 +451,7 @@ static int push_result_error(lua_State *L, pg_conn *c, const PGresult *res, cons
         msg = PQerrorMessage(c->pg);
     luaL_pushfail(L);
     lua_pushfstring(L, "%s: ", what);
-    push_clean_message(L, msg, PQpass(c->pg));
+    push_conn_message(L, c, msg);
     lua_concat(L, 2);
     lua_pushstring(L, result_sqlstate(res));
     return 3;
@@ -263,26 +463,26 @@ typedef void (*rows_fn)(lua_State *L, const PGresult *res, void *ud);
 /* Run `query` inside BEGIN READ ONLY ... COMMIT as one round trip (pipeline mode).
  * With `each`, the query runs in single-row mode and every row goes to each(L, res,
  * ud) as it arrives, so a big catalog never sits in memory twice (PGresult + Lua);
- * returns 1 on success. Without it, *out receives the whole result (caller clears it).
- * On failure returns 0 with *err set to the failed result (caller clears it; NULL when
- * the connection itself broke). */
+ * returns 1 on success. Without it, the whole result is held in guard slot 0. On
+ * failure returns 0 with the failed result in slot 1 (NULL when the connection itself
+ * broke). Only inside guarded(): a row callback that raises leaves nothing behind. */
 static int run_read_only(lua_State *L, pg_conn *c, const char *query, int nparams,
-                         const char *const *params, rows_fn each, void *ud,
-                         PGresult **out, PGresult **err)
+                         const char *const *params, rows_fn each, void *ud)
 {
     PGconn *pg = c->pg;
     PGresult *res;
-    int stage = 0, ok = 1;
-    *err = NULL;
-    if (out)
-        *out = NULL;
+    int stage = 0, ok = 1, have_out = 0;
+    release(c, 0);
+    release(c, 1);
     if (!PQenterPipelineMode(pg))
         return 0;
+    c->g->pipeline = 1;
     if (!PQsendQueryParams(pg, "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0) ||
         !PQsendQueryParams(pg, query, nparams, NULL, params, NULL, NULL, 0) ||
         !PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
         !PQpipelineSync(pg)) {
         PQexitPipelineMode(pg);
+        c->g->pipeline = 0;
         return 0;
     }
     /* Results arrive per query, each followed by NULL; the sync ends the pipeline. */
@@ -303,25 +503,27 @@ static int run_read_only(lua_State *L, pg_conn *c, const char *query, int nparam
         }
         if (st == PGRES_FATAL_ERROR && ok) {
             ok = 0;
-            *err = res;
+            hold(c, 1, res);
             continue;
         }
         if (stage == 1 && ok && (st == PGRES_TUPLES_OK || st == PGRES_SINGLE_TUPLE)) {
             if (each) {
+                hold(c, 0, res); /* cleared by guarded() if each raises */
                 each(L, res, ud);
-            } else if (out && *out == NULL) {
-                *out = res;
+                release(c, 0);
+                continue;
+            } else if (!have_out) {
+                hold(c, 0, res);
+                have_out = 1;
                 continue;
             }
         }
         PQclear(res);
     }
     PQexitPipelineMode(pg);
+    c->g->pipeline = 0;
     if (!ok) {
-        if (out) {
-            PQclear(*out);
-            *out = NULL;
-        }
+        release(c, 0);
         /* A failed statement leaves the transaction aborted; end it. */
         if (PQtransactionStatus(pg) != PQTRANS_IDLE)
             PQclear(PQexec(pg, "ROLLBACK"));
@@ -330,16 +532,22 @@ static int run_read_only(lua_State *L, pg_conn *c, const char *query, int nparam
     return 1;
 }
 
-/* run_read_only for a whole result: PGresult or NULL (see run_read_only). */
+/* run_read_only for a whole result: the PGresult (held in slot 0), or NULL with the
+ * failed one in slot 1. */
 static PGresult *read_all(lua_State *L, pg_conn *c, const char *query, int nparams,
-                          const char *const *params, PGresult **err)
+                          const char *const *params)
 {
-    PGresult *res = NULL;
-    if (!run_read_only(L, c, query, nparams, params, NULL, NULL, &res, err))
+    if (!run_read_only(L, c, query, nparams, params, NULL, NULL))
         return NULL;
-    if (res == NULL)
-        res = PQmakeEmptyPGresult(c->pg, PGRES_TUPLES_OK);
-    return res;
+    if (c->g->res[0] == NULL)
+        hold(c, 0, PQmakeEmptyPGresult(c->pg, PGRES_TUPLES_OK));
+    return c->g->res[0];
+}
+
+/* fail, message, sqlstate for the failed read in slot 1. */
+static int read_failed(lua_State *L, pg_conn *c, const char *what)
+{
+    return push_result_error(L, c, c->g->res[1], what);
 }
 
 static void set_str(lua_State *L, const char *key, const char *value)
@@ -446,30 +654,72 @@ static PQconninfoOption *parse_conninfo(lua_State *L, const char *conninfo)
     PQconninfoOption *opts = PQconninfoParse(conninfo && *conninfo ? conninfo : "", &errmsg);
     if (opts == NULL) {
         lua_pushliteral(L, "invalid PostgreSQL connection string: ");
-        /* libpq may quote part of the string; the password is the one thing that must
-         * not come back, and a string that does not parse has no reliable password, so
-         * the caller redacts too (util.redact). */
-        push_clean_message(L, errmsg ? errmsg : "out of memory", NULL);
+        /* libpq quotes parts of the string (a percent-encoded password, a value
+         * without its key); a string that does not parse has no reliable password, so
+         * every fragment quoted from it goes. */
+        push_clean_message(L, errmsg ? errmsg : "out of memory", NULL, conninfo ? conninfo : "");
         lua_concat(L, 2);
         PQfreemem(errmsg);
     }
     return opts;
 }
 
+/* Waits for the socket as PQconnectPoll asks, up to deadline_ms (0 = none). */
+static int wait_socket(PGconn *pg, int for_write, long long deadline_ms)
+{
+    struct pollfd pfd = {PQsocket(pg), (short)(for_write ? POLLOUT : POLLIN), 0};
+    if (pfd.fd < 0)
+        return 0;
+    for (;;) {
+        int timeout = -1;
+        if (deadline_ms) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            long long left = deadline_ms - ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+            if (left <= 0)
+                return 0;
+            timeout = left > 1000000 ? 1000000 : (int)left;
+        }
+        int r = poll(&pfd, 1, timeout);
+        if (r > 0)
+            return 1;
+        if (r == 0 || errno != EINTR)
+            return 0;
+    }
+}
+
 static int l_pg_connect(lua_State *L)
 {
     const char *conninfo = luaL_optstring(L, 1, NULL);
     lua_Integer timeout_ms = 30000, connect_timeout_s = 10;
+    int has_callback = 0;
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
         if (lua_getfield(L, 2, "statement_timeout_ms") != LUA_TNIL)
             timeout_ms = luaL_checkinteger(L, -1);
         if (lua_getfield(L, 2, "connect_timeout_s") != LUA_TNIL)
             connect_timeout_s = luaL_checkinteger(L, -1);
-        lua_pop(L, 2);
+        if (lua_getfield(L, 2, "on_notice") != LUA_TNIL) {
+            luaL_checktype(L, -1, LUA_TFUNCTION);
+            has_callback = 1;
+        }
+        lua_pop(L, 3);
     }
     luaL_argcheck(L, timeout_ms >= 0, 2, "statement_timeout_ms must be >= 0");
-    luaL_argcheck(L, connect_timeout_s >= 0, 2, "connect_timeout_s must be >= 0");
+    luaL_argcheck(L, connect_timeout_s >= 0 && connect_timeout_s <= 86400, 2,
+                  "connect_timeout_s must be between 0 and 86400");
+
+    /* The handle exists before libpq's connection, so notices sent while connecting
+     * are kept too, and __gc frees whatever an error leaves. */
+    pg_conn *c = (pg_conn *)lua_newuserdatauv(L, sizeof *c, 0);
+    memset(c, 0, sizeof *c);
+    c->on_notice = LUA_NOREF;
+    luaL_setmetatable(L, CONN_MT);
+    int conn_idx = lua_gettop(L);
+    if (has_callback) {
+        lua_getfield(L, 2, "on_notice");
+        c->on_notice = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
 
     PQconninfoOption *parsed = parse_conninfo(L, conninfo);
     if (parsed == NULL) {
@@ -478,14 +728,18 @@ static int l_pg_connect(lua_State *L)
         lua_pushliteral(L, "08001");
         return 3;
     }
-    /* The user's own options (or PGOPTIONS) are kept; ours come last and win. */
+    /* The user's own options (or PGOPTIONS) are kept; ours come last and win. Built to
+     * any length: a truncated string would silently drop the read-only setting. */
     const char *user_options = option_value(parsed, "options");
     if (user_options == NULL)
         user_options = getenv("PGOPTIONS");
-    char options[1024], timeout_s[32];
-    snprintf(options, sizeof options, "%s%s-c default_transaction_read_only=on -c statement_timeout=%lld",
-             user_options ? user_options : "", user_options ? " " : "", (long long)timeout_ms);
-    snprintf(timeout_s, sizeof timeout_s, "%lld", (long long)connect_timeout_s);
+    const char *options = lua_pushfstring(L, "%s%s-c default_transaction_read_only=on -c statement_timeout=%I",
+                                          user_options ? user_options : "", user_options ? " " : "",
+                                          (lua_Integer)timeout_ms);
+    const char *password = option_value(parsed, "password");
+    if (password)
+        lua_pushstring(L, password); /* kept alive on the stack while connecting */
+    c->password = password ? lua_tostring(L, -1) : NULL;
     PQconninfoFree(parsed);
 
     const char *keys[6], *vals[6];
@@ -498,33 +752,52 @@ static int l_pg_connect(lua_State *L)
     keys[n] = "options"; vals[n++] = options;
     keys[n] = "application_name"; vals[n++] = "sparkgen";
     keys[n] = "client_encoding"; vals[n++] = "UTF8";
-    if (connect_timeout_s > 0) {
-        keys[n] = "connect_timeout"; vals[n++] = timeout_s;
-    }
     keys[n] = NULL; vals[n] = NULL;
 
-    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    /* Started and polled here (not PQconnectdbParams) so the notice processor is in
+     * place before the server says anything; connect_timeout_s bounds the whole. */
+    PGconn *pg = PQconnectStartParams(keys, vals, 1);
     if (pg == NULL) {
         luaL_pushfail(L);
         lua_pushliteral(L, "cannot connect to PostgreSQL: out of memory");
         lua_pushliteral(L, "08001");
         return 3;
     }
-    if (PQstatus(pg) != CONNECTION_OK) {
+    c->pg = pg;
+    PQsetNoticeProcessor(pg, keep_notice, c);
+    long long deadline = 0;
+    if (connect_timeout_s > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        deadline = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + (long long)connect_timeout_s * 1000;
+    }
+    const char *timed_out = NULL;
+    PostgresPollingStatusType poll_state = PGRES_POLLING_WRITING;
+    while (PQstatus(pg) != CONNECTION_BAD && poll_state != PGRES_POLLING_OK && poll_state != PGRES_POLLING_FAILED) {
+        if (!wait_socket(pg, poll_state == PGRES_POLLING_WRITING, deadline)) {
+            timed_out = "timeout expired";
+            break;
+        }
+        poll_state = PQconnectPoll(pg);
+    }
+    if (timed_out || PQstatus(pg) != CONNECTION_OK) {
         const char *host = PQhost(pg), *port = PQport(pg), *db = PQdb(pg), *user = PQuser(pg);
         luaL_pushfail(L);
         lua_pushfstring(L, "cannot connect to PostgreSQL (host=%s port=%s dbname=%s user=%s): ",
                         host && *host ? host : "(default)", port && *port ? port : "(default)",
                         db && *db ? db : "(default)", user && *user ? user : "(default)");
-        push_clean_message(L, PQerrorMessage(pg), PQpass(pg));
+        push_conn_message(L, c, timed_out ? timed_out : PQerrorMessage(pg));
         lua_concat(L, 2);
         lua_pushliteral(L, "08001");
+        c->password = NULL;
         PQfinish(pg);
+        c->pg = NULL;
+        free_notices(c);
         return 3;
     }
-    pg_conn *c = (pg_conn *)lua_newuserdatauv(L, sizeof *c, 0);
-    c->pg = pg;
-    luaL_setmetatable(L, CONN_MT);
+    c->password = NULL;
+    lua_settop(L, conn_idx);
+    deliver_notices(L, c);
     return 1;
 }
 
@@ -644,28 +917,28 @@ static void catalog_rows(lua_State *L, const PGresult *res, void *ud)
     }
 }
 
-static int l_conn_catalog(lua_State *L)
+static int catalog_body(lua_State *L)
 {
     pg_conn *c = check_conn(L, 1);
     const char *param = opt_schema_list(L, 2);
     luaL_checkstack(L, 8, "catalog");
     lua_newtable(L);
     catalog_state cs = {lua_gettop(L), 0, 0, 0, 0};
-    /* Everything built here stays alive, so collection cycles would only cost time. */
-    int gc_was_running = lua_gc(L, LUA_GCISRUNNING);
+    /* Everything built here stays alive, so collection cycles would only cost time;
+     * guarded() restarts the collector, even when a row raises. */
     lua_gc(L, LUA_GCSTOP);
-    PGresult *err;
-    int ok = run_read_only(L, c, CATALOG_SQL, 1, &param, catalog_rows, &cs, NULL, &err);
-    if (gc_was_running)
-        lua_gc(L, LUA_GCRESTART);
+    int ok = run_read_only(L, c, CATALOG_SQL, 1, &param, catalog_rows, &cs);
     lua_settop(L, cs.list);
     if (!ok) {
         lua_pop(L, 1);
-        int r = push_result_error(L, c, err, "reading the catalog failed");
-        PQclear(err);
-        return r;
+        return read_failed(L, c, "reading the catalog failed");
     }
     return 1;
+}
+
+static int l_conn_catalog(lua_State *L)
+{
+    return guarded(L, catalog_body);
 }
 
 /* {outgoing = {fk...}, incoming = {fk...}} from rows shaped like FOREIGN_KEYS_SQL's:
@@ -720,68 +993,60 @@ static void push_foreign_keys(lua_State *L, const PGresult *res)
     lua_setfield(L, -2, "outgoing");
 }
 
-static int l_conn_foreign_keys(lua_State *L)
+static int foreign_keys_body(lua_State *L)
 {
     pg_conn *c = check_conn(L, 1);
     const char *params[2] = {luaL_checkstring(L, 2), luaL_checkstring(L, 3)};
-    PGresult *err;
     /* Existence first, in the same read, so a missing table is an error, not "no keys". */
     PGresult *res = read_all(L, c,
         "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = $1 AND c.relname = $2", 2, params, &err);
-    if (res == NULL) {
-        int r = push_result_error(L, c, err, "reading foreign keys failed");
-        PQclear(err);
-        return r;
-    }
+        " WHERE n.nspname = $1 AND c.relname = $2", 2, params);
+    if (res == NULL)
+        return read_failed(L, c, "reading foreign keys failed");
     int found = PQntuples(res) > 0;
-    PQclear(res);
+    release(c, 0);
     if (!found) {
         luaL_pushfail(L);
         lua_pushfstring(L, "no table %s.%s", params[0], params[1]);
         return 2;
     }
-    res = read_all(L, c, FOREIGN_KEYS_SQL, 2, params, &err);
-    if (res == NULL) {
-        int r = push_result_error(L, c, err, "reading foreign keys failed");
-        PQclear(err);
-        return r;
-    }
+    res = read_all(L, c, FOREIGN_KEYS_SQL, 2, params);
+    if (res == NULL)
+        return read_failed(L, c, "reading foreign keys failed");
     push_foreign_keys(L, res);
-    PQclear(res);
+    return 1;
+}
+
+static int l_conn_foreign_keys(lua_State *L)
+{
+    return guarded(L, foreign_keys_body);
+}
+
+static int all_foreign_keys_body(lua_State *L)
+{
+    pg_conn *c = check_conn(L, 1);
+    const char *param = opt_schema_list(L, 2);
+    PGresult *res = read_all(L, c, ALL_FOREIGN_KEYS_SQL, 1, &param);
+    if (res == NULL)
+        return read_failed(L, c, "reading foreign keys failed");
+    push_foreign_keys(L, res);
+    lua_getfield(L, -1, "outgoing");
     return 1;
 }
 
 static int l_conn_all_foreign_keys(lua_State *L)
 {
-    pg_conn *c = check_conn(L, 1);
-    const char *param = opt_schema_list(L, 2);
-    PGresult *err;
-    PGresult *res = read_all(L, c, ALL_FOREIGN_KEYS_SQL, 1, &param, &err);
-    if (res == NULL) {
-        int r = push_result_error(L, c, err, "reading foreign keys failed");
-        PQclear(err);
-        return r;
-    }
-    push_foreign_keys(L, res);
-    PQclear(res);
-    lua_getfield(L, -1, "outgoing");
-    return 1;
+    return guarded(L, all_foreign_keys_body);
 }
 
-static int l_conn_stats(lua_State *L)
+static int stats_body(lua_State *L)
 {
     pg_conn *c = check_conn(L, 1);
     const char *params[3] = {luaL_checkstring(L, 2), luaL_checkstring(L, 3), luaL_optstring(L, 4, NULL)};
-    PGresult *err;
-    PGresult *res = read_all(L, c, STATS_SQL, 3, params, &err);
-    if (res == NULL) {
-        int r = push_result_error(L, c, err, "reading statistics failed");
-        PQclear(err);
-        return r;
-    }
+    PGresult *res = read_all(L, c, STATS_SQL, 3, params);
+    if (res == NULL)
+        return read_failed(L, c, "reading statistics failed");
     if (PQntuples(res) == 0) {
-        PQclear(res);
         luaL_pushfail(L);
         lua_pushfstring(L, "no table %s.%s", params[0], params[1]);
         return 2;
@@ -793,36 +1058,40 @@ static int l_conn_stats(lua_State *L)
         set_int_field(L, res, 0, 3, "lower");
         set_int_field(L, res, 0, 4, "upper");
     }
-    PQclear(res);
     return 1;
 }
 
-static int l_conn_check_read_only(lua_State *L)
+static int l_conn_stats(lua_State *L)
+{
+    return guarded(L, stats_body);
+}
+
+static int check_read_only_body(lua_State *L)
 {
     pg_conn *c = check_conn(L, 1);
     PGconn *pg = c->pg;
     /* A plain BEGIN: the session default must be what refuses the write. */
     PQclear(PQexec(pg, "BEGIN"));
-    PGresult *res = PQexec(pg, "CREATE TEMP TABLE sparkgen_read_only_probe (x integer)");
+    PGresult *res = hold(c, 0, PQexec(pg, "CREATE TEMP TABLE sparkgen_read_only_probe (x integer)"));
     ExecStatusType st = PQresultStatus(res);
     PQclear(PQexec(pg, "ROLLBACK"));
     if (st == PGRES_COMMAND_OK) {
-        PQclear(res);
         luaL_pushfail(L);
         lua_pushliteral(L, "the connection is not read-only: a write succeeded (rolled back)");
         return 2;
     }
     const char *state = result_sqlstate(res);
-    if (strcmp(state, "25006") != 0) {
-        int r = push_result_error(L, c, res, "the read-only probe failed unexpectedly");
-        PQclear(res);
-        return r;
-    }
+    if (strcmp(state, "25006") != 0)
+        return push_result_error(L, c, res, "the read-only probe failed unexpectedly");
     lua_pushboolean(L, 1);
-    push_clean_message(L, PQresultErrorMessage(res), NULL);
+    push_conn_message(L, c, PQresultErrorMessage(res));
     lua_pushstring(L, state);
-    PQclear(res);
     return 3;
+}
+
+static int l_conn_check_read_only(lua_State *L)
+{
+    return guarded(L, check_read_only_body);
 }
 
 static int l_conn_identity(lua_State *L)
@@ -869,6 +1138,11 @@ static int l_conn_close(lua_State *L)
     if (c->pg) {
         PQfinish(c->pg);
         c->pg = NULL;
+    }
+    free_notices(c);
+    if (c->on_notice != LUA_NOREF && c->on_notice != 0) {
+        luaL_unref(L, LUA_REGISTRYINDEX, c->on_notice);
+        c->on_notice = LUA_NOREF;
     }
     return 0;
 }

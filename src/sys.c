@@ -14,10 +14,28 @@
  * @function rename(from, to)           atomic within a file system; true or nil, message
  * @function realpath(path)             absolute path or nil, message
  * @function rss_peak_kb()              peak resident set size of this process
+ * @function lstat(path)                like stat, but a symbolic link is {type="link"}
+ * @function read_file(path, max_bytes) the whole file, or nil, message. Only a regular
+ *                                      file is read: a FIFO, device, socket or directory
+ *                                      is refused without blocking (opened O_NONBLOCK,
+ *                                      checked with fstat), and one larger than
+ *                                      max_bytes is refused before anything is read
+ * @function write_file(path, data)     atomically replaces path: a fresh temp file in
+ *                                      the same directory (O_EXCL, mode 0644 less the
+ *                                      umask), written, closed, renamed over path.
+ *                                      true, or nil, message; a target that exists and is
+ *                                      not a regular file (a symbolic link included) is
+ *                                      refused and left alone
+ * Numbers that reach C (sleep's seconds) are range-checked first: NaN, infinities and
+ * values past the C type raise an argument error instead of undefined behaviour.
  */
 #define _XOPEN_SOURCE 700
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +96,8 @@ static int l_sys_monotonic(lua_State *L)
 static int l_sys_sleep(lua_State *L)
 {
     double s = luaL_checknumber(L, 1);
+    /* time_t of a NaN, an infinity or 1e300 is undefined: a year is plenty. */
+    luaL_argcheck(L, isfinite(s) && s <= 366.0 * 86400, 1, "seconds must be a finite number up to a year");
     if (s > 0) {
         struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
@@ -120,19 +140,192 @@ static int l_sys_mkdir_p(lua_State *L)
     return 1;
 }
 
-static int l_sys_stat(lua_State *L)
+static const char *type_name(mode_t mode)
 {
-    const char *path = luaL_checkstring(L, 1);
+    return S_ISREG(mode) ? "file" : S_ISDIR(mode) ? "dir" : S_ISLNK(mode) ? "link" : "other";
+}
+
+/* What a non-regular file is, for messages. */
+static const char *kind_phrase(mode_t mode)
+{
+    return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO" : S_ISCHR(mode) ? "a character device"
+         : S_ISBLK(mode) ? "a block device" : S_ISSOCK(mode) ? "a socket" : S_ISLNK(mode) ? "a symbolic link"
+         : "not a regular file";
+}
+
+static int push_stat(lua_State *L, const char *path, int follow)
+{
     struct stat st;
-    if (stat(path, &st) != 0)
+    if ((follow ? stat(path, &st) : lstat(path, &st)) != 0)
         return fail_errno(L, path);
     lua_createtable(L, 0, 3);
-    lua_pushstring(L, S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "dir" : "other");
+    lua_pushstring(L, type_name(st.st_mode));
     lua_setfield(L, -2, "type");
     lua_pushinteger(L, (lua_Integer)st.st_size);
     lua_setfield(L, -2, "size");
     lua_pushnumber(L, (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9);
     lua_setfield(L, -2, "mtime");
+    return 1;
+}
+
+static int l_sys_stat(lua_State *L)
+{
+    return push_stat(L, luaL_checkstring(L, 1), 1);
+}
+
+static int l_sys_lstat(lua_State *L)
+{
+    return push_stat(L, luaL_checkstring(L, 1), 0);
+}
+
+static int fail_msg(lua_State *L, const char *path, const char *what)
+{
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: %s", path, what);
+    return 2;
+}
+
+/* What a primitive holds while it may raise (out of memory while building a Lua value):
+ * a userdata whose __gc releases it, so an error unwinding past the C code leaks
+ * nothing. Each primitive releases the box itself on its normal paths. */
+typedef struct {
+    int fd;
+    DIR *dir;
+    char **names;
+    size_t count;
+} res_box;
+
+static void box_release(res_box *b)
+{
+    if (b->fd >= 0)
+        close(b->fd);
+    b->fd = -1;
+    if (b->dir)
+        closedir(b->dir);
+    b->dir = NULL;
+    for (size_t i = 0; i < b->count; i++)
+        free(b->names[i]);
+    free(b->names);
+    b->names = NULL;
+    b->count = 0;
+}
+
+static int box_gc(lua_State *L)
+{
+    box_release(lua_touserdata(L, 1));
+    return 0;
+}
+
+static res_box *new_box(lua_State *L)
+{
+    res_box *b = lua_newuserdatauv(L, sizeof *b, 0);
+    memset(b, 0, sizeof *b);
+    b->fd = -1;
+    if (luaL_newmetatable(L, "sparkgen.sys.box")) {
+        lua_pushcfunction(L, box_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return b;
+}
+
+static int l_sys_read_file(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    lua_Integer max = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, max >= 0, 2, "max_bytes must be >= 0");
+    res_box *box = new_box(L);
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer. */
+    box->fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (box->fd < 0)
+        return fail_errno(L, path);
+    struct stat st;
+    if (fstat(box->fd, &st) != 0)
+        return fail_errno(L, path);
+    if (!S_ISREG(st.st_mode)) {
+        box_release(box);
+        return fail_msg(L, path, lua_pushfstring(L, "not a regular file (%s)", kind_phrase(st.st_mode)));
+    }
+    if ((uint64_t)st.st_size > (uint64_t)max) {
+        box_release(box);
+        return fail_msg(L, path, lua_pushfstring(L, "too large (%I bytes; the limit is %I)",
+                                                 (lua_Integer)st.st_size, max));
+    }
+    /* The size may change while we read: read at most max + 1 bytes and refuse more. */
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    size_t total = 0;
+    for (;;) {
+        size_t want = LUAL_BUFFERSIZE;
+        if ((uint64_t)total + want > (uint64_t)max + 1)
+            want = (size_t)((uint64_t)max + 1 - total);
+        if (want == 0)
+            break;
+        char *p = luaL_prepbuffsize(&b, want);
+        ssize_t r = read(box->fd, p, want);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return fail_errno(L, path);
+        if (r == 0)
+            break;
+        luaL_addsize(&b, (size_t)r);
+        total += (size_t)r;
+    }
+    box_release(box);
+    if ((uint64_t)total > (uint64_t)max)
+        return fail_msg(L, path, lua_pushfstring(L, "too large (it grew past the limit of %I bytes)", max));
+    luaL_pushresult(&b);
+    return 1;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return 0;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 1;
+}
+
+static unsigned long write_counter;
+
+static int l_sys_write_file(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    size_t len;
+    const char *data = luaL_checklstring(L, 2, &len);
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return fail_msg(L, path, lua_pushfstring(L, "not replacing %s with a file", kind_phrase(st.st_mode)));
+    const char *tmp = lua_pushfstring(L, "%s.tmp-%d-%d", path, (int)getpid(), (int)++write_counter);
+    res_box *box = new_box(L);
+    box->fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (box->fd < 0)
+        return fail_errno(L, path);
+    int ok = write_all(box->fd, data, len);
+    int err = errno;
+    int fd = box->fd;
+    box->fd = -1;
+    if (close(fd) != 0 && ok) {
+        ok = 0;
+        err = errno;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        ok = 0;
+        err = errno;
+    }
+    if (!ok) {
+        unlink(tmp);
+        errno = err;
+        return fail_errno(L, path);
+    }
+    lua_pushboolean(L, 1);
     return 1;
 }
 
@@ -144,36 +337,41 @@ static int compare_names(const void *a, const void *b)
 static int l_sys_listdir(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
-    DIR *dir = opendir(path);
-    if (dir == NULL)
+    res_box *box = new_box(L);
+    box->dir = opendir(path);
+    if (box->dir == NULL)
         return fail_errno(L, path);
-    size_t count = 0, cap = 16;
-    char **names = malloc(cap * sizeof *names);
+    size_t cap = 16;
+    box->names = malloc(cap * sizeof *box->names);
+    if (box->names == NULL)
+        return luaL_error(L, "out of memory listing %s", path);
     struct dirent *ent;
-    while (names && (ent = readdir(dir)) != NULL) {
+    for (;;) {
+        errno = 0;
+        if ((ent = readdir(box->dir)) == NULL)
+            break;
         if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
             continue;
-        if (count == cap) {
-            char **grown = realloc(names, (cap *= 2) * sizeof *names);
+        if (box->count == cap) {
+            char **grown = realloc(box->names, cap * 2 * sizeof *grown);
             if (grown == NULL)
-                break;
-            names = grown;
+                return luaL_error(L, "out of memory listing %s", path);
+            box->names = grown;
+            cap *= 2;
         }
-        names[count] = strdup(ent->d_name);
-        if (names[count])
-            count++;
+        if ((box->names[box->count] = strdup(ent->d_name)) == NULL)
+            return luaL_error(L, "out of memory listing %s", path);
+        box->count++;
     }
-    closedir(dir);
-    if (names == NULL)
-        return luaL_error(L, "out of memory listing %s", path);
-    qsort(names, count, sizeof *names, compare_names);
-    lua_createtable(L, (int)count, 0);
-    for (size_t i = 0; i < count; i++) {
-        lua_pushstring(L, names[i]);
+    if (errno != 0) /* a partial list would look like a complete one */
+        return fail_errno(L, path);
+    qsort(box->names, box->count, sizeof *box->names, compare_names);
+    lua_createtable(L, (int)box->count, 0);
+    for (size_t i = 0; i < box->count; i++) {
+        lua_pushstring(L, box->names[i]);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
-        free(names[i]);
     }
-    free(names);
+    box_release(box);
     return 1;
 }
 
@@ -210,7 +408,8 @@ static const luaL_Reg sys_functions[] = {
     {"monotonic", l_sys_monotonic}, {"sleep", l_sys_sleep}, {"getpid", l_sys_getpid},
     {"mkdir_p", l_sys_mkdir_p}, {"stat", l_sys_stat},       {"listdir", l_sys_listdir},
     {"rename", l_sys_rename},   {"realpath", l_sys_realpath},
-    {"rss_peak_kb", l_sys_rss_peak_kb}, {NULL, NULL},
+    {"rss_peak_kb", l_sys_rss_peak_kb}, {"lstat", l_sys_lstat}, {"read_file", l_sys_read_file},
+    {"write_file", l_sys_write_file}, {NULL, NULL},
 };
 
 int luaopen_sparkgen_sys(lua_State *L)

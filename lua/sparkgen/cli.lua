@@ -151,10 +151,8 @@ local function build_parser(host)
     :command_target("command")
     :require_command(false)
     :help_max_width(100)
-  parser:flag("--version", "Print the version and exit."):action(function()
-    print("sparkgen " .. host.version)
-    os.exit(0)
-  end)
+  -- Printed by M.main after parsing (not os.exit here), so the host checks the write.
+  parser:flag("--version", "Print the version and exit.")
   add_common_options(parser, true)
   local modules = {}
   local wanted = wanted_command(host.argv)
@@ -203,6 +201,10 @@ function M.main(host)
     -- One line, like every other error; the usage is one --help away.
     local wanted = wanted_command(host.argv)
     return fail(("%s (see 'sparkgen %s--help')"):format(args, wanted and (wanted .. " ") or ""), EXIT_USAGE)
+  end
+  if args.version then
+    io.stdout:write("sparkgen ", host.version, "\n")
+    return 0
   end
   for _, k in ipairs(COMMON) do
     if args[k] == nil then args[k] = args["top_" .. k] end

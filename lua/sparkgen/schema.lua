@@ -21,6 +21,14 @@ local cjson = require "cjson.safe"
 
 local M = {}
 
+--- Server notices (NOTICE, WARNING, DEBUG...) of a catalog connection go to the
+--- structured log at the matching level, never raw to stderr (pg.connect's on_notice).
+function M.log_notice(message)
+  local severity = message:match("^(%u+%d*):") or "NOTICE"
+  local level = severity == "WARNING" and "warn" or severity:match("^DEBUG") and "debug" or "info"
+  log.emit(level, "pg.notice", {severity = severity, message = message})
+end
+
 M.FORMAT = "sparkgen.schema/1"
 
 local KINDS = {table = true, partitioned_table = true, view = true,
@@ -1040,7 +1048,8 @@ function M.open(cfg)
   local ttl = cfg.schema_ttl or 1800
   local fields = {_conninfo = conninfo, _conninfo_set = true,
                   _connect_opts = {statement_timeout_ms = cfg.statement_timeout_ms or 30000,
-                                   connect_timeout_s = cfg.connect_timeout_s or 10}}
+                                   connect_timeout_s = cfg.connect_timeout_s or 10,
+                                   on_notice = M.log_notice}}
   local now = sys.now()
 
   -- Fast path: the same connection string and environment as a recent run name the

@@ -5,32 +5,23 @@ local sys = require "sparkgen.sys"
 
 local M = {}
 
---- Read a whole file. Returns contents or nil, message.
-function M.read_file(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, err end
-  local data = f:read("a")
-  f:close()
-  return data
+-- Every file sparkgen reads goes through read_file: only regular files (a FIFO or a
+-- device is refused at once, never read or waited on) and never more than a limit.
+M.READ_LIMIT = 64 * 1024 * 1024        -- config, batch files, plugins, templates, caches
+M.SCHEMA_READ_LIMIT = 1024 * 1024 * 1024 -- --schema files: a 200,000-column catalog is ~40 MB
+
+--- Read a whole file (at most max_bytes, default M.READ_LIMIT). Returns contents or
+--- nil, message ("PATH: not a regular file (a FIFO)", "PATH: too large (...)").
+function M.read_file(path, max_bytes)
+  return sys.read_file(path, max_bytes or M.READ_LIMIT)
 end
 
---- Write a file atomically (temp file in the same directory, then rename).
+--- Write a file atomically (temp file in the same directory, then rename). A target
+--- that exists and is not a regular file — a symbolic link, a device, a FIFO, a
+--- directory — is refused and left as it was: replacing a link would silently move
+--- the data somewhere else than the user pointed at.
 function M.write_file(path, data)
-  local tmp = ("%s.tmp.%d.%d"):format(path, sys.getpid(), math.random(1, 1 << 30))
-  local f, err = io.open(tmp, "wb")
-  if not f then return nil, err end
-  local ok, werr = f:write(data)
-  local cok, cerr = f:close()
-  if not ok or not cok then
-    os.remove(tmp)
-    return nil, ("%s: %s"):format(path, werr or cerr)
-  end
-  local rok, rerr = sys.rename(tmp, path)
-  if not rok then
-    os.remove(tmp)
-    return nil, rerr
-  end
-  return true
+  return sys.write_file(path, data)
 end
 
 function M.file_exists(path)

@@ -41,7 +41,8 @@ function M.write(path, text)
 end
 
 --- Run sparkgen with argv (a list); opts.env (name → value, false to unset),
---- opts.stdin (text), opts.cwd, opts.timeout (seconds: a hang becomes status 124
+--- opts.stdin (text), opts.cwd, opts.stdout_to (a path stdout goes to instead of being
+--- captured, e.g. /dev/full), opts.timeout (seconds: a hang becomes status 124
 --- instead of a stuck suite). Returns {status=, stdout=, stderr=}.
 function M.run(argv, opts)
   opts = opts or {}
@@ -54,7 +55,7 @@ function M.run(argv, opts)
     if v == false then parts[#parts + 1] = "-u " .. k else sets[#sets + 1] = k .. "=" .. quote(v) end
   end
   table.move(sets, 1, #sets, #parts + 1, parts)
-  if opts.timeout then parts[#parts + 1] = ("timeout -k 2 %d"):format(opts.timeout) end
+  if opts.timeout then parts[#parts + 1] = ("timeout -k 2 %s"):format(opts.timeout) end
   parts[#parts + 1] = quote(opts.bin or M.BIN)
   for _, a in ipairs(argv) do parts[#parts + 1] = quote(a) end
   local out, err = os.tmpname(), os.tmpname()
@@ -63,7 +64,8 @@ function M.run(argv, opts)
     input = os.tmpname()
     M.write(input, opts.stdin)
   end
-  local cmd = table.concat(parts, " ") .. " <" .. (input or "/dev/null") .. " >" .. out .. " 2>" .. err
+  local cmd = table.concat(parts, " ") .. " <" .. (input or "/dev/null") .. " >" ..
+    (opts.stdout_to and quote(opts.stdout_to) or out) .. " 2>" .. err
   local _, _, code = os.execute(cmd)
   local r = {status = code, stdout = slurp(out), stderr = slurp(err)}
   os.remove(out); os.remove(err)

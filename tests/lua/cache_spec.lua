@@ -262,6 +262,120 @@ describe("sparkgen.cache", function()
     assert.equal("v", small:get(key(6)))
   end)
 
+  it("treats a FIFO in an entry's place as damaged: a miss at once, and removed", function()
+    local dir = fresh_dir()
+    local c = cache.open{dir = dir, lru_entries = 0}
+    c:put(key(1), "v")
+    local path = entry_file(dir, key(1))
+    os.remove(path)
+    assert(os.execute("mkfifo " .. path))
+    local t0 = sys.monotonic()
+    assert.is_nil(c:get(key(1)))
+    assert.is_true(sys.monotonic() - t0 < 1)
+    assert.is_nil(sys.lstat(path))
+  end)
+
+  it("treats a symbolic link in an entry's place as damaged", function()
+    local dir = fresh_dir()
+    local c = cache.open{dir = dir, lru_entries = 0}
+    c:put(key(1), "v")
+    c:put(key(2), "w")
+    local path = entry_file(dir, key(1))
+    os.remove(path)
+    assert(os.execute(("ln -s %s %s"):format(entry_file(dir, key(2)), path)))
+    assert.is_nil(c:get(key(1)))
+    assert.is_nil(sys.lstat(path))
+    assert.equal("w", c:get(key(2)))
+  end)
+
+  it("misses an entry larger than max_bytes without reading it", function()
+    local dir = fresh_dir()
+    cache.open{dir = dir}:put(key(1), ("x"):rep(5000))
+    local small = cache.open{dir = dir, max_bytes = 1000, lru_entries = 0}
+    assert.is_nil(small:get(key(1)))
+    assert.equal(("x"):rep(5000), cache.open{dir = dir, lru_entries = 0}:get(key(1)))
+  end)
+
+  for _, ttl in ipairs({0 / 0, math.huge, 1e300}) do
+    it("refuses a ttl of " .. tostring(ttl) .. " with a message instead of undefined behaviour", function()
+      local c = cache.open{dir = fresh_dir()}
+      local ok, err = c:put(key(1), "v", ttl)
+      assert.is_nil(ok)
+      assert.matches("ttl_s must be a finite number of seconds up to 1e10", err)
+      assert.is_nil(c:get(key(1)))
+    end)
+  end
+
+  it("counts damaged entries of every sort in stats, and prune removes them", function()
+    local dir = fresh_dir()
+    local c = cache.open{dir = dir, lru_entries = 0}
+    for i = 1, 5 do c:put(key(i), "value " .. i) end
+    local p2, p3, p4 = entry_file(dir, key(2)), entry_file(dir, key(3)), entry_file(dir, key(4))
+    local data = read(p2)
+    write(p2, data:sub(1, -2) .. "X")          -- a changed byte: only the checksum sees it
+    os.remove(p3); assert(os.execute("mkfifo " .. p3))
+    os.remove(p4); assert(os.execute(("ln -s /dev/zero %s"):format(p4)))
+    local st = c:stats()
+    assert.equal(3, st.corrupt)
+    assert.equal(5, st.entries)
+    local r = c:prune()
+    assert.equal(3, r.corrupt)
+    st = c:stats()
+    assert.equal(0, st.corrupt)
+    assert.equal(2, st.entries)
+    assert.is_nil(sys.lstat(p3))
+    assert.is_nil(sys.lstat(p4))
+  end)
+
+  it("keeps hits and misses across handles, and clear starts them again", function()
+    local dir = fresh_dir()
+    local a = cache.open{dir = dir}
+    a:put(key(1), "v")
+    a:get(key(1)); a:get(key(2)); a:get(key(3))
+    a:close()
+    local b = cache.open{dir = dir, lru_entries = 0}
+    local st = b:stats()
+    assert.equal(1, st.hits)
+    assert.equal(2, st.misses)
+    b:get(key(1))
+    assert.equal(2, b:stats().hits)           -- this handle's count not yet written
+    b:close()
+    assert.same({hits = 2, misses = 2}, cache.tally(dir))
+    local c = cache.open{dir = dir}
+    c:clear()
+    assert.same({hits = 0, misses = 0}, cache.tally(dir))
+  end)
+
+  it("reads a damaged tally as zero and rewrites it", function()
+    local dir = fresh_dir()
+    sys.mkdir_p(dir)
+    assert.same({hits = 3, misses = 4}, cache.tally(dir, 3, 4))
+    write(dir .. "/tally", "garbage")
+    assert.same({hits = 0, misses = 0}, cache.tally(dir))
+    assert.same({hits = 1, misses = 0}, cache.tally(dir, 1, 0))
+  end)
+
+  it("adds every process's counts to the tally, none lost when they run at once", function()
+    local dir = fresh_dir()
+    sys.mkdir_p(dir)
+    local worker = base .. "/tally_worker.lua"
+    write(worker, [[
+local cache = require "sparkgen.cache"
+local dir = arg[1]
+for _ = 1, 50 do
+  local c = assert(cache.open{dir = dir})
+  c:get(string.rep("ab", 32)); c:get(string.rep("cd", 32))
+  c:close()
+  cache.tally(dir, 1, 0)
+end
+]])
+    local bin = os.getenv("SPARKGEN") or "./sparkgen"
+    local cmd = ("fail=0; pids=; for i in 1 2 3 4; do %s run %s %s & pids=\"$pids $!\"; done; " ..
+                 "for p in $pids; do wait $p || fail=1; done; exit $fail"):format(bin, worker, dir)
+    assert.is_true(os.execute("bash -c '" .. cmd .. "'"))
+    assert.same({hits = 200, misses = 400}, cache.tally(dir))
+  end)
+
   it("raises when a closed handle is used, and closes twice quietly", function()
     local c = cache.open{dir = fresh_dir()}
     c:close()

@@ -229,10 +229,55 @@ describe("sparkgen.pg sessions", function()
       pg.identity("postgresql://bob:pw@db.example:6543/shop"))
   end)
 
+  for _, case in ipairs({
+    {"postgresql://analyst:My%Pass@/shop", "My%Pass"},
+    {'postgresql://analyst:My%Pa"ss@/shop', 'Pa"ss'},
+    {"host=x password=abc Secr3tTail", "Secr3tTail"},
+    {"postgresql://u:Sekr3t@[::1/db", "Sekr3t"},
+    {"postgresql://u:S3cr%zzet@h/db", "S3cr"},
+    {"postgresql://u:%00Secr3t@h/db", "Secr3t"},
+  }) do
+    it("never echo a value of a malformed string: " .. case[1], function()
+      for _, f in ipairs({pg.connect, pg.identity, pg.resolve}) do
+        local ok, msg = f(case[1])
+        assert.is_nil(ok)
+        assert.matches("^invalid PostgreSQL connection string: ", msg)
+        assert.not_matches(case[2], msg, 1, true)
+      end
+    end)
+  end
+
+  it("still name a misspelt option in a malformed string", function()
+    local _, msg = pg.connect("host=x pasword=Secr3t")
+    assert.equal('invalid PostgreSQL connection string: invalid connection option "pasword"', msg)
+  end)
+
   it("reject a malformed connection string before connecting", function()
     local ok, msg = pg.connect("postgresql://u@h/db?x=%zz")
     assert.is_nil(ok)
     assert.matches("invalid PostgreSQL connection string", msg)
+  end)
+end)
+
+describe("sparkgen.pg session options and notices", function()
+  it("stay read-only under a long PGOPTIONS-style options string (no truncation)", function()
+    local long = ("-c work_mem=4MB "):rep(150) -- 2,400 bytes: past the old 1 KiB buffer
+    local conn <close> = assert(pg.connect(AWKWARD .. " options='" .. long .. "'"))
+    local ok, msg = conn:check_read_only()
+    assert.is_true(ok, msg)
+  end)
+
+  it("hand server notices to on_notice as single lines after the call", function()
+    local seen = {}
+    local conn <close> = assert(pg.connect(AWKWARD .. " options='-c client_min_messages=debug5'",
+      {on_notice = function(m) seen[#seen + 1] = m end}))
+    local before = #seen
+    assert.is_true(#conn:catalog() > 0)
+    assert.is_true(#seen > before)
+    for _, m in ipairs(seen) do
+      assert.matches("^DEBUG: ", m)
+      assert.not_matches("\n", m)
+    end
   end)
 end)
 

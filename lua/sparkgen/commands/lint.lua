@@ -43,8 +43,9 @@ function M.run(args, ctx)
   local file = args.file
   local code, rerr
   if file == "-" then
-    code = io.stdin:read("a")
+    code = io.stdin:read(util.READ_LIMIT + 1) or ""
     file = "<stdin>"
+    if #code > util.READ_LIMIT then return nil, ("<stdin>: more than %d bytes"):format(util.READ_LIMIT), 2 end
   else
     local st = require("sparkgen.sys").stat(file)
     if not st then return nil, ("%s: no such file"):format(file), 2 end

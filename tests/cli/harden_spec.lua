@@ -1,0 +1,127 @@
+-- harden_spec.lua — nothing sparkgen reads is trusted and no output is silently lost:
+-- devices and FIFOs where files are expected, damaged cache entries, a full disk on
+-- stdout and symbolic links where a file is written. Each is one line and a status.
+local cli = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua")
+local SHOP = cli.SHOP
+
+local function gen(extra, opts)
+  local argv = {"generate", "orders", "revenue_by_category", "--schema", SHOP}
+  for _, a in ipairs(extra or {}) do argv[#argv + 1] = a end
+  return cli.run(argv, opts)
+end
+
+-- Every file under dir (find -type f / -type p), sorted.
+local function files_under(dir)
+  local out = {}
+  local p = io.popen("find " .. cli.quote(dir) .. " \\( -type f -o -type p \\) | sort")
+  for line in p:lines() do out[#out + 1] = line end
+  p:close()
+  return out
+end
+
+describe("reads that are not regular files", function()
+  it("--schema /dev/zero is one line, at once", function()
+    local r = cli.run({"schema", "--schema", "/dev/zero"}, {timeout = 20})
+    assert.equal(1, r.status)
+    assert.equal(1, cli.lines(r.stderr))
+    assert.matches("^sparkgen: .*/dev/zero: not a regular file %(a character device%)\n$", r.stderr)
+  end)
+
+  it("batch /dev/zero is one line, at once", function()
+    local r = cli.run({"batch", "/dev/zero", "--schema", SHOP}, {timeout = 20})
+    assert.equal(1, r.status)
+    assert.equal("sparkgen: cannot read batch file /dev/zero: not a regular file (a character device)\n", r.stderr)
+  end)
+
+  it("a FIFO given as --schema does not wait for a writer", function()
+    local dir = cli.tempdir()
+    assert(os.execute("mkfifo " .. dir .. "/fifo"))
+    local r = cli.run({"schema", "--schema", dir .. "/fifo"}, {timeout = 20})
+    cli.rmdir(dir)
+    assert.equal(1, r.status)
+    assert.matches("not a regular file %(a FIFO%)\n$", r.stderr)
+  end)
+
+  it("a FIFO in place of a cache entry does not block generate", function()
+    local home = cli.tempdir()
+    local env = {XDG_CACHE_HOME = home}
+    assert.equal(0, gen({}, {env = env}).status)
+    local entries = files_under(home .. "/sparkgen/facts")
+    assert.is_true(#entries >= 1, "no facts entry was written")
+    for _, path in ipairs(entries) do
+      if not path:match("/tally$") then
+        os.remove(path)
+        assert(os.execute("mkfifo " .. cli.quote(path)))
+      end
+    end
+    local r = gen({}, {env = env, timeout = 30})
+    cli.rmdir(home)
+    assert.equal(0, r.status)
+    assert.matches("result_df", r.stdout)
+  end)
+end)
+
+describe("writes", function()
+  it("generate to a full disk is one line and status 1", function()
+    local r = gen({}, {stdout_to = "/dev/full"})
+    assert.equal(1, r.status)
+    assert.equal("sparkgen: cannot write to standard output: No space left on device\n", r.stderr)
+  end)
+
+  it("--version to a full disk is status 1", function()
+    local r = cli.run({"--version"}, {stdout_to = "/dev/full"})
+    assert.equal(1, r.status)
+    assert.equal("sparkgen: cannot write to standard output: No space left on device\n", r.stderr)
+  end)
+
+  it("--job refuses to replace a symbolic link and leaves its target alone", function()
+    local dir = cli.tempdir()
+    cli.write(dir .. "/target.py", "precious\n")
+    assert(os.execute(("ln -s %s/target.py %s/job.py"):format(dir, dir)))
+    local r = gen({"--job", dir .. "/job.py"})
+    local target = cli.slurp(dir .. "/target.py")
+    cli.rmdir(dir)
+    assert.equal(1, r.status)
+    assert.equal(1, cli.lines(r.stderr))
+    assert.matches("job%.py: not replacing a symbolic link with a file", r.stderr)
+    assert.equal("precious\n", target)
+  end)
+end)
+
+describe("code size before review", function()
+  it("a 4 MB body is refused in a moment, before the analyser runs", function()
+    local dir = cli.tempdir()
+    cli.write(dir .. "/big.py", ("result_df = read_table('orders')  # padding\n"):rep(100000))
+    local r = cli.run({"lint", dir .. "/big.py", "--schema", SHOP}, {timeout = 5})
+    cli.rmdir(dir)
+    assert.equal(1, r.status)
+    assert.equal("sparkgen: the code is 4400000 bytes, more than the 256 KiB sparkgen reviews\n", r.stderr)
+  end)
+end)
+
+describe("secrets and server messages", function()
+  for _, db in ipairs({"postgresql://analyst:My%Pass@/shop", "postgresql://analyst:My%Pa'ss@/shop",
+                       "host=/nowhere password=abc Tail%Pass"}) do
+    it("--db " .. db .. " fails without echoing the password", function()
+      local r = cli.run({"schema", "--db", db})
+      assert.equal(1, r.status)
+      assert.equal(1, cli.lines(r.stderr))
+      assert.not_matches("Pass", r.stderr)
+      assert.not_matches("Pa'ss", r.stderr, 1, true)
+    end)
+  end
+
+  local have_pg = os.getenv("TEST_TMP") and os.execute(cli.HOME .. "/tests/lib/pg.sh available >/dev/null 2>&1")
+  local it_pg = have_pg and it or pending
+  it_pg("server notices go to the structured log, never raw to stderr", function()
+    local conninfo = cli.sh(cli.HOME .. "/tests/lib/pg.sh db awkward " .. cli.HOME .. "/tests/sql/awkward.sql")
+    local db = conninfo .. " options='-c client_min_messages=debug5'"
+    local r = cli.run({"schema", "--refresh", "--db", db})
+    assert.equal(0, r.status)
+    assert.equal("", r.stderr)
+    r = cli.run({"schema", "--refresh", "--db", db, "--log-level", "debug", "--log-format", "json"})
+    assert.equal(0, r.status)
+    assert.matches('"op":"pg.notice"', r.stderr)
+    for line in r.stderr:gmatch("[^\n]+") do assert.matches("^{", line) end
+  end)
+end)
