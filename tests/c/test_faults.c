@@ -18,23 +18,9 @@
 #include <lualib.h>
 
 #include "sparkgen.h"
+#include "tap.h"
 
-static int test_number = 0, failures = 0;
 static size_t used = 0, limit = (size_t)-1;
-
-static void ok(int cond, const char *what)
-{
-    test_number++;
-    if (!cond)
-        failures++;
-    printf("%s %d - %s\n", cond ? "ok" : "not ok", test_number, what);
-}
-
-static void skip(const char *what, const char *why)
-{
-    test_number++;
-    printf("ok %d - %s # SKIP %s\n", test_number, what, why);
-}
 
 /* The standard allocator with a ceiling on what is in use. */
 static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
@@ -71,20 +57,12 @@ static int open_fds(void)
  * raised (the message goes to *err, copied). */
 static int run(lua_State *L, const char *chunk, size_t headroom, char *err, size_t errsize)
 {
-    char code[4096];
-    snprintf(code, sizeof code, "local sys, cache, pg, limit = ...\n%s", chunk);
-    if (luaL_loadstring(L, code) != LUA_OK) {
-        printf("# load error: %s\n", lua_tostring(L, -1));
-        lua_pop(L, 1);
+    int nargs = load_chunk(L, "sys, cache, pg", chunk);
+    if (nargs < 0)
         return 0;
-    }
-    lua_getfield(L, LUA_REGISTRYINDEX, "test.sys");
-    lua_getfield(L, LUA_REGISTRYINDEX, "test.cache");
-    lua_getfield(L, LUA_REGISTRYINDEX, "test.pg");
-    lua_pushinteger(L, (lua_Integer)headroom);
     lua_gc(L, LUA_GCCOLLECT);
     limit = headroom ? used + headroom : (size_t)-1;
-    int rc = lua_pcall(L, 4, 1, 0);
+    int rc = lua_pcall(L, nargs, 1, 0);
     limit = (size_t)-1;
     int result;
     if (rc != LUA_OK) {
@@ -96,13 +74,6 @@ static int run(lua_State *L, const char *chunk, size_t headroom, char *err, size
     lua_pop(L, 1);
     lua_gc(L, LUA_GCCOLLECT);
     return result;
-}
-
-static void open_primitive(lua_State *L, lua_CFunction open, const char *key)
-{
-    lua_pushcfunction(L, open);
-    lua_call(L, 0, 1);
-    lua_setfield(L, LUA_REGISTRYINDEX, key);
 }
 
 /* conninfo of the suite's throwaway cluster (tests/lib/pg.sh), or NULL. */
@@ -125,9 +96,9 @@ int main(void)
 {
     lua_State *L = lua_newstate(limited_alloc, NULL);
     luaL_openlibs(L);
-    open_primitive(L, luaopen_sparkgen_sys, "test.sys");
-    open_primitive(L, luaopen_sparkgen_cache, "test.cache");
-    open_primitive(L, luaopen_sparkgen_pg, "test.pg");
+    open_primitive(L, luaopen_sparkgen_sys, "sys");
+    open_primitive(L, luaopen_sparkgen_cache, "cache");
+    open_primitive(L, luaopen_sparkgen_pg, "pg");
 
     char dir[] = "/tmp/sparkgen-faults-XXXXXX", err[512];
     if (mkdtemp(dir) == NULL) {
@@ -188,11 +159,5 @@ int main(void)
     }
 
     run(L, "STORE:close(); STORE = nil; return true", 0, err, sizeof err);
-    char cmd[64];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        printf("# could not remove %s\n", dir);
-    lua_close(L);
-    printf("1..%d\n", test_number);
-    return failures ? 1 : 0;
+    return finish(L, dir);
 }

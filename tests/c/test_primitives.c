@@ -15,35 +15,15 @@
 #include <lualib.h>
 
 #include "sparkgen.h"
-
-static int test_number = 0;
-static int failures = 0;
-
-static void ok(int cond, const char *what)
-{
-    test_number++;
-    if (!cond)
-        failures++;
-    printf("%s %d - %s\n", cond ? "ok" : "not ok", test_number, what);
-}
+#include "tap.h"
 
 /* Run a chunk with sys/pg/http/cache/digest bound as locals; it returns one boolean. */
 static int check(lua_State *L, const char *chunk)
 {
-    char code[4096];
-    snprintf(code, sizeof code,
-             "local sys, pg, http, cache, digest = ...\n%s", chunk);
-    if (luaL_loadstring(L, code) != LUA_OK) {
-        printf("# load error: %s\n", lua_tostring(L, -1));
-        lua_pop(L, 1);
+    int nargs = load_chunk(L, "sys, pg, http, cache, digest", chunk);
+    if (nargs < 0)
         return 0;
-    }
-    lua_getfield(L, LUA_REGISTRYINDEX, "test.sys");
-    lua_getfield(L, LUA_REGISTRYINDEX, "test.pg");
-    lua_getfield(L, LUA_REGISTRYINDEX, "test.http");
-    lua_getfield(L, LUA_REGISTRYINDEX, "test.cache");
-    lua_getfield(L, LUA_REGISTRYINDEX, "test.digest");
-    if (lua_pcall(L, 5, 1, 0) != LUA_OK) {
+    if (lua_pcall(L, nargs, 1, 0) != LUA_OK) {
         printf("# error: %s\n", lua_tostring(L, -1));
         lua_pop(L, 1);
         return 0;
@@ -53,22 +33,15 @@ static int check(lua_State *L, const char *chunk)
     return result;
 }
 
-static void open_primitive(lua_State *L, lua_CFunction open, const char *key)
-{
-    lua_pushcfunction(L, open);
-    lua_call(L, 0, 1);
-    lua_setfield(L, LUA_REGISTRYINDEX, key);
-}
-
 int main(void)
 {
     lua_State *L = luaL_newstate();
     luaL_openlibs(L);
-    open_primitive(L, luaopen_sparkgen_sys, "test.sys");
-    open_primitive(L, luaopen_sparkgen_pg, "test.pg");
-    open_primitive(L, luaopen_sparkgen_http, "test.http");
-    open_primitive(L, luaopen_sparkgen_cache, "test.cache");
-    open_primitive(L, luaopen_sparkgen_digest, "test.digest");
+    open_primitive(L, luaopen_sparkgen_sys, "sys");
+    open_primitive(L, luaopen_sparkgen_pg, "pg");
+    open_primitive(L, luaopen_sparkgen_http, "http");
+    open_primitive(L, luaopen_sparkgen_cache, "cache");
+    open_primitive(L, luaopen_sparkgen_digest, "digest");
 
     char dir[] = "/tmp/sparkgen-ctest-XXXXXX";
     if (mkdtemp(dir) == NULL) {
@@ -117,11 +90,5 @@ int main(void)
     ok(check(L, "local ok = pcall(http.request, {method = 'GET'}); return not ok"),
        "http.request without a url raises (a programmer error)");
 
-    char cmd[64];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        printf("# could not remove %s\n", dir);
-    lua_close(L);
-    printf("1..%d\n", test_number);
-    return failures ? 1 : 0;
+    return finish(L, dir);
 }

@@ -4,11 +4,7 @@
 local cli = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua")
 local SHOP = cli.SHOP
 
-local function gen(extra, opts)
-  local argv = {"generate", "orders", "revenue_by_category", "--schema", SHOP}
-  for _, a in ipairs(extra or {}) do argv[#argv + 1] = a end
-  return cli.run(argv, opts)
-end
+local gen = cli.generate
 
 -- Every file under dir (find -type f / -type p), sorted.
 local function files_under(dir)

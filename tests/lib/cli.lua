@@ -73,6 +73,14 @@ function M.run(argv, opts)
   return r
 end
 
+--- `sparkgen generate orders revenue_by_category --schema SHOP` plus extra arguments,
+--- through M.run with opts: the offline request most end-to-end specs start from.
+function M.generate(extra, opts)
+  local argv = {"generate", "orders", "revenue_by_category", "--schema", M.SHOP}
+  for _, a in ipairs(extra or {}) do argv[#argv + 1] = a end
+  return M.run(argv, opts)
+end
+
 --- Run a shell command; its stdout without trailing white space, or nil when it failed
 --- (stderr discarded). For helpers like tests/lib/pg.sh that print one line.
 function M.sh(cmd)

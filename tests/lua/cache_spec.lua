@@ -30,6 +30,18 @@ local function write(path, data)
   f:close()
 end
 
+-- Runs `n` sparkgen processes on the Lua script `text` at once, each with the
+-- arguments dir and its number; true when every one exited 0.
+local function run_workers(name, text, n, dir)
+  sys.mkdir_p(base)
+  local worker = base .. "/" .. name .. ".lua"
+  write(worker, text)
+  local bin = os.getenv("SPARKGEN") or "./sparkgen"
+  local cmd = ("fail=0; pids=; for i in $(seq %d); do %s run --trusted %s %s $i & pids=\"$pids $!\"; done; " ..
+               "for p in $pids; do wait $p || fail=1; done; exit $fail"):format(n, bin, worker, dir)
+  return os.execute("bash -c '" .. cmd .. "'")
+end
+
 -- File timestamps come from a coarse kernel clock; space writes so LRU order is clear.
 local function tick() sys.sleep(0.012) end
 
@@ -358,8 +370,7 @@ describe("sparkgen.cache", function()
   it("adds every process's counts to the tally, none lost when they run at once", function()
     local dir = fresh_dir()
     sys.mkdir_p(dir)
-    local worker = base .. "/tally_worker.lua"
-    write(worker, [[
+    assert.is_true(run_workers("tally_worker", [[
 local cache = require "sparkgen.cache"
 local dir = arg[1]
 for _ = 1, 50 do
@@ -368,11 +379,7 @@ for _ = 1, 50 do
   c:close()
   cache.tally(dir, 1, 0)
 end
-]])
-    local bin = os.getenv("SPARKGEN") or "./sparkgen"
-    local cmd = ("fail=0; pids=; for i in 1 2 3 4; do %s run %s %s & pids=\"$pids $!\"; done; " ..
-                 "for p in $pids; do wait $p || fail=1; done; exit $fail"):format(bin, worker, dir)
-    assert.is_true(os.execute("bash -c '" .. cmd .. "'"))
+]], 4, dir))
     assert.same({hits = 200, misses = 400}, cache.tally(dir))
   end)
 
@@ -403,9 +410,7 @@ end
 
   it("stays consistent while several processes put, get, evict and clear at once", function()
     local dir = fresh_dir()
-    sys.mkdir_p(base)
-    local worker = base .. "/worker.lua"
-    write(worker, [[
+    assert.is_true(run_workers("worker", [[
 local cache = require "sparkgen.cache"
 local digest = require "sparkgen.digest"
 local dir, id = arg[1], arg[2]
@@ -419,11 +424,7 @@ for round = 1, 300 do
   if round % 150 == 0 then c:clear() end
   if round % 100 == 0 then c:prune() end
 end
-]])
-    local bin = os.getenv("SPARKGEN") or "./sparkgen"
-    local cmd = ("fail=0; pids=; for i in 1 2 3; do %s run --trusted %s %s $i & pids=\"$pids $!\"; done; " ..
-                 "for p in $pids; do wait $p || fail=1; done; exit $fail"):format(bin, worker, dir)
-    assert.is_true(os.execute("bash -c '" .. cmd .. "'"))
+]], 3, dir))
     local st = cache.open{dir = dir}:stats()
     assert.is_true(st.entries <= 60, "entries " .. st.entries)
   end)

@@ -7,18 +7,8 @@ local util = require "sparkgen.util"
 
 local dir
 
-local function write(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local data = f:read("a")
-  f:close()
-  return data
-end
+local testlib = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua")
+local write, read = testlib.write, testlib.slurp
 
 describe("sparkgen.sys.read_file", function()
   setup(function() dir = assert(util.tempdir("sys-spec")) end)
