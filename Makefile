@@ -32,7 +32,7 @@ else
   BUILD   = build/release
   BIN     = sparkgen
 endif
-OBJ       = $(SRC:src/%.c=$(BUILD)/%.o)
+OBJ       = $(SRC:src/%.c=$(BUILD)/%.o) $(BUILD)/embedded.o
 MODULES   = $(LAZY:%=$(BUILD)/modules/sparkgen_%.so)
 LDLIBS   += $(shell pkg-config --libs lua5.4) -lm -ldl
 
@@ -41,6 +41,16 @@ DEB_BUILD = build-essential pkg-config liblua5.4-dev libcurl4-openssl-dev libpq-
 DEB_LUA   = lua-cjson lua-argparse lua-busted
 DEB_TEST  = postgresql python3 python3-venv openjdk-17-jre-headless util-linux bsdutils time
 DEB_ALL   = $(DEB_BUILD) $(DEB_LUA) $(DEB_TEST)
+
+# The engine's Lua modules, and the libraries every command loads, are compiled into the
+# binary (tools/luaembed.c, a host tool linked with the same liblua): package.preload
+# serves them, so no bytecode is ever read from a cache directory and start-up parses
+# nothing of its own. `make` rebuilds when any of them changes, or a file is added or
+# removed (embed-list). Types, rules, templates and prompts stay plain files.
+EMBED_SRC  = $(sort $(shell find lua/sparkgen -name '*.lua'))
+EMBED_LIBS = argparse pl.template pl.utils pl.compat
+embed_name = $(subst /,.,$(patsubst lua/%.lua,%,$(patsubst %/init.lua,%.lua,$(1))))
+LUAEMBED   = build/luaembed
 
 # Keep the objects the modules are linked from (tests/c links them too).
 .SECONDARY:
@@ -58,6 +68,22 @@ $(BUILD)/modules/sparkgen_%.so: $(BUILD)/%.o | $(BUILD)/modules
 
 $(BUILD)/%.o: src/%.c $(HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Built without the sanitizers: it runs at build time only.
+$(LUAEMBED): tools/luaembed.c | $(BUILD)
+	$(CC) -std=c11 -O2 -Wall -Wextra $(shell pkg-config --cflags lua5.4) -o $@ $< $(shell pkg-config --libs lua5.4)
+
+$(BUILD)/embedded.c: $(LUAEMBED) $(EMBED_SRC) $(BUILD)/embed-list
+	$(LUAEMBED) $@ $(BUILD)/embedded.d $(foreach f,$(EMBED_SRC),$(call embed_name,$(f))=$(f)) $(EMBED_LIBS)
+
+$(BUILD)/embed-list: FORCE | $(BUILD)
+	@echo '$(EMBED_SRC) $(EMBED_LIBS)' | cmp -s - $@ || echo '$(EMBED_SRC) $(EMBED_LIBS)' > $@
+
+$(BUILD)/embedded.o: $(BUILD)/embedded.c $(HDR)
+	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+
+# The libraries' files, as the tool found them.
+-include $(BUILD)/embedded.d
 
 # main.c has the install paths compiled in: rebuild it when PREFIX changes.
 $(BUILD)/main.o: $(BUILD)/prefix

@@ -25,6 +25,7 @@
  *                               entries (anything under an entry's name that is not a
  *                               valid entry: a FIFO, a link, a bad checksum), then evicts
  *                               to the bounds
+ * @function reset_tally(dir)  the tally of dir starts again at zero
  * @function tally(dir[, hits, misses]) → {hits=, misses=}: adds to the tally file of
  *                               dir (created on first use) and returns its totals; with
  *                               no counts it only reads. For caches kept by Lua code
@@ -1096,6 +1097,12 @@ static int l_cache_tally(lua_State *L)
     return 1;
 }
 
+static int l_cache_reset_tally(lua_State *L)
+{
+    tally_reset(luaL_checkstring(L, 1));
+    return 0;
+}
+
 static const luaL_Reg store_methods[] = {
     {"get", l_cache_get},     {"put", l_cache_put},     {"delete", l_cache_delete},
     {"stats", l_cache_stats}, {"clear", l_cache_clear}, {"prune", l_cache_prune},
@@ -1105,6 +1112,7 @@ static const luaL_Reg store_methods[] = {
 static const luaL_Reg cache_functions[] = {
     {"open", l_cache_open},
     {"tally", l_cache_tally},
+    {"reset_tally", l_cache_reset_tally},
     {NULL, NULL},
 };
 

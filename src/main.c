@@ -1,8 +1,9 @@
 /*
  * main.c — the only file that owns the lua_State.
  *
- * It opens the standard libraries, registers the C primitives in package.preload,
- * finds the built-in Lua tree (the source tree next to the binary, $SPARKGEN_HOME, or
+ * It opens the standard libraries, registers the C primitives and the built-in Lua
+ * modules (compiled into the binary at build time: build/<variant>/embedded.c, see
+ * tools/luaembed.c) in package.preload, finds the built-in Lua tree (the source tree next to the binary, $SPARKGEN_HOME, or
  * the installed share/sparkgen), and hands argv to the Lua engine
  * (`require("sparkgen.main").main{...}`). The exit status is whatever the engine
  * returns. Every call into Lua goes through a message handler that appends a traceback,
@@ -156,6 +157,21 @@ static int load_lazy_primitive(lua_State *L)
     return open(L); /* the library stays loaded for the life of the process */
 }
 
+/* package.preload loader of a built-in Lua module; upvalue 1 is its index. The chunk
+ * was dumped by this build's own liblua, so it is trusted like the rest of the binary.
+ * Called as require does: loader(name, extra) -> the module's value. */
+static int load_embedded(lua_State *L)
+{
+    const sparkgen_module *m = &sparkgen_modules[lua_tointeger(L, lua_upvalueindex(1))];
+    lua_pushfstring(L, "@%s", m->path);
+    if (luaL_loadbufferx(L, (const char *)m->code, m->size, lua_tostring(L, -1), "b") != LUA_OK)
+        return lua_error(L);
+    lua_pushvalue(L, 1);
+    lua_pushstring(L, m->path);
+    lua_call(L, 2, 1);
+    return 1;
+}
+
 static void register_primitives(lua_State *L)
 {
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
@@ -167,6 +183,11 @@ static void register_primitives(lua_State *L)
         lua_pushinteger(L, (lua_Integer)i);
         lua_pushcclosure(L, load_lazy_primitive, 1);
         lua_setfield(L, -2, lazy_primitives[i].name);
+    }
+    for (lua_Integer i = 0; sparkgen_modules[i].name; i++) {
+        lua_pushinteger(L, i);
+        lua_pushcclosure(L, load_embedded, 1);
+        lua_setfield(L, -2, sparkgen_modules[i].name);
     }
     lua_pop(L, 1);
 }

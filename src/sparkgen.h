@@ -6,6 +6,8 @@
 #ifndef SPARKGEN_H
 #define SPARKGEN_H
 
+#include <stddef.h>
+
 #include <lua.h>
 
 #define SPARKGEN_VERSION "0.1.0"
@@ -28,5 +30,17 @@ struct sparkgen_alloc {
     int over;
 };
 void *sparkgen_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+
+/* The built-in Lua modules, compiled at build time (tools/luaembed.c writes
+ * build/<variant>/embedded.c); main.c registers them in package.preload. The list ends
+ * with an entry whose name is NULL. */
+typedef struct {
+    const char *name;             /* module name: "sparkgen.cli" */
+    const char *path;             /* the source it was compiled from: chunk name "@path" */
+    const unsigned char *code;    /* lua_dump output, debug information kept */
+    size_t size;
+} sparkgen_module;
+
+extern const sparkgen_module sparkgen_modules[];
 
 #endif

@@ -20,7 +20,7 @@ M.COMMANDS = {
   {"prompt", "Print the request that would be sent to the model."},
   {"lint", "Check a PySpark body or job against the schema and the code policy."},
   {"eval", "Run an evaluation suite: generate, lint, run on Spark, compare with reference SQL."},
-  {"cache", "Show, prune or clear the response and schema caches."},
+  {"cache", "Show, prune or clear the response, facts and schema caches."},
   {"doctor", "Check the tools, database and settings sparkgen needs, with fix hints."},
 }
 

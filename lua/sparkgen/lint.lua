@@ -186,7 +186,9 @@ local function facts_key(script, code)
   return sha256("sparkgen.facts/1\0" .. h .. "\0" .. code)
 end
 
-local function open_facts_cache(dir)
+--- The analyser-facts cache in `dir` (a sparkgen.cache store), or nil; `cache stats`
+--- opens it here too, so both see the same bounds.
+function M.open_facts_cache(dir)
   if not dir then return nil end
   if facts_stores[dir] ~= nil then return facts_stores[dir] or nil end
   local ok, cache = pcall(require, "sparkgen.cache")
@@ -210,7 +212,7 @@ end
 function M.analyze_async(code, python, cache_dir, cb)
   local pool, perr = require("sparkgen.analyzer").shared(python)
   if not pool then return cb(nil, perr) end
-  local store = open_facts_cache(cache_dir)
+  local store = M.open_facts_cache(cache_dir)
   local key = store and facts_key(pool.script, code)
   if key then
     local cached = store:get(key)

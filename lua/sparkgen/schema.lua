@@ -1060,6 +1060,7 @@ function M.open(cfg)
     local meta = adir and read_meta(adir, akey)
     if meta and now - meta.captured_epoch < ttl then
       log.debug("schema.cache", {status = "hit", dir = adir})
+      M.count(cfg, true)
       return from_cache(adir, meta, fields)
     end
   end
@@ -1072,8 +1073,10 @@ function M.open(cfg)
   if alias and meta then write_alias(alias, dir, key) end
   if meta and not cfg.refresh and now - meta.captured_epoch < ttl then
     log.debug("schema.cache", {status = "hit", dir = dir})
+    M.count(cfg, true)
     return from_cache(dir, meta, fields)
   end
+  if use_cache then M.count(cfg, false) end
 
   local span = log.span("schema.catalog", {host = identity.host, database = identity.dbname,
                                             schemas = schemas})
@@ -1262,6 +1265,56 @@ function M.diff(a, b)
     end
   end
   return out
+end
+
+-- ------------------------------------------------------------------ cache upkeep
+
+--- The directory every snapshot of the cache lives under.
+function M.cache_root(cfg)
+  return (cfg.cache and cfg.cache.dir or ((os.getenv("HOME") or "/tmp") .. "/.cache/sparkgen")) .. "/schema"
+end
+
+--- Count one snapshot-cache hit or miss (the same tally file as the stores'; see
+--- sparkgen.cache.tally), and read or reset the counts.
+function M.count(cfg, hit)
+  local root = M.cache_root(cfg)
+  sys.mkdir_p(root)
+  require("sparkgen.cache").tally(root, hit and 1 or 0, hit and 0 or 1)
+end
+
+function M.tally(cfg)
+  return require("sparkgen.cache").tally(M.cache_root(cfg))
+end
+
+function M.reset_tally(cfg)
+  require("sparkgen.cache").reset_tally(M.cache_root(cfg))
+end
+
+--- Check a snapshot directory of the cache: meta, index and every bucket file must
+--- read and decode to their shapes. The meta table, or nil and what is wrong.
+function M.check_cache_dir(dir)
+  local data, err = util.read_file(dir .. "/meta.json")
+  local meta = data and cjson.decode(data)
+  if type(meta) ~= "table" then return nil, err or "meta.json is not a JSON object" end
+  local checked = read_meta(dir, meta.key)
+  if not checked then return nil, "meta.json lacks its fields" end
+  data, err = util.read_file(dir .. "/index.json")
+  local index = data and cjson.decode(data)
+  if type(index) ~= "table" or type(index.tables) ~= "table" then return nil, err or "index.json has no table list" end
+  for i, e in ipairs(index.tables) do
+    if type(e) ~= "table" or type(e[1]) ~= "string" or type(e[2]) ~= "string" or type(e[3]) ~= "string" then
+      return nil, ("index.json: entry %d is not [schema, name, kind, rows]"):format(i)
+    end
+  end
+  for b = 0, checked.buckets - 1 do
+    local path = ("%s/t/%d.json"):format(dir, b)
+    if sys.stat(path) then
+      data, err = util.read_file(path)
+      local bucket = data and cjson.decode(data)
+      if type(bucket) ~= "table" then return nil, err or ("t/%d.json is not a JSON object"):format(b) end
+    end
+  end
+  return checked
 end
 
 return M

@@ -121,3 +121,71 @@ describe("secrets and server messages", function()
     for line in r.stderr:gmatch("[^\n]+") do assert.matches("^{", line) end
   end)
 end)
+
+describe("sparkgen cache (every kind, counted)", function()
+  local cjson = require "cjson.safe"
+  local function stats(env)
+    local r = cli.run({"cache", "stats", "--json"}, {env = env})
+    assert.equal(0, r.status, r.stderr)
+    local by = {}
+    for _, c in ipairs(cjson.decode(r.stdout).caches) do by[c.name] = c.stats end
+    return by
+  end
+
+  it("counts hits and misses of every process, per kind, and clear starts them again", function()
+    local home = cli.tempdir()
+    local env = {XDG_CACHE_HOME = home}
+    assert.equal(0, gen({}, {env = env}).status)   -- facts: a miss, then stored
+    assert.equal(0, gen({}, {env = env}).status)   -- facts: a hit
+    assert.equal(0, gen({}, {env = env}).status)
+    local st = stats(env)
+    assert.same({"facts", "responses", "schema"}, (function()
+      local names = {}
+      for k in pairs(st) do names[#names + 1] = k end
+      table.sort(names)
+      return names
+    end)())
+    assert.equal(2, st.facts.hits)
+    assert.equal(1, st.facts.misses)
+    assert.equal(1, st.facts.entries)
+    local text = cli.run({"cache", "stats", "--which", "facts"}, {env = env}).stdout
+    assert.matches("^facts +1 entries, .*2 hits, 1 miss ", text)
+    assert.equal(0, cli.run({"cache", "clear"}, {env = env}).status)
+    st = stats(env)
+    cli.rmdir(home)
+    assert.equal(0, st.facts.hits)
+    assert.equal(0, st.facts.entries)
+  end)
+
+  it("counts a damaged facts entry and prune removes it", function()
+    local home = cli.tempdir()
+    local env = {XDG_CACHE_HOME = home}
+    assert.equal(0, gen({}, {env = env}).status)
+    for _, path in ipairs(files_under(home .. "/sparkgen/facts")) do
+      if not path:match("/tally$") then cli.write(path, "SGCACHE\0garbage") end
+    end
+    local before = stats(env)
+    local pruned = cli.run({"cache", "prune", "--which", "facts"}, {env = env})
+    local after = stats(env)
+    cli.rmdir(home)
+    assert.equal(1, before.facts.broken)
+    assert.matches("corrupt 1", pruned.stdout)
+    assert.equal(0, after.facts.broken)
+    assert.equal(0, after.facts.entries)
+  end)
+
+  it("counts a schema snapshot whose index is damaged as damaged, and prune removes it", function()
+    local home = cli.tempdir()
+    local env = {XDG_CACHE_HOME = home}
+    local dir = home .. "/sparkgen/schema/0123456789abcdef0123456789abcdef"
+    assert(os.execute("mkdir -p " .. cli.quote(dir .. "/t")))
+    cli.write(dir .. "/meta.json", ('{"captured_epoch": %d, "source": {}, "buckets": 1, "key": "k"}'):format(os.time()))
+    cli.write(dir .. "/index.json", '{"tables": [1]}')
+    local before = stats(env)
+    assert.equal(0, cli.run({"cache", "prune", "--which", "schema"}, {env = env}).status)
+    local after = stats(env)
+    cli.rmdir(home)
+    assert.equal(1, before.schema.broken)
+    assert.equal(0, after.schema.entries)
+  end)
+end)

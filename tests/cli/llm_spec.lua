@@ -145,7 +145,9 @@ describe("sparkgen cache", function()
     local base = home .. "/sparkgen/schema/"
     for name, epoch in pairs({fresh = os.time(), old = os.time() - 10 * 24 * 3600}) do
       assert(os.execute("mkdir -p " .. cli.quote(base .. name)))
-      cli.write(base .. name .. "/meta.json", ('{"captured_epoch": %d, "source": {}}'):format(epoch))
+      cli.write(base .. name .. "/meta.json",
+        ('{"captured_epoch": %d, "source": {}, "buckets": 1, "key": "k"}'):format(epoch))
+      cli.write(base .. name .. "/index.json", '{"tables": []}')
     end
     local stats = cjson.decode(cli.run({"cache", "stats", "--which", "schema", "--json"}, {env = env}).stdout)
     local pruned = cli.run({"cache", "prune", "--which", "schema"}, {env = env})

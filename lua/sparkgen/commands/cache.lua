@@ -1,59 +1,74 @@
--- commands/cache.lua — `sparkgen cache stats|clear|prune [--which responses|schema]
--- [--json]`: look after the two caches under cache.dir.
---   responses  model answers (a sparkgen.cache store, see llm/init.lua): prune drops
---              expired and corrupt entries and evicts down to the configured bounds.
+-- commands/cache.lua — `sparkgen cache stats|clear|prune [--which KIND] [--json]`: look
+-- after every cache under cache.dir. Each kind reports entries, bytes, damaged entries
+-- and the hits and misses of every process since its last clear.
+--   responses  model answers (a sparkgen.cache store, see llm/init.lua)
+--   facts      the code analyser's facts per body (a sparkgen.cache store, lint.lua)
+--              For both stores prune drops expired and damaged entries and evicts down
+--              to the bounds; stats verifies every entry.
 --   schema     catalog snapshots written by schema.lua (one directory per database and
---              schema selection): prune drops snapshots older than schema_ttl and
---              leftovers of interrupted writes. (Pruning removes what --allow-stale
---              would fall back on; that is the point of pruning.)
--- clear removes every entry of the chosen caches.
-local cjson = require "cjson.safe"
+--              schema selection): prune drops snapshots older than schema_ttl, damaged
+--              ones and leftovers of interrupted writes. (Pruning removes what
+--              --allow-stale would fall back on; that is the point of pruning.)
+-- clear removes every entry of the chosen caches and starts their counts again; without
+-- --which it also removes the bytecode directory older versions kept (cache.dir/bytecode).
 local sys = require "sparkgen.sys"
 local util = require "sparkgen.util"
 
 local M = {}
 
-M.summary = "Show, prune or clear the response and schema caches."
+M.summary = "Show, prune or clear the response, facts and schema caches."
+
+local KINDS = {"responses", "facts", "schema"}
 
 function M.setup(cmd, cli)
   cmd:argument("action", "stats, clear or prune."):choices({"stats", "clear", "prune"})
-  cmd:option("--which", "Only this cache: responses or schema."):choices({"responses", "schema"})
+  cmd:option("--which", "Only this cache: " .. table.concat(KINDS, ", ", 1, #KINDS - 1) .. " or " ..
+    KINDS[#KINDS] .. "."):choices(KINDS)
   cli.add_output_options(cmd)
 end
 
--- ---- responses: the sparkgen.cache store -----------------------------------------
+-- ---- stores: responses and facts (sparkgen.cache) --------------------------------
 
-local responses = {}
-
-function responses.dir(cfg)
-  return require("sparkgen.llm").cache_dir(cfg)
-end
-
-function responses.run(cfg, action)
-  local llm = require "sparkgen.llm"
-  local h, err = llm.cache(cfg)
-  if not h then return nil, err end
-  local result
-  if action == "clear" then
-    result, err = h:clear()
-    if result == nil then return nil, err end
-    result = {removed = result}
-  elseif action == "prune" then
-    result, err = h:prune()
-    if result == nil then return nil, err end
+-- A kind kept in a sparkgen.cache store; open(cfg) -> store or nil, message.
+local function store_kind(dir, open)
+  local kind = {dir = dir}
+  function kind.run(cfg, action)
+    local h, err = open(cfg)
+    if not h then return nil, err end
+    local result
+    if action == "clear" then
+      result, err = h:clear()
+      if result == nil then return nil, err end
+      result = {removed = result}
+    elseif action == "prune" then
+      result, err = h:prune()
+      if result == nil then return nil, err end
+    end
+    local st, serr = h:stats()
+    if not st then return nil, serr end
+    return {entries = st.entries, bytes = st.bytes, broken = st.corrupt, max_entries = st.max_entries,
+            max_bytes = st.max_bytes, hits = st.hits, misses = st.misses}, result
   end
-  local st, serr = h:stats()
-  if not st then return nil, serr end
-  return {entries = st.entries, bytes = st.bytes, max_entries = st.max_entries, max_bytes = st.max_bytes,
-          hits = st.hits, misses = st.misses}, result
+  return kind
 end
+
+local responses = store_kind(function(cfg) return require("sparkgen.llm").cache_dir(cfg) end,
+  function(cfg) return require("sparkgen.llm").cache(cfg) end)
+
+local function facts_dir(cfg) return cfg.cache.dir .. "/facts" end
+local facts = store_kind(facts_dir, function(cfg)
+  sys.mkdir_p(facts_dir(cfg))
+  local h = require("sparkgen.lint").open_facts_cache(facts_dir(cfg))
+  if not h then return nil, "cannot open the facts cache" end
+  return h
+end)
 
 -- ---- schema: snapshot directories -------------------------------------------------
 
 local schema = {}
 
 function schema.dir(cfg)
-  return cfg.cache.dir .. "/schema"
+  return require("sparkgen.schema").cache_root(cfg)
 end
 
 local function tree_bytes(path)
@@ -74,10 +89,10 @@ local function snapshots(cfg)
     local path = dir .. "/" .. name
     -- alias/ maps connection strings to snapshot directories; it is not a snapshot.
     if name ~= "alias" and util.dir_exists(path) then
-      local meta = cjson.decode(util.read_file(path .. "/meta.json") or "")
-      -- Leftovers of an interrupted write (name.tmp.*, name.old.*) have no valid meta
-      -- or a dotted name; both are broken.
-      local broken = name:find(".", 1, true) ~= nil or type(meta) ~= "table" or type(meta.captured_epoch) ~= "number"
+      -- Leftovers of an interrupted write (name.tmp.*, name.old.*) have a dotted name;
+      -- they and snapshots whose files do not check out are broken.
+      local meta = name:find(".", 1, true) == nil and require("sparkgen.schema").check_cache_dir(path)
+      local broken = not meta
       local stale = not broken and (meta.captured_epoch + (tonumber(cfg.schema_ttl) or 0) < now)
       out[#out + 1] = {path = path, bytes = tree_bytes(path), stale = stale, broken = broken}
     end
@@ -95,9 +110,13 @@ function schema.run(cfg, action)
         result.removed = result.removed + 1
       end
     end
-    if action == "clear" then util.remove_tree(schema.dir(cfg) .. "/alias") end
+    if action == "clear" then
+      util.remove_tree(schema.dir(cfg) .. "/alias")
+      require("sparkgen.schema").reset_tally(cfg)
+    end
   end
-  local st = {entries = 0, bytes = 0, stale = 0, broken = 0}
+  local counts = require("sparkgen.schema").tally(cfg)
+  local st = {entries = 0, bytes = 0, stale = 0, broken = 0, hits = counts.hits, misses = counts.misses}
   for _, s in ipairs(snapshots(cfg)) do
     st.entries = st.entries + 1
     st.bytes = st.bytes + s.bytes
@@ -109,7 +128,7 @@ end
 
 -- ---------------------------------------------------------------------------------
 
-M.CACHES = {{name = "responses", impl = responses}, {name = "schema", impl = schema}}
+M.CACHES = {{name = "responses", impl = responses}, {name = "facts", impl = facts}, {name = "schema", impl = schema}}
 
 local function human_bytes(n)
   n = tonumber(n) or 0
@@ -125,7 +144,9 @@ local function line(e)
     parts[#parts + 1] = ("bounds %d entries / %s"):format(st.max_entries, human_bytes(st.max_bytes))
   end
   if st.stale and st.stale > 0 then parts[#parts + 1] = ("%d stale"):format(st.stale) end
-  if st.broken and st.broken > 0 then parts[#parts + 1] = ("%d broken"):format(st.broken) end
+  if st.broken and st.broken > 0 then parts[#parts + 1] = ("%d damaged"):format(st.broken) end
+  parts[#parts + 1] = ("%d %s, %d %s"):format(st.hits or 0, st.hits == 1 and "hit" or "hits",
+    st.misses or 0, st.misses == 1 and "miss" or "misses")
   local done = ""
   local r = e.result
   if r then
@@ -141,6 +162,9 @@ end
 function M.run(args, ctx)
   local cfg = ctx.config
   local report = {}
+  if args.action == "clear" and not args.which then
+    util.remove_tree(cfg.cache.dir .. "/bytecode") -- the bytecode cache of earlier builds; never read now
+  end
   for _, c in ipairs(M.CACHES) do
     if not args.which or args.which == c.name then
       local dir = c.impl.dir(cfg)
