@@ -11,6 +11,8 @@
  *              timeout_s=600, connect_timeout_s=5, retries=2, backoff_scale=1,
  *              max_response_bytes=64 MiB}
  * @param opts {concurrency=8, on_done=function(i, answer) end}   (both optional)
+ *   on_done runs protected with a traceback handler: an error in it stops the other
+ *   transfers (their handles are released) and is raised again with its traceback.
  * @return answer {status=int|nil, headers={lowercased-name=value}, body=string,
  *                 attempts=n, error=nil|"message", elapsed_s=float}
  *   `elapsed_s` runs from the first attempt's start (not from the call: a request
@@ -589,12 +591,25 @@ static http_state *check_state(lua_State *L)
     return st;
 }
 
+/* Message handler for on_done: the error keeps its traceback (as main.c's does), so a
+ * bug in a callback is reported where it happened, not at the multi loop. */
+static int callback_traceback(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL)
+        return 1; /* a non-string error object goes on unchanged */
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
 /* Runs the batch at stack index `bi` (a BATCH_MT userdata) and leaves the answers table
  * on the stack. `on_done` is a stack index or 0. */
 static void run_batch(lua_State *L, int bi, int concurrency, int on_done)
 {
     batch *b = lua_touserdata(L, bi);
     http_state *st = b->st;
+    lua_pushcfunction(L, callback_traceback);
+    int handler = lua_gettop(L);
     lua_createtable(L, b->n, 0);
     int results = lua_gettop(L);
 
@@ -660,7 +675,7 @@ static void run_batch(lua_State *L, int bi, int concurrency, int on_done)
                 lua_pushvalue(L, on_done);
                 lua_pushinteger(L, idx);
                 lua_pushvalue(L, -3);
-                if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+                if (lua_pcall(L, 2, 0, handler) != LUA_OK) {
                     batch_release(b); /* stop the other transfers before re-raising */
                     lua_error(L);
                 }
@@ -683,6 +698,7 @@ static void run_batch(lua_State *L, int bi, int concurrency, int on_done)
         if (timeout_ms > 0)
             curl_multi_poll(st->multi, NULL, 0, timeout_ms, NULL);
     }
+    lua_remove(L, handler);
 }
 
 /* Builds the batch userdata for n requests (requests read by the caller). */

@@ -303,6 +303,15 @@ describe("sparkgen.http", function()
       assert.equal(200, http.request(req()).status)
     end)
 
+    it("keeps the traceback of an error raised by on_done", function()
+      local function failing_callback() error("broken callback") end
+      local ok, err = pcall(http.request_many, numbered(2), {on_done = failing_callback})
+      assert.is_false(ok)
+      assert.matches("http_spec%.lua:%d+: broken callback", err)
+      assert.matches("stack traceback:", err)
+      assert.matches("http_spec%.lua:%d+: in function <[^>]*http_spec%.lua:%d+>", err)
+    end)
+
     it("refuses to start a request from inside on_done", function()
       local ok, err
       http.request_many(numbered(1), {on_done = function()
