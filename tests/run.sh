@@ -3,7 +3,7 @@
 # end-to-end CLI and real-Spark tests. Every suite speaks TAP; this script prints
 # each suite's lines and ends with one line: "N passed, N failed[, N skipped]".
 #   SPARKGEN   the binary under test (set by `make test`)
-#   ONLY       the suites to run, space separated (c lua cli spark), default all
+#   ONLY       the suites to run, space separated (c lua cli fuzz spark), default all
 set -u
 cd "$(dirname "$0")/.."
 : "${SPARKGEN:=$PWD/sparkgen}"
@@ -52,6 +52,7 @@ suite() {   # suite NAME CMD...: a suite that exits non-zero without a "not ok" 
 suite c    tests/c/run.sh
 suite lua  "$SPARKGEN" run --trusted tests/busted.lua -o TAP tests/lua
 suite cli  "$SPARKGEN" run --trusted tests/busted.lua -o TAP tests/cli
+suite fuzz "$SPARKGEN" run --trusted tests/fuzz/fuzz.lua
 suite spark tests/spark/run.sh
 
 echo "$passed passed, $failed failed$([ $skipped -gt 0 ] && echo ", $skipped skipped")"

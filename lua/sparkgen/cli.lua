@@ -216,7 +216,17 @@ function M.main(host)
   local cfg, err = M.configure(args)
   if not cfg then return fail(err, 1) end
   local ctx = {config = cfg, stdout = io.stdout, host = host}
-  local status, msg, code = modules[args.command].run(args, ctx)
+  -- util.fail (an expected failure raised from deep inside) is one line and status 1;
+  -- anything else raised is a bug and goes on, with its traceback, to the host.
+  local function handler(e)
+    if require("sparkgen.util").is_failure(e) then return e end
+    return debug.traceback(tostring(e), 2)
+  end
+  local ok, status, msg, code = xpcall(modules[args.command].run, handler, args, ctx)
+  if not ok then
+    if require("sparkgen.util").is_failure(status) then return fail(status.message, 1) end
+    error(status, 0)
+  end
   if status == nil then return fail(msg, code) end
   return status
 end

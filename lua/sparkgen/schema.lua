@@ -18,6 +18,7 @@ local sys = require "sparkgen.sys"
 local util = require "sparkgen.util"
 local log = require "sparkgen.log"
 local cjson = require "cjson.safe"
+local check = require "sparkgen.schema_check"
 
 local M = {}
 
@@ -31,8 +32,7 @@ end
 
 M.FORMAT = "sparkgen.schema/1"
 
-local KINDS = {table = true, partitioned_table = true, view = true,
-               materialized_view = true, foreign_table = true}
+local KINDS = check.KINDS
 
 -- Words PostgreSQL's quote_ident quotes (every keyword that is not unreserved:
 -- SELECT word FROM pg_get_keywords() WHERE catcode <> 'U', PostgreSQL 15).
@@ -454,6 +454,62 @@ local function index_tables(S, tables)
   end
 end
 
+-- The snapshot cache's files, read and checked (schema_check): the decoded value, or
+-- nil and what is wrong with it.
+local function read_bucket(path)
+  local data, err = util.read_file(path)
+  if not data then return nil, err end
+  local decoded = cjson.decode(data)
+  if type(decoded) ~= "table" then return nil, path .. ": not a JSON object" end
+  for tname, tables in pairs(decoded) do
+    if type(tname) ~= "string" or not check.is_list(tables) then
+      return nil, ("%s: entry %s is not a list of tables"):format(path, tostring(tname))
+    end
+    for i, t in ipairs(tables) do
+      t = denull(t)
+      tables[i] = t
+      local ok, cerr = check.check_table(t, ("%s: table #%d"):format(path, i))
+      if not ok then return nil, cerr end
+      if t.name ~= tname then return nil, ("%s: table %s filed under '%s'"):format(path, t.name, tname) end
+    end
+  end
+  return decoded
+end
+
+local function read_index(path)
+  local data, err = util.read_file(path)
+  if not data then return nil, err end
+  local decoded = cjson.decode(data)
+  if type(decoded) ~= "table" or not check.is_list(decoded.tables) then
+    return nil, path .. ": no list of tables"
+  end
+  local idx = {}
+  for i, e in ipairs(decoded.tables) do
+    if not check.is_list(e) or type(e[1]) ~= "string" or type(e[2]) ~= "string" or not KINDS[e[3]]
+       or (e[4] ~= cjson.null and math.tointeger(e[4]) == nil) then
+      return nil, ("%s: entry %d is not [schema, name, kind, rows]"):format(path, i)
+    end
+    idx[i] = {schema = e[1], name = e[2], kind = e[3], rows = e[4] ~= cjson.null and math.tointeger(e[4]) or nil}
+  end
+  return idx
+end
+
+--- A cached snapshot turned out damaged: say so, drop it and read the catalog again
+--- (the same as --refresh), then carry on as the fresh schema. When the database cannot
+--- be reached, that is the error (one line), never a half-empty schema.
+function Schema:_rebuild(reason)
+  log.warn("schema.cache", {status = "damaged: dropped and rebuilt", dir = self._dir, error = reason})
+  if self._dir then util.remove_tree(self._dir) end
+  local cfg = util.copy(self._cfg or {})
+  cfg.refresh = true
+  local fresh, err = M.open(cfg)
+  if not fresh then
+    util.fail(("the cached schema snapshot was damaged (%s) and could not be read again: %s"):format(reason, err))
+  end
+  for k in pairs(self) do self[k] = nil end
+  for k, v in pairs(fresh) do self[k] = v end
+end
+
 -- The tables named exactly `name` (every schema). Cache-backed schemas read the one
 -- bucket file holding that name, once.
 function Schema:_named(name)
@@ -463,14 +519,18 @@ function Schema:_named(name)
   local b = bucket_of(name, self._buckets)
   if not self._loaded[b] then
     self._loaded[b] = true
-    local data = util.read_file(("%s/t/%d.json"):format(self._dir, b))
-    local decoded = data and cjson.decode(data)
-    if type(decoded) == "table" then
-      for tname, tables in pairs(decoded) do
-        if type(tables) == "table" and not self._by_name[tname] then
-          for i, t in ipairs(tables) do tables[i] = normalize_table(t) end
-          self._by_name[tname] = tables
-        end
+    local path = ("%s/t/%d.json"):format(self._dir, b)
+    -- A bucket the index needs may be absent only when no table hashes there.
+    local decoded, bad = {}, nil
+    if sys.stat(path) then decoded, bad = read_bucket(path) end
+    if not decoded then
+      self:_rebuild(bad)
+      return self:_named(name)
+    end
+    for tname, tables in pairs(decoded) do
+      if not self._by_name[tname] then
+        for i, t in ipairs(tables) do tables[i] = normalize_table(t) end
+        self._by_name[tname] = tables
       end
     end
   end
@@ -483,13 +543,10 @@ end
 function Schema:_index()
   if self._all then return self._all end
   if self._idx then return self._idx end
-  local idx = {}
-  local data = util.read_file(self._dir .. "/index.json")
-  local decoded = data and cjson.decode(data)
-  if type(decoded) == "table" and type(decoded.tables) == "table" then
-    for i, e in ipairs(decoded.tables) do
-      idx[i] = {schema = e[1], name = e[2], kind = e[3], rows = e[4] ~= cjson.null and e[4] or nil}
-    end
+  local idx, bad = read_index(self._dir .. "/index.json")
+  if not idx then
+    self:_rebuild(bad)
+    return self:_index()
   end
   self._idx = idx
   return idx
@@ -599,11 +656,28 @@ function Schema:close()
 end
 
 -- Per-name sidecar files in the cache (foreign keys, statistics): {["schema"] = value}.
+-- A sidecar that does not check out is removed and counts as absent (fetched again).
 function Schema:_side_read(kind, name)
   if not self._dir then return nil end
-  local data = util.read_file(("%s/%s/%s.json"):format(self._dir, kind, name_hash(name)))
-  local decoded = data and cjson.decode(data)
-  if type(decoded) ~= "table" or decoded.name ~= name then return nil end
+  local path = ("%s/%s/%s.json"):format(self._dir, kind, name_hash(name))
+  local data = util.read_file(path)
+  if not data then return nil end
+  local decoded = cjson.decode(data)
+  local ok, err = type(decoded) == "table" and type(decoded.by_schema) == "table", "not {name, by_schema}"
+  if ok and decoded.name ~= name then return nil end -- another name with the same hash
+  for schema, value in pairs(ok and decoded.by_schema or {}) do
+    value = denull(value)
+    decoded.by_schema[schema] = value
+    local where = ("%s: %s"):format(path, tostring(schema))
+    if kind == "f" then ok, err = check.check_relations(value, where)
+    elseif value ~= false then ok, err = check.check_stats(value, where) end
+    if not ok then break end
+  end
+  if not ok then
+    log.warn("schema.cache", {status = "damaged: dropped", file = path, error = err})
+    os.remove(path)
+    return nil
+  end
   return decoded.by_schema
 end
 
@@ -832,8 +906,8 @@ end
 -- ------------------------------------------------------------------ opening
 
 local function read_snapshot(path)
-  local data, err = util.read_file(path)
-  if not data then return nil, ("cannot read schema snapshot %s: %s"):format(path, tostring(err)) end
+  local data, err = util.read_file(path, util.SCHEMA_READ_LIMIT)
+  if not data then return nil, ("cannot read schema snapshot %s"):format(tostring(err)) end
   local doc, jerr = util.json_decode(data)
   if not doc then return nil, ("schema snapshot %s is not valid JSON: %s"):format(path, jerr) end
   if type(doc) ~= "table" then return nil, ("schema snapshot %s: expected a JSON object"):format(path) end
@@ -843,25 +917,19 @@ local function read_snapshot(path)
   if type(doc.tables) ~= "table" then
     return nil, ("schema snapshot %s: missing \"tables\" list"):format(path)
   end
+  if not check.is_list(doc.tables) then
+    return nil, ("schema snapshot %s: \"tables\" must be a list"):format(path)
+  end
+  if doc.source ~= nil and doc.source ~= cjson.null and type(doc.source) ~= "table" then
+    return nil, ("schema snapshot %s: \"source\" must be an object"):format(path)
+  end
   local tables = {}
   for i, t in ipairs(doc.tables) do
     t = denull(t)
-    if type(t) ~= "table" or type(t.name) ~= "string" then
-      return nil, ("schema snapshot %s: table #%d has no name"):format(path, i)
-    end
-    if t.columns ~= nil and type(t.columns) ~= "table" then
-      return nil, ("schema snapshot %s: table %s: \"columns\" must be a list"):format(path, t.name)
-    end
-    for j, c in ipairs(t.columns or {}) do
-      if type(c) ~= "table" or type(c.name) ~= "string" then
-        return nil, ("schema snapshot %s: table %s: column #%d has no name"):format(path, t.name, j)
-      end
-    end
+    local ok, cerr = check.check_table(t, ("schema snapshot %s: table #%d"):format(path, i))
+    if not ok then return nil, cerr end
     t.schema = t.schema or "public"
     t.kind = t.kind or "table"
-    if not KINDS[t.kind] then
-      return nil, ("schema snapshot %s: table %s: unknown kind '%s'"):format(path, t.name, tostring(t.kind))
-    end
     tables[#tables + 1] = normalize_table(t)
   end
   table.sort(tables, function(a, b)
@@ -1046,7 +1114,7 @@ function M.open(cfg)
   local schemas = schema_list(cfg.schemas)
   local use_cache = not (cfg.cache and cfg.cache.enabled == false)
   local ttl = cfg.schema_ttl or 1800
-  local fields = {_conninfo = conninfo, _conninfo_set = true,
+  local fields = {_conninfo = conninfo, _conninfo_set = true, _cfg = cfg,
                   _connect_opts = {statement_timeout_ms = cfg.statement_timeout_ms or 30000,
                                    connect_timeout_s = cfg.connect_timeout_s or 10,
                                    on_notice = M.log_notice}}

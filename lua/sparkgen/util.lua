@@ -212,6 +212,19 @@ function M.excerpt(s, n)
   return M.redact(s)
 end
 
+-- An expected failure found deep inside a call that has no error return (a damaged
+-- cache that cannot be rebuilt): util.fail raises it, and cli.main turns it into one
+-- line and status 1, exactly like a command returning nil, message.
+M.FAILURE_MT = {__name = "sparkgen.failure", __tostring = function(f) return f.message end}
+
+function M.fail(message)
+  error(setmetatable({message = tostring(message)}, M.FAILURE_MT), 0)
+end
+
+function M.is_failure(e)
+  return getmetatable(e) == M.FAILURE_MT
+end
+
 --- Shallow copy / deep copy.
 function M.copy(t)
   local out = {}

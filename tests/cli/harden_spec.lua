@@ -189,3 +189,86 @@ describe("sparkgen cache (every kind, counted)", function()
     assert.equal(0, after.schema.entries)
   end)
 end)
+
+describe("damaged schema snapshots", function()
+  it("a --schema file whose foreign_keys hold [1] is one line naming the field", function()
+    local dir = cli.tempdir()
+    local doc = require("cjson.safe").decode(cli.slurp(SHOP))
+    doc.tables[1].foreign_keys = {1}
+    cli.write(dir .. "/snap.json", require("cjson.safe").encode(doc))
+    local r = cli.run({"generate", "orders", "revenue_by_category", "--schema", dir .. "/snap.json"})
+    cli.rmdir(dir)
+    assert.equal(1, r.status)
+    assert.equal(1, cli.lines(r.stderr))
+    assert.matches("^sparkgen: schema snapshot .*snap%.json: table public%.%w+: foreign key #1: expected an object, got the number 1\n$", r.stderr)
+  end)
+
+  it("an unknown field in a --schema file is named with the closest known one", function()
+    local dir = cli.tempdir()
+    local doc = require("cjson.safe").decode(cli.slurp(SHOP))
+    doc.tables[1].primary_keys = doc.tables[1].primary_key
+    cli.write(dir .. "/snap.json", require("cjson.safe").encode(doc))
+    local r = cli.run({"schema", "--schema", dir .. "/snap.json"})
+    cli.rmdir(dir)
+    assert.equal(1, r.status)
+    assert.matches("unknown field 'primary_keys' %(did you mean: primary_key%?%)\n$", r.stderr)
+  end)
+
+  local have_pg = os.getenv("TEST_TMP") and os.execute(cli.HOME .. "/tests/lib/pg.sh available >/dev/null 2>&1")
+  local it_pg = have_pg and it or pending
+  local conninfo = have_pg and cli.sh(cli.HOME .. "/tests/lib/pg.sh db awkward " .. cli.HOME .. "/tests/sql/awkward.sql")
+
+  -- A cache holding one snapshot of the awkward database, reached through a socket
+  -- link (removing the link makes the database unreachable); returns home, db, dir.
+  local function cached_snapshot()
+    local home = cli.tempdir()
+    local link = home .. "/sock"
+    assert(os.execute(("ln -s %s %s"):format(conninfo:match("host=(%S+)"), link)))
+    local db = conninfo:gsub("host=%S+", "host=" .. link)
+    local env = {XDG_CACHE_HOME = home}
+    assert.equal(0, cli.run({"schema", "--db", db}, {env = env}).status)
+    local snap
+    for _, path in ipairs(files_under(home .. "/sparkgen/schema")) do
+      if path:match("/index%.json$") then snap = path:match("^(.*)/index%.json$") end
+    end
+    assert.is_string(snap)
+    return home, db, snap, env
+  end
+
+  for _, damage in ipairs({
+    {"a truncated bucket file", function(snap)
+      for _, path in ipairs(files_under(snap .. "/t")) do cli.write(path, cli.slurp(path):sub(1, 40)) end
+    end},
+    {"a truncated index", function(snap) cli.write(snap .. "/index.json", '{"tables": [["pub') end},
+    {'an index of {"tables":[1]}', function(snap) cli.write(snap .. "/index.json", '{"tables":[1]}') end},
+  }) do
+    it_pg(damage[1] .. " is reported, dropped and rebuilt: the right answer, never 0 tables", function()
+      local home, db, snap, env = cached_snapshot()
+      damage[2](snap)
+      local listing = cli.run({"schema", "--db", db}, {env = env})
+      local again = cli.run({"schema", "--db", db}, {env = env})
+      damage[2](snap)
+      local one = cli.run({"schema", "customers", "--db", db}, {env = env})
+      cli.rmdir(home)
+      assert.equal(0, listing.status, listing.stderr)
+      assert.matches("public%.customers", listing.stdout)
+      assert.matches('"schema.cache"', listing.stderr)
+      assert.matches("damaged: dropped and rebuilt", listing.stderr)
+      assert.equal(0, one.status, one.stderr)
+      assert.matches("customer_id", one.stdout)
+      assert.equal(0, again.status)
+      assert.equal("", again.stderr) -- rebuilt: clean from then on
+    end)
+  end
+
+  it_pg("a damaged cache with the database out of reach is one line, status 1", function()
+    local home, db, snap, env = cached_snapshot()
+    for _, path in ipairs(files_under(snap .. "/t")) do cli.write(path, "{") end
+    os.remove(home .. "/sock")
+    local r = cli.run({"schema", "customers", "--db", db, "--log-level", "off"}, {env = env})
+    cli.rmdir(home)
+    assert.equal(1, r.status)
+    assert.equal(1, cli.lines(r.stderr))
+    assert.matches("^sparkgen: the cached schema snapshot was damaged %(.*%) and could not be read again: cannot connect", r.stderr)
+  end)
+end)
