@@ -69,6 +69,15 @@ local function want(ok, where, field, what, v)
   return nil, ("%s: '%s' must be %s, got %s"):format(where, field, what, describe(v))
 end
 
+-- Each spec {passed, field, "what it must be"} in turn: true or nil, the first failure.
+local function all_of(obj, where, specs)
+  for _, c in ipairs(specs) do
+    local ok, err = want(c[1], where, c[2], c[3], obj[c[2]])
+    if not ok then return nil, err end
+  end
+  return true
+end
+
 local function opt_string(v) return v == nil or type(v) == "string" end
 local function name_string(v) return type(v) == "string" and v ~= "" end
 local function opt_bool(v) return v == nil or type(v) == "boolean" end
@@ -88,17 +97,15 @@ local function check_column(c, where)
   ok, err = want(name_string(c.name), where, "name", "a non-empty string", c.name)
   if not ok then return nil, err end
   where = ("%s (%s)"):format(where, c.name)
-  for _, check in ipairs({
+  ok, err = all_of(c, where, {
     {opt_int(c.position, 1), "position", "a whole number >= 1"},
     {opt_string(c.type), "type", "a string"},
     {opt_bool(c.nullable), "nullable", "true or false"},
     {opt_string(c.default), "default", "a string (the default expression)"},
     {opt_bool(c.generated), "generated", "true or false"},
     {opt_string(c.comment), "comment", "a string"},
-  }) do
-    ok, err = want(check[1], where, check[2], check[3], c[check[2]])
-    if not ok then return nil, err end
-  end
+  })
+  if not ok then return nil, err end
   return true
 end
 
@@ -107,7 +114,7 @@ end
 function M.check_foreign_key(fk, where)
   local ok, err = fields(fk, FK_SET, FK_FIELDS, where)
   if not ok then return nil, err end
-  for _, check in ipairs({
+  ok, err = all_of(fk, where, {
     {opt_string(fk.name), "name", "a string"},
     {opt_string(fk.schema), "schema", "a string"},
     {opt_string(fk.table), "table", "a string"},
@@ -115,10 +122,8 @@ function M.check_foreign_key(fk, where)
     {opt_string(fk.ref_schema), "ref_schema", "a string"},
     {name_string(fk.ref_table), "ref_table", "a non-empty string"},
     {name_list(fk.ref_columns, true), "ref_columns", "a non-empty list of column names"},
-  }) do
-    ok, err = want(check[1], where, check[2], check[3], fk[check[2]])
-    if not ok then return nil, err end
-  end
+  })
+  if not ok then return nil, err end
   if #fk.columns ~= #fk.ref_columns then
     return nil, ("%s: 'columns' has %d names but 'ref_columns' %d"):format(where, #fk.columns, #fk.ref_columns)
   end
@@ -129,15 +134,13 @@ end
 function M.check_stats(st, where)
   local ok, err = fields(st, STATS_SET, STATS_FIELDS, where)
   if not ok then return nil, err end
-  for _, check in ipairs({
+  ok, err = all_of(st, where, {
     {opt_int(st.rows, 0), "rows", "a whole number >= 0"},
     {opt_string(st.partition_column), "partition_column", "a string"},
     {opt_int(st.lower), "lower", "a whole number"},
     {opt_int(st.upper), "upper", "a whole number"},
-  }) do
-    ok, err = want(check[1], where, check[2], check[3], st[check[2]])
-    if not ok then return nil, err end
-  end
+  })
+  if not ok then return nil, err end
   return true
 end
 
@@ -156,16 +159,14 @@ function M.check_table(t, where)
     if type(t.kind) ~= "string" then return want(false, where, "kind", "one of " .. table.concat(kinds, ", "), t.kind) end
     return nil, ("%s: unknown kind '%s'%s"):format(where, t.kind, util.suggest(t.kind, kinds))
   end
-  for _, check in ipairs({
+  ok, err = all_of(t, where, {
     {opt_string(t.comment), "comment", "a string"},
     {opt_int(t.rows, 0), "rows", "a whole number >= 0"},
     {t.columns == nil or M.is_list(t.columns), "columns", "a list"},
     {t.primary_key == nil or name_list(t.primary_key), "primary_key", "a list of column names"},
     {t.foreign_keys == nil or M.is_list(t.foreign_keys), "foreign_keys", "a list"},
-  }) do
-    ok, err = want(check[1], where, check[2], check[3], t[check[2]])
-    if not ok then return nil, err end
-  end
+  })
+  if not ok then return nil, err end
   local names = {}
   for i, c in ipairs(t.columns or {}) do
     ok, err = check_column(c, ("%s: column #%d"):format(where, i))
