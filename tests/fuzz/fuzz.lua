@@ -1,5 +1,6 @@
 -- tests/fuzz/fuzz.lua — throws random and structured bad input at the sparkgen binary:
--- argv, --context values, snapshot files, config files, batch lines and plugin files.
+-- argv, --context values, snapshot files, config files, batch lines, plugin files, and
+-- FIFOs, devices and directories where a file is expected.
 -- A case fails when the binary exits 70 (an internal error), dies of a signal, runs past
 -- the per-case timeout, or a sanitizer reports (status 99 or its report on stderr); a
 -- clean error line with status 1 or 2 is a pass. Prints TAP.
@@ -49,6 +50,10 @@ local function run_case(c)
   for name, text in pairs(c.files or {}) do
     sys.mkdir_p(util.dirname(dir .. "/" .. name))
     assert(util.write_file(dir .. "/" .. name, text))
+  end
+  for _, name in ipairs(c.fifos or {}) do -- FIFOs where files are expected
+    sys.mkdir_p(util.dirname(dir .. "/" .. name))
+    assert(os.execute("mkfifo " .. util.shell_quote(dir .. "/" .. name)))
   end
   local argv = {BIN}
   for _, a in ipairs(c.argv) do argv[#argv + 1] = a end
@@ -287,7 +292,20 @@ function generators.plugin()
           files = {["root/types/fz.lua"] = text, ["shop.json"] = SHOP}}
 end
 
-local FAMILIES = {"argv", "context", "snapshot", "config", "batch", "plugin"}
+-- Something that is not a regular file (a FIFO, a device, a directory) wherever sparkgen
+-- reads one: it must be refused at once, never read or waited on.
+function generators.irregular()
+  local target = pick({"fifo", "/dev/zero", "/dev/urandom", "sub", "."})
+  local c = {fifos = {"fifo", "root/types/fz.lua"}, files = {["shop.json"] = SHOP, ["sub/keep"] = ""},
+             env = {SPARKGEN_PATH = "$DIR/root"}}
+  c.argv = pick({{"schema", "--schema", target}, {"batch", target, "--schema", "shop.json"},
+                 {"lint", target}, {"types"}, {"generate", "orders", "revenue_by_category", "--schema", target},
+                 {"--config", target, "types"}, {"schema", "dump", target, "--schema", "shop.json"},
+                 {"generate", "orders", "revenue_by_category", "--schema", "shop.json", "--job", target}})
+  return c
+end
+
+local FAMILIES = {"argv", "context", "snapshot", "config", "batch", "plugin", "irregular"}
 
 -- ---------------------------------------------------------------- the run
 
