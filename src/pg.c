@@ -648,20 +648,57 @@ static const char *option_value(PQconninfoOption *opts, const char *key)
 }
 
 /* Parse the user's string (may be NULL): options table or NULL with a message pushed. */
-static PQconninfoOption *parse_conninfo(lua_State *L, const char *conninfo)
+/* libpq memory held while Lua values are built from it: a userdata whose __gc frees
+ * it, so an out-of-memory error unwinding past the C code leaks nothing. */
+typedef struct {
+    PQconninfoOption *opts[2];
+    char *errmsg;
+} pq_box;
+
+static void pq_box_release(pq_box *b)
 {
-    char *errmsg = NULL;
-    PQconninfoOption *opts = PQconninfoParse(conninfo && *conninfo ? conninfo : "", &errmsg);
-    if (opts == NULL) {
+    for (int i = 0; i < 2; i++) {
+        if (b->opts[i])
+            PQconninfoFree(b->opts[i]);
+        b->opts[i] = NULL;
+    }
+    if (b->errmsg)
+        PQfreemem(b->errmsg);
+    b->errmsg = NULL;
+}
+
+static int pq_box_gc(lua_State *L)
+{
+    pq_box_release(lua_touserdata(L, 1));
+    return 0;
+}
+
+static pq_box *new_pq_box(lua_State *L)
+{
+    pq_box *b = lua_newuserdatauv(L, sizeof *b, 0);
+    memset(b, 0, sizeof *b);
+    if (luaL_newmetatable(L, "sparkgen.pg.box")) {
+        lua_pushcfunction(L, pq_box_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return b;
+}
+
+/* Parse the user's string (may be NULL) into box->opts[0]; on failure it is NULL and
+ * the message is pushed. The box (on the stack below) owns what libpq allocated. */
+static PQconninfoOption *parse_conninfo(lua_State *L, pq_box *box, const char *conninfo)
+{
+    box->opts[0] = PQconninfoParse(conninfo && *conninfo ? conninfo : "", &box->errmsg);
+    if (box->opts[0] == NULL) {
         lua_pushliteral(L, "invalid PostgreSQL connection string: ");
         /* libpq quotes parts of the string (a percent-encoded password, a value
          * without its key); a string that does not parse has no reliable password, so
          * every fragment quoted from it goes. */
-        push_clean_message(L, errmsg ? errmsg : "out of memory", NULL, conninfo ? conninfo : "");
+        push_clean_message(L, box->errmsg ? box->errmsg : "out of memory", NULL, conninfo ? conninfo : "");
         lua_concat(L, 2);
-        PQfreemem(errmsg);
     }
-    return opts;
+    return box->opts[0];
 }
 
 /* Waits for the socket as PQconnectPoll asks, up to deadline_ms (0 = none). */
@@ -721,7 +758,8 @@ static int l_pg_connect(lua_State *L)
         c->on_notice = luaL_ref(L, LUA_REGISTRYINDEX);
     }
 
-    PQconninfoOption *parsed = parse_conninfo(L, conninfo);
+    pq_box *box = new_pq_box(L);
+    PQconninfoOption *parsed = parse_conninfo(L, box, conninfo);
     if (parsed == NULL) {
         luaL_pushfail(L);
         lua_insert(L, -2);
@@ -740,7 +778,7 @@ static int l_pg_connect(lua_State *L)
     if (password)
         lua_pushstring(L, password); /* kept alive on the stack while connecting */
     c->password = password ? lua_tostring(L, -1) : NULL;
-    PQconninfoFree(parsed);
+    pq_box_release(box);
 
     const char *keys[6], *vals[6];
     int n = 0;
@@ -808,13 +846,14 @@ static int l_pg_connect(lua_State *L)
  * process's environment (spark.lua), never for logs or cache keys. */
 static int push_resolved(lua_State *L, const char *conninfo, int secrets)
 {
-    PQconninfoOption *parsed = parse_conninfo(L, conninfo);
+    pq_box *box = new_pq_box(L);
+    PQconninfoOption *parsed = parse_conninfo(L, box, conninfo);
     if (parsed == NULL) {
         luaL_pushfail(L);
         lua_insert(L, -2);
         return 2;
     }
-    PQconninfoOption *defaults = PQconndefaults(); /* includes PG* variables */
+    PQconninfoOption *defaults = box->opts[1] = PQconndefaults(); /* includes PG* variables */
     static const char *const keys[] = {"host", "hostaddr", "port", "dbname", "user", "service",
                                        "password", "sslmode"};
     enum { HOST, HOSTADDR, PORT, DBNAME, USER, SERVICE, PASSWORD, SSLMODE, NKEYS };
@@ -837,8 +876,7 @@ static int push_resolved(lua_State *L, const char *conninfo, int secrets)
         set_str(L, "password", vals[PASSWORD]);
     if (secrets && vals[SSLMODE])
         set_str(L, "sslmode", vals[SSLMODE]);
-    PQconninfoFree(parsed);
-    PQconninfoFree(defaults);
+    pq_box_release(box);
     return 1;
 }
 
@@ -1115,13 +1153,15 @@ static int l_conn_credentials(lua_State *L)
     const char *pass = PQpass(c->pg);
     if (pass && *pass)
         set_str(L, "password", pass);
-    PQconninfoOption *opts = PQconninfo(c->pg);
+    pq_box *box = new_pq_box(L);
+    lua_insert(L, -2); /* the box below the result table */
+    PQconninfoOption *opts = box->opts[0] = PQconninfo(c->pg);
     if (opts) {
         const char *sslmode = option_value(opts, "sslmode");
         if (sslmode)
             set_str(L, "sslmode", sslmode);
-        PQconninfoFree(opts);
     }
+    pq_box_release(box);
     return 1;
 }
 

@@ -138,6 +138,18 @@ int main(void)
     ok(run(L, "return #sys.listdir(DIR .. '/many') == 3000", 0, err, sizeof err) == 1,
        "... and lists every name once memory is back");
 
+    /* pg.resolve and pg.identity build tables from libpq's parsed options: every
+     * headroom below what they need must raise, never leak those (ASan's leak check). */
+    int raised = 0, returned = 0;
+    for (size_t headroom = 16; headroom <= 8192; headroom += 48) {
+        r = run(L, "return pg.resolve('host=/tmp/x dbname=shop user=ann password=pw sslmode=disable').password == 'pw'",
+                headroom, err, sizeof err);
+        raised += r == -1;
+        returned += r == 1;
+        run(L, "return pg.identity('postgresql://u:%zz@h/db') == nil", headroom, err, sizeof err);
+    }
+    ok(raised > 0 && returned > 0, "pg.resolve raises when memory runs out and succeeds when there is enough");
+
     char conninfo[1024];
     if (test_database(conninfo, sizeof conninfo) == NULL) {
         skip("pg catalog under memory pressure", "no PostgreSQL server binaries");
