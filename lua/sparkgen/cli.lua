@@ -218,9 +218,11 @@ function M.main(host)
   local ctx = {config = cfg, stdout = io.stdout, host = host}
   -- util.fail (an expected failure raised from deep inside) is one line and status 1;
   -- anything else raised is a bug and goes on, with its traceback, to the host.
+  -- (The traceback is taken where the error happened; the object it travels in has a
+  -- __tostring, which the host prints as it is instead of adding a second traceback.)
   local function handler(e)
     if require("sparkgen.util").is_failure(e) then return e end
-    return debug.traceback(tostring(e), 2)
+    return setmetatable({text = debug.traceback(tostring(e), 2)}, {__tostring = function(t) return t.text end})
   end
   local ok, status, msg, code = xpcall(modules[args.command].run, handler, args, ctx)
   if not ok then
