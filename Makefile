@@ -48,7 +48,7 @@ DEB_ALL   = $(DEB_BUILD) $(DEB_LUA) $(DEB_TEST)
 # nothing of its own. `make` rebuilds when any of them changes, or a file is added or
 # removed (embed-list). Types, rules, templates and prompts stay plain files.
 EMBED_SRC  = $(sort $(shell find lua/sparkgen -name '*.lua'))
-EMBED_LIBS = argparse pl.template pl.utils pl.compat
+EMBED_LIBS = argparse
 embed_name = $(subst /,.,$(patsubst lua/%.lua,%,$(patsubst %/init.lua,%.lua,$(1))))
 LUAEMBED   = build/luaembed
 

@@ -3,7 +3,7 @@
 -- CLI as an exit status; anything raised here is a bug and is reported by the host
 -- with a traceback.
 --
--- The engine's modules (and argparse, pl.template) are compiled into the binary at build
+-- The engine's modules (and argparse) are compiled into the binary at build
 -- time and served from package.preload (see the Makefile and tools/luaembed.c): no
 -- bytecode is read from a cache directory, and none of it is parsed at start-up.
 local M = {}

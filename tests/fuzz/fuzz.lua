@@ -5,7 +5,7 @@
 -- the per-case timeout, or a sanitizer reports (status 99 or its report on stderr); a
 -- clean error line with status 1 or 2 is a pass. Prints TAP.
 --
---   SPARKGEN=./sparkgen ./sparkgen run tests/fuzz/fuzz.lua      (tests/run.sh: suite fuzz)
+--   SPARKGEN=./sparkgen ./sparkgen run --trusted tests/fuzz/fuzz.lua      (tests/run.sh: suite fuzz)
 --   SPARKGEN_FUZZ_SEED=n     seed of the generated cases (printed; default fixed)
 --   SPARKGEN_FUZZ_CASES=n    how many generated cases (default 60)
 --
