@@ -914,6 +914,15 @@ class Analyzer:
                 else:
                     self.expr(a, recv)
             return recv.derive()
+        if method == "hint":
+            name = args[0] if args else kw.get("name")
+            text, literal = self.string_value(name) if name is not None else (None, False)
+            self.facts["sql"].append({"text": text if literal else None, "literal": literal,
+                                      "line": line, "col": col, "context": "hint",
+                                      "hints": [text.upper()] if literal else []})
+            for a in args[1:]:
+                self.expr(a, recv)
+            return recv.derive()
         if method == "selectExpr":
             for a in args:
                 if isinstance(a, ast.Starred):
@@ -1274,6 +1283,11 @@ class Analyzer:
         return self.facts
 
 
+def analyze(code):
+    """The facts about one body or job (a str): the analysis as a function."""
+    return Analyzer().run(code)
+
+
 def facts_of(data):
     """The facts about one input (bytes): never raises for any input."""
     try:
@@ -1282,7 +1296,7 @@ def facts_of(data):
         facts = Analyzer().facts
         facts["syntax_error"] = {"line": 1, "col": 0, "msg": "not UTF-8: %s" % e.reason}
         return facts
-    return Analyzer().run(source)
+    return analyze(source)
 
 
 def serve():

@@ -430,7 +430,7 @@ class Reader:
                     break
         stack = [{"opener": None, "from": False}]
         expect_rel = False
-        in_hint = False
+        in_hint = None  # the stack depth a /*+ hint */ started at
         lambda_vars = self.lambda_variables(toks)
         prev = None
         i, n = 0, len(toks)
@@ -438,14 +438,16 @@ class Reader:
             t = toks[i]
             frame = stack[-1]
             if t.kind == "hint":
-                in_hint = True
+                if in_hint is not None:
+                    raise SqlError("a hint inside a hint", t.offset)
+                in_hint = len(stack)
                 prev = t
                 i += 1
                 continue
             if t.op("*/"):
-                if not in_hint:
+                if in_hint is None or len(stack) != in_hint:
                     raise SqlError("*/ outside a comment", t.offset)
-                in_hint = False
+                in_hint = None
                 prev = t
                 i += 1
                 continue
@@ -466,14 +468,14 @@ class Reader:
             if t.kind == "string":
                 if t.quoted:
                     f["placeholders"].append({"offset": t.offset, "where": "string"})
-                if prev is not None and prev.kw("USING") and not in_hint:
+                if prev is not None and prev.kw("USING") and in_hint is None:
                     f["script"] = True
                 if expect_rel:
                     raise SqlError("cannot read the relation after FROM/JOIN", t.offset)
                 prev = t
                 i += 1
                 continue
-            if t.kind == "ident" and i in cte_defs and not in_hint:
+            if t.kind == "ident" and i in cte_defs and in_hint is None:
                 # a CTE's name and column list: names, not calls
                 j = cte_defs[i]
                 if j < n and toks[j].op("("):
@@ -487,9 +489,14 @@ class Reader:
                 nxt = toks[j] if j < n else None
                 single_kw = len(parts) == 1 and not special and t.upper
                 lower = [p.lower() for p in parts]
-                if in_hint:
-                    if nxt is not None and nxt.op("(") and len(parts) == 1:
-                        f["hints"].append(parts[0].upper())
+                if in_hint is not None and len(stack) == in_hint:
+                    # a hint's name; its parameters are expressions like any other
+                    f["hints"].append(".".join(parts).upper())
+                    if nxt is not None and nxt.op("("):
+                        stack.append({"opener": "hint", "from": False})
+                        prev = nxt
+                        i = j + 1
+                        continue
                     prev = toks[j - 1]
                     i = j
                     continue
@@ -533,6 +540,16 @@ class Reader:
                         prev = t
                         i = j
                         continue
+                if single_kw == "TABLE":
+                    # TABLE t is a query over t (UNION TABLE t, IN (TABLE t)); TABLE(t)
+                    # hands t to a table function: either way t is read
+                    if nxt is not None and nxt.op("("):
+                        stack.append({"opener": "table", "from": False})
+                        j += 1
+                    expect_rel = True
+                    prev = toks[j - 1]
+                    i = j
+                    continue
                 if nxt is not None and nxt.op("(") and single_kw and single_kw in SYNTAX_BEFORE_PAREN:
                     stack.append({"opener": single_kw.lower(), "from": False})
                     prev = nxt
@@ -590,7 +607,7 @@ class Reader:
                 expect_rel = True
             prev = t
             i += 1
-        if in_hint:
+        if in_hint is not None:
             raise SqlError("unterminated /*+ hint */", len(self.text))
         if expect_rel:
             raise SqlError("FROM/JOIN without a relation", len(self.text))

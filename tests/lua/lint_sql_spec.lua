@@ -116,7 +116,10 @@ describe("SQL statements, relations and rewriting", function()
     for _, s in ipairs({"SELECT * FROM parquet.`/tmp/x`", "SELECT * FROM o, text.`file:///etc/passwd`",
                         "SELECT * FROM o JOIN csv.`/etc/hosts` h ON true",
                         "SELECT * FROM (o JOIN `json`.`/x` j ON true)",
-                        "SELECT (SELECT max(value) FROM text.`/etc/passwd`) AS x FROM o"}) do
+                        "SELECT (SELECT max(value) FROM text.`/etc/passwd`) AS x FROM o",
+                        "SELECT order_id FROM o UNION TABLE text.`/etc/passwd`",
+                        "SELECT * FROM o WHERE order_id IN (TABLE json.`/x`)",
+                        "SELECT * FROM range(TABLE(csv.`/x`))"}) do
       assert.same({"forbidden-read"}, (ids(via_sql(s))), s)
     end
     assert.same({}, (ids(via_sql("WITH a AS (SELECT * FROM o), b (n) AS (SELECT 1) SELECT * FROM a, b, o"))))
@@ -152,6 +155,13 @@ describe("SQL statements, relations and rewriting", function()
   end)
   it("refuses filter text built by the code", function()
     assert.same({"sql-unreadable"}, (ids('o = read_table("orders")\ncond = "refl" + "ect(1) > 0"\nresult_df = o.filter(cond)\n')))
+  end)
+  it("reads hint parameters as expressions and knows Spark's hints", function()
+    assert.same({"forbidden-sql-function"}, (ids(via_sql("SELECT /*+ REPARTITION(3, reflect('java.lang.System', 'getenv', 'X')) */ * FROM o"))))
+    assert.same({}, (ids(via_sql("SELECT /*+ BROADCAST(o), REPARTITION(3) */ * FROM o"))))
+    assert.same({"sql-unreadable"}, (ids(via_sql("SELECT /*+ BRODCAST(o) */ * FROM o"))))
+    assert.same({}, (ids('o = read_table("orders")\nresult_df = o.hint("broadcast")\n')))
+    assert.same({"sql-unreadable"}, (ids('o = read_table("orders")\nresult_df = o.hint("nope")\n')))
   end)
   it("warns about the clock in SQL text and in Python", function()
     assert.same({"wall-clock"}, (ids(via_expr("date_sub(current_date(), 1)"))))

@@ -16,6 +16,11 @@ local SQL_ALLOWED, SQL_TVF, SQL_CLOCK = set_of(SQL.functions), set_of(SQL.table_
 -- Qualifiers that still name a built-in function: system.builtin.abs, builtin.abs.
 local BUILTIN_QUALIFIER = {["builtin"] = true, ["system.builtin"] = true}
 local SESSION_QUALIFIER = {["session"] = true, ["system.session"] = true}
+-- Spark 4.3's join and partitioning hints (SQL /*+ ... */ and DataFrame.hint).
+M.HINTS = {"BROADCAST", "BROADCASTJOIN", "MAPJOIN", "MERGE", "SHUFFLE_MERGE", "MERGEJOIN",
+           "SHUFFLE_HASH", "SHUFFLE_REPLICATE_NL", "COALESCE", "REPARTITION",
+           "REPARTITION_BY_RANGE", "REBALANCE"}
+local HINTS = set_of(M.HINTS)
 
 -- nil when the SQL function `fn` ({name, qualifier}) may be called, else message and
 -- suggestions. `tvf`: judged as a table-valued function (FROM range(10)).
@@ -63,6 +68,12 @@ function M.check(c, facts, policy)
       c:add("sql-unreadable", q.line, q.col,
         ("%s needs %s so that it can be checked"):format(q.context, what))
       goto next_sql
+    end
+    for _, h in ipairs(q.hints or {}) do
+      if not HINTS[h] then
+        c:add("sql-unreadable", q.line, q.col, ("unknown hint %s (Spark's hints: %s)"):format(h,
+          table.concat(M.HINTS, ", ")), util.closest(h, M.HINTS), h)
+      end
     end
     if q.substitution then
       c:add("sql-unreadable", q.line, q.col,
