@@ -1,0 +1,110 @@
+-- schema_select.lua — which tables a model is shown for a request: the source, the
+-- type's tables, their foreign-key neighbourhood and tables the request's words name,
+-- most relevant first, within a budget. Works on any Schema (schema.lua) through
+-- S:table, S:foreign_keys, S:_named and S:_index.
+local names = require "sparkgen.schema_names"
+
+local M = {}
+
+local key_of, find_in = names.key, names.find_in
+
+local function words_of(text)
+  local words = {}
+  for w in tostring(text or ""):lower():gmatch("[%w_]+") do
+    if #w >= 3 then
+      words[w] = true
+      -- plural and singular spellings match each other ("orders" ~ "order")
+      if w:sub(-1) == "s" then words[w:sub(1, -2)] = true else words[w .. "s"] = true end
+      if w:sub(-3) == "ies" then words[w:sub(1, -4) .. "y"] = true end
+    end
+  end
+  return words
+end
+
+-- How well a table name matches the request's words: whole name, then its parts.
+local function name_score(name, words)
+  local lname = name:lower()
+  if words[lname] then return 3 end
+  local hits = 0
+  for part in lname:gmatch("[%w]+") do
+    if #part >= 3 and words[part] then hits = hits + 1 end
+  end
+  return hits > 0 and math.min(hits, 2) or 0
+end
+
+--- The tables to describe to a model, most relevant first, at most `budget`:
+--- select{source = table|name, tables = {names...}, text = "request", budget = 40}.
+--- Order: the source; the type's tables; foreign-key neighbours of those (both
+--- directions, depth 1 then 2); tables whose names match the request's words.
+function M.select(S, opts)
+  opts = opts or {}
+  local budget = opts.budget or 40
+  local chosen, order = {}, {}
+  local function add(t, score)
+    if not t then return end
+    local k = key_of(t.schema, t.name)
+    if chosen[k] == nil then
+      chosen[k] = {t = t, score = score, seq = #order + 1}
+      order[#order + 1] = chosen[k]
+    elseif score > chosen[k].score then
+      chosen[k].score = score
+    end
+  end
+  local words = words_of(opts.text)
+  local seeds = {}
+  if opts.source then
+    local src = type(opts.source) == "table" and opts.source or S:table(opts.source)
+    if src then
+      add(src, 1000)
+      seeds[#seeds + 1] = src
+    end
+  end
+  for _, name in ipairs(opts.tables or {}) do
+    local t = S:table(name)
+    if t then
+      add(t, 900)
+      seeds[#seeds + 1] = t
+    end
+  end
+  -- Foreign-key neighbourhood, breadth first, bounded depth and bounded fetches.
+  local frontier, fetches = seeds, 0
+  for depth = 1, 2 do
+    local next_frontier = {}
+    for _, t in ipairs(frontier) do
+      if fetches >= budget * 2 then break end
+      fetches = fetches + 1
+      local rel = S:foreign_keys(t)
+      for _, dir in ipairs(rel and {rel.outgoing, rel.incoming} or {}) do
+        for _, fk in ipairs(dir) do
+          for _, ref in ipairs({{fk.ref_schema, fk.ref_table}, {fk.schema, fk.table}}) do
+            if ref[1] and ref[2] then
+              local n = find_in(S:_named(ref[2]), ref[1])
+              if n and not chosen[key_of(n.schema, n.name)] then
+                -- Neighbours the request also names rank above the others.
+                add(n, (depth == 1 and 500 or 200) + 10 * name_score(n.name, words))
+                next_frontier[#next_frontier + 1] = n
+              end
+            end
+          end
+        end
+      end
+    end
+    frontier = next_frontier
+  end
+  -- Tables whose names the request mentions.
+  if next(words) then
+    for _, e in ipairs(S:_index()) do
+      local s = name_score(e.name, words)
+      if s > 0 then add(find_in(S:_named(e.name), e.schema), 100 + 10 * s) end
+    end
+  end
+  table.sort(order, function(a, b)
+    if a.score ~= b.score then return a.score > b.score end
+    return a.seq < b.seq
+  end)
+  local out = {}
+  for i = 1, math.min(budget, #order) do out[i] = order[i].t end
+  return out
+end
+
+return M

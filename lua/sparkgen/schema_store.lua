@@ -1,0 +1,360 @@
+-- schema_store.lua — the on-disk snapshot cache and its aliases. The schema service
+-- (schema.lua) sees only this interface:
+--   store.locate(cfg, identity, schemas)   → dir, key   where a catalog's snapshot lives
+--   store.alias_path(cfg, conninfo, schemas) / read_alias(path) / write_alias(path, dir, key)
+--   store.open(dir, key)                    → handle or nil (missing, foreign or corrupt)
+--   store.write(dir, key, source, tables, epoch) → handle or nil, message
+--   handle.source, handle.captured_epoch, handle.dir
+--   handle:named(name) → the tables called `name` (every schema, normal form), or
+--                        nil, message when the file holding them is damaged
+--   handle:index()     → {{schema=, name=, kind=, rows=}, ...} for every table, or nil, message
+--   handle:side_get(kind, t) / handle:side_put(kind, t, value)  per-table extras (a
+--                        damaged one is removed and counts as absent)
+--   store.cache_root(cfg), store.count(cfg, hit), store.tally(cfg), store.reset_tally(cfg),
+--   store.check_cache_dir(dir)   upkeep for `sparkgen cache`
+--
+-- The cache is built for big catalogs: tables are spread over bucket files by a hash
+-- of their name (about 32 tables a bucket, at most 1024 buckets: 10,000 files would
+-- cost more to create than the catalog query itself), plus a names index and a tiny
+-- meta file. Looking up one table parses only its bucket; nothing else is read until
+-- asked for.
+--
+--   cache/schema/<key>/meta.json     source, captured time, bucket count (freshness)
+--                      index.json    [[schema, name, kind, rows], ...] (listing, suggestions)
+--                      t/<b>.json    {name: [tables with that name]} for bucket b
+--                      f/<h>.json    foreign keys fetched on demand, per table named N
+--                      s/<h>.json    statistics fetched on demand, per table named N
+--   cache/schema/alias/<h>           {dir=, key=}: a connection string + environment
+--                                    seen before → its identity's directory
+local sys = require "sparkgen.sys"
+local util = require "sparkgen.util"
+local log = require "sparkgen.log"
+local format = require "sparkgen.schema_format"
+local check = require "sparkgen.schema_check"
+local cjson = require "cjson.safe"
+
+local M = {}
+
+-- Bumped whenever the cache's file layout changes, so old caches are never misread.
+local CACHE_LAYOUT = 2
+
+-- FNV-1a, 64 bits: cache file names and buckets only need a stable spread, and a
+-- lookup must stay well under a millisecond (the first sha256 call costs about one
+-- initialising the crypto library). Identity is checked against meta.json anyway.
+local function fnv1a(s)
+  local h = -3750763034362895579 -- 14695981039346656037, the FNV-1a 64-bit offset basis
+  local byte = string.byte
+  for i = 1, #s do
+    h = (h ~ byte(s, i)) * 1099511628211
+  end
+  return h
+end
+M._fnv1a = fnv1a
+
+local function name_hash(name) return ("%016x"):format(fnv1a(name)) end
+
+local function bucket_of(name, nbuckets)
+  return fnv1a(name) % nbuckets
+end
+
+local function base_dir(cfg)
+  return cfg.cache and cfg.cache.dir or ((os.getenv("HOME") or "/tmp") .. "/.cache/sparkgen")
+end
+
+--- The directory every snapshot of the cache lives under.
+function M.cache_root(cfg)
+  return base_dir(cfg) .. "/schema"
+end
+
+--- Count one snapshot-cache hit or miss (the same tally file as the stores'; see
+--- sparkgen.cache.tally), and read or reset the counts.
+function M.count(cfg, hit)
+  local root = M.cache_root(cfg)
+  sys.mkdir_p(root)
+  require("sparkgen.cache").tally(root, hit and 1 or 0, hit and 0 or 1)
+end
+
+function M.tally(cfg)
+  return require("sparkgen.cache").tally(M.cache_root(cfg))
+end
+
+function M.reset_tally(cfg)
+  require("sparkgen.cache").reset_tally(M.cache_root(cfg))
+end
+
+--- The cache directory for a connection identity and schema selection, and the key
+--- its meta file must carry.
+function M.locate(cfg, identity, schemas)
+  local key = util.json_encode({identity = identity, schemas = schemas or "*", layout = CACHE_LAYOUT})
+  return base_dir(cfg) .. "/schema/" .. name_hash(key) .. name_hash(key .. "\1"), key
+end
+
+-- What libpq reads besides the connection string to decide where it connects and as
+-- whom. The password plays no part in the identity and never enters the alias.
+local IDENTITY_ENV = {"PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE",
+                      "PGSERVICEFILE", "PGSYSCONFDIR", "USER", "LOGNAME", "HOME"}
+
+--- The alias file mapping (connection string, environment, schemas) to the identity
+--- cache directory resolved by libpq on an earlier run.
+function M.alias_path(cfg, conninfo, schemas)
+  local parts = {"layout", tostring(CACHE_LAYOUT), "conninfo", util.redact(conninfo or ""),
+                 "schemas", table.concat(schemas or {"*"}, ",")}
+  for _, var in ipairs(IDENTITY_ENV) do
+    parts[#parts + 1] = var
+    parts[#parts + 1] = os.getenv(var) or ""
+  end
+  local key = table.concat(parts, "\0")
+  return base_dir(cfg) .. "/schema/alias/" .. name_hash(key) .. name_hash(key .. "\1")
+end
+
+--- The directory and key an alias names, or nil.
+function M.read_alias(path)
+  local data = util.read_file(path)
+  local doc = data and cjson.decode(data)
+  if type(doc) ~= "table" or type(doc.dir) ~= "string" or type(doc.key) ~= "string" then return nil end
+  return doc.dir, doc.key
+end
+
+function M.write_alias(path, dir, key)
+  sys.mkdir_p(util.dirname(path))
+  util.write_file(path, util.json_encode({dir = dir, key = key}))
+end
+
+-- The cache's files, read and checked (schema_check): the decoded value, or nil and
+-- what is wrong with it.
+local function read_bucket(path)
+  local data, err = util.read_file(path)
+  if not data then return nil, err end
+  local decoded = cjson.decode(data)
+  if type(decoded) ~= "table" then return nil, path .. ": not a JSON object" end
+  for tname, tables in pairs(decoded) do
+    if type(tname) ~= "string" or not check.is_list(tables) then
+      return nil, ("%s: entry %s is not a list of tables"):format(path, tostring(tname))
+    end
+    for i, t in ipairs(tables) do
+      t = format.denull(t)
+      tables[i] = t
+      local ok, cerr = check.check_table(t, ("%s: table #%d"):format(path, i))
+      if not ok then return nil, cerr end
+      if t.name ~= tname then return nil, ("%s: table %s filed under '%s'"):format(path, t.name, tname) end
+    end
+  end
+  return decoded
+end
+
+local function read_index(path)
+  local data, err = util.read_file(path)
+  if not data then return nil, err end
+  local decoded = cjson.decode(data)
+  if type(decoded) ~= "table" or not check.is_list(decoded.tables) then
+    return nil, path .. ": no list of tables"
+  end
+  local idx = {}
+  for i, e in ipairs(decoded.tables) do
+    if not check.is_list(e) or type(e[1]) ~= "string" or type(e[2]) ~= "string" or not check.KINDS[e[3]]
+       or (e[4] ~= cjson.null and math.tointeger(e[4]) == nil) then
+      return nil, ("%s: entry %d is not [schema, name, kind, rows]"):format(path, i)
+    end
+    idx[i] = {schema = e[1], name = e[2], kind = e[3], rows = e[4] ~= cjson.null and math.tointeger(e[4]) or nil}
+  end
+  return idx
+end
+
+local Store = {}
+Store.__index = Store
+
+local function handle(dir, meta)
+  return setmetatable({dir = dir, source = meta.source, captured_epoch = meta.captured_epoch,
+                       _buckets = meta.buckets, _loaded = {}, _by_name = {}}, Store)
+end
+
+--- The snapshot stored in dir for key, or nil when there is none (or it belongs to
+--- another key, or its meta file is damaged).
+function M.open(dir, key)
+  local data = util.read_file(dir .. "/meta.json")
+  local meta = data and cjson.decode(data)
+  if type(meta) ~= "table" or type(meta.captured_epoch) ~= "number" or type(meta.source) ~= "table"
+     or math.tointeger(meta.buckets) == nil or meta.buckets < 1 or meta.key ~= key then
+    return nil
+  end
+  meta.buckets = math.tointeger(meta.buckets)
+  return handle(dir, meta)
+end
+
+--- The tables named exactly `name` (every schema): reads the one bucket file holding
+--- that name, once. nil, message when that file is damaged.
+function Store:named(name)
+  local list = self._by_name[name]
+  if list then return list end
+  local b = bucket_of(name, self._buckets)
+  if not self._loaded[b] then
+    local path = ("%s/t/%d.json"):format(self.dir, b)
+    -- A bucket may be absent only when no table hashes there.
+    local decoded, bad = {}, nil
+    if sys.stat(path) then decoded, bad = read_bucket(path) end
+    if not decoded then return nil, bad end
+    self._loaded[b] = true
+    for tname, tables in pairs(decoded) do
+      if not self._by_name[tname] then
+        for i, t in ipairs(tables) do tables[i] = format.normalize_table(t) end
+        self._by_name[tname] = tables
+      end
+    end
+  end
+  list = self._by_name[name] or {}
+  self._by_name[name] = list
+  return list
+end
+
+--- Every table's summary {schema=, name=, kind=, rows=}, from the index file; nil,
+--- message when it is damaged.
+function Store:index()
+  return read_index(self.dir .. "/index.json")
+end
+
+--- Remove this snapshot (it turned out damaged).
+function Store:drop()
+  util.remove_tree(self.dir)
+end
+
+-- Per-name sidecar files (kind "f" foreign keys, "s" statistics) hold
+-- {name=, by_schema = {[schema] = value}}: tables of one name share a file.
+-- A sidecar that does not check out is removed and counts as absent (fetched again).
+local function side_read(self, kind, name)
+  local path = ("%s/%s/%s.json"):format(self.dir, kind, name_hash(name))
+  local data = util.read_file(path)
+  if not data then return nil end
+  local decoded = cjson.decode(data)
+  local ok, err = type(decoded) == "table" and type(decoded.by_schema) == "table", "not {name, by_schema}"
+  if ok and decoded.name ~= name then return nil end -- another name with the same hash
+  for schema, value in pairs(ok and decoded.by_schema or {}) do
+    value = format.denull(value)
+    decoded.by_schema[schema] = value
+    local where = ("%s: %s"):format(path, tostring(schema))
+    if kind == "f" then ok, err = check.check_relations(value, where)
+    elseif value ~= false then ok, err = check.check_stats(value, where) end
+    if not ok then break end
+  end
+  if not ok then
+    log.warn("schema.cache", {status = "damaged: dropped", file = path, error = err})
+    os.remove(path)
+    return nil
+  end
+  return decoded.by_schema
+end
+
+--- What was stored for table t ({schema=, name=}) under kind, or nil.
+function Store:side_get(kind, t)
+  local by_schema = side_read(self, kind, t.name)
+  if by_schema then return by_schema[t.schema] end
+end
+
+--- Store value for table t under kind (a failed write is logged, not fatal).
+function Store:side_put(kind, t, value)
+  if not util.dir_exists(self.dir) then return end
+  local by_schema = side_read(self, kind, t.name) or {}
+  by_schema[t.schema] = value
+  local dir = self.dir .. "/" .. kind
+  sys.mkdir_p(dir)
+  local ok, err = util.write_file(("%s/%s.json"):format(dir, name_hash(t.name)),
+                                  util.json_encode({name = t.name, by_schema = by_schema}))
+  if not ok then log.warn("schema.cache", {status = "write failed", error = err}) end
+end
+
+-- Write the cache for a fresh catalog: everything into a temporary directory, then one
+-- rename, so readers see the old snapshot or the new one, never half of one.
+local function write_cache(dir, key, source, tables, epoch)
+  local tmp = ("%s.tmp.%d.%d"):format(dir, sys.getpid(), math.random(1, 1 << 30))
+  local ok, err = sys.mkdir_p(tmp .. "/t")
+  if not ok then return nil, err end
+  local nbuckets = 1
+  while nbuckets * 32 < #tables and nbuckets < 1024 do nbuckets = nbuckets * 2 end
+  local buckets = {}
+  local index = {}
+  for i, t in ipairs(tables) do
+    local b = bucket_of(t.name, nbuckets)
+    local bucket = buckets[b]
+    if not bucket then
+      bucket = {}
+      buckets[b] = bucket
+    end
+    local g = bucket[t.name]
+    if not g then
+      g = {}
+      bucket[t.name] = g
+    end
+    g[#g + 1] = t
+    index[i] = {t.schema, t.name, t.kind, t.rows or cjson.null}
+  end
+  local encode = cjson.encode
+  for b, bucket in pairs(buckets) do
+    local f, ferr = io.open(("%s/t/%d.json"):format(tmp, b), "wb")
+    if not f then util.remove_tree(tmp) return nil, ferr end
+    f:write(encode(bucket))
+    f:close()
+  end
+  local writes = {
+    {"index.json", encode({tables = index})},
+    {"meta.json", util.json_encode({source = source, captured_epoch = epoch, buckets = nbuckets, key = key})},
+  }
+  for _, w in ipairs(writes) do
+    local f, ferr = io.open(tmp .. "/" .. w[1], "wb")
+    if not f then util.remove_tree(tmp) return nil, ferr end
+    f:write(w[2])
+    f:close()
+  end
+  local old
+  if sys.stat(dir) then
+    old = ("%s.old.%d.%d"):format(dir, sys.getpid(), math.random(1, 1 << 30))
+    sys.rename(dir, old)
+  end
+  local rok, rerr = sys.rename(tmp, dir)
+  if old then util.remove_tree(old) end
+  if not rok then util.remove_tree(tmp) return nil, rerr end
+  return {source = source, captured_epoch = epoch, buckets = nbuckets}
+end
+
+--- Check a snapshot directory of the cache: meta, index and every bucket file must
+--- read and decode to their shapes. The meta table, or nil and what is wrong.
+function M.check_cache_dir(dir)
+  local data, err = util.read_file(dir .. "/meta.json")
+  local meta = data and cjson.decode(data)
+  if type(meta) ~= "table" then return nil, err or "meta.json is not a JSON object" end
+  local checked = M.open(dir, meta.key)
+  if not checked then return nil, "meta.json lacks its fields" end
+  data, err = util.read_file(dir .. "/index.json")
+  local index = data and cjson.decode(data)
+  if type(index) ~= "table" or type(index.tables) ~= "table" then return nil, err or "index.json has no table list" end
+  for i, e in ipairs(index.tables) do
+    if type(e) ~= "table" or type(e[1]) ~= "string" or type(e[2]) ~= "string" or type(e[3]) ~= "string" then
+      return nil, ("index.json: entry %d is not [schema, name, kind, rows]"):format(i)
+    end
+  end
+  for b = 0, checked._buckets - 1 do
+    local path = ("%s/t/%d.json"):format(dir, b)
+    if sys.stat(path) then
+      data, err = util.read_file(path)
+      local bucket = data and cjson.decode(data)
+      if type(bucket) ~= "table" then return nil, err or ("t/%d.json is not a JSON object"):format(b) end
+    end
+  end
+  return {source = checked.source, captured_epoch = checked.captured_epoch, buckets = checked._buckets,
+          key = meta.key}
+end
+
+--- Store a fresh catalog (tables in normal form) under dir for key: the handle, or
+--- nil, message.
+function M.write(dir, key, source, tables, epoch)
+  sys.mkdir_p(util.dirname(dir))
+  -- The cache files are about a third of the catalog's size in garbage; letting it
+  -- wait for the next cycle costs less than marking the live catalog again now.
+  local running = collectgarbage("isrunning")
+  collectgarbage("stop")
+  local pok, meta, werr = pcall(write_cache, dir, key, source, tables, epoch)
+  if running then collectgarbage("restart") end
+  if not pok then error(meta, 0) end
+  if not meta then return nil, werr end
+  return handle(dir, meta)
+end
+
+return M
