@@ -100,25 +100,6 @@ local function add_common_options(cmd, top)
   cmd:flag("--strict", "Treat a broken user plugin (type, rule) as an error."):target(prefix .. "strict")
 end
 
---- Parse the --context values into a table of strings (or Lua values from a literal).
-function M.parse_context(values)
-  local ctx = {}
-  for _, v in ipairs(values or {}) do
-    if v:match("^%s*{") then
-      -- A Lua literal runs in the sandbox with no names: a bare word is an error
-      -- (`{time_period = ytd}` meant "ytd"), never a silent nil.
-      local t, err = require("sparkgen.sandbox").literal(v, "--context")
-      if not t then return nil, ("bad --context %s: %s"):format(v, err) end
-      for k, x in pairs(t) do ctx[k] = x end
-    else
-      local k, x = v:match("^%s*([%w_]+)%s*=(.*)$")
-      if not k then return nil, ("bad --context '%s': expected key=value"):format(v) end
-      ctx[k] = x
-    end
-  end
-  return ctx
-end
-
 --- The configuration layer made of the flags this command accepted.
 local function flags_layer(args)
   local f = {}

@@ -58,8 +58,9 @@ function M.generate(spec)
   local result, err = generator.generate(request_of(spec), M.config())
   if not result then return nil, err end
   if not result.ok and not spec.keep_invalid then
+    local request = require "sparkgen.request"
     local lines = {}
-    for _, f in ipairs(result.findings) do lines[#lines + 1] = ("line %s: %s: %s"):format(f.line or "?", f.id, f.message) end
+    for _, f in ipairs(result.findings) do lines[#lines + 1] = request.finding_line(f) end
     return nil, "generated code failed its checks: " .. table.concat(lines, "; "), result
   end
   local ok, jerr = maybe_write_job(result, spec)
@@ -91,7 +92,7 @@ end
 
 --- Write a runnable job for a result.
 function M.write_job(result, path)
-  return require("sparkgen.commands.generate").write_job(result, path, M.config())
+  return require("sparkgen.job").write(result, path, M.config())
 end
 
 --- The registered transformation types (list of type tables).

@@ -257,4 +257,18 @@ function M.render(result, opts)
   return text
 end
 
+--- Render the job for a result with the schema and type cfg resolves, and write it
+--- to path. Returns true or nil, message.
+function M.write(result, path, cfg)
+  local generator = require "sparkgen.generator"
+  local types = require "sparkgen.types"
+  local S = generator.schema(cfg)
+  local typedef = result.request.type and types.get(result.request.type) or nil
+  local text, err = M.render(result, {cfg = cfg, schema = S, typedef = typedef})
+  if not text then return nil, err end
+  local ok, werr = util.write_file(path, text)
+  if not ok then return nil, ("cannot write job %s: %s"):format(path, werr) end
+  return true
+end
+
 return M

@@ -123,7 +123,7 @@ function M.report(reqs, outcomes, args, ctx, elapsed, opts)
       row.result = r
       if args.jobs then
         local name = ("%s/%03d-%s.py"):format(args.jobs, i, (r.request.type or "request"))
-        local ok, jerr = require("sparkgen.commands.generate").write_job(r, name, ctx.config)
+        local ok, jerr = require("sparkgen.job").write(r, name, ctx.config)
         if ok then row.job = name else row.status, row.error = "failed", jerr end
       end
     else

@@ -37,29 +37,28 @@ function M.job_args(args, report)
 end
 
 function M.run(args, ctx)
-  local cli = require "sparkgen.cli"
   local spark = require "sparkgen.spark"
   local cfg = ctx.config
   if args.format and not args.output then return nil, "--format needs --output PATH", 2 end
   -- Fail before paying for generation when Spark cannot run at all.
   local submit, serr = spark.find_submit(cfg)
   if not submit then return nil, serr end
-  local generate = require "sparkgen.commands.generate"
+  local request = require "sparkgen.request"
   local generator = require "sparkgen.generator"
-  local req, rerr = generate.request_from_args(args, cli)
+  local req, rerr = request.from_args(args)
   if not req then return nil, rerr, 2 end
   local result, err = generator.generate(req, cfg)
   if not result then return nil, err end
   if result.ok == false then
-    generate.print_findings(result)
+    request.print_findings(result)
     return 1
   end
-  if generate.print_warnings then generate.print_warnings(result) end
+  request.print_warnings(result)
 
   local dir, derr = util.tempdir("sparkgen-exec")
   if not dir then return nil, derr end
   local job_path = args.job or (dir .. "/job.py")
-  local ok, jerr = generate.write_job(result, job_path, cfg)
+  local ok, jerr = require("sparkgen.job").write(result, job_path, cfg)
   if not ok then util.remove_tree(dir) return nil, jerr end
   local report_path = dir .. "/report.json"
   local status, rerr2 = spark.run(cfg, job_path, M.job_args(args, report_path), {master = args.master})

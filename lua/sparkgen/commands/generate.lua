@@ -17,58 +17,23 @@ function M.setup(cmd, cli)
   cmd:flag("--keep-invalid", "Print code even when it failed the checks (exit status stays 1).")
 end
 
---- Print findings as FILE-less lint lines on stderr.
-function M.print_findings(result, err)
-  err = err or io.stderr
-  err:write(("sparkgen: the generated code failed %d check%s after %d attempt%s:\n"):format(
-    #result.findings, #result.findings == 1 and "" or "s", result.attempts, result.attempts == 1 and "" or "s"))
-  for _, f in ipairs(result.findings) do
-    local sugg = f.suggestions and #f.suggestions > 0 and (" (did you mean: " .. table.concat(f.suggestions, ", ") .. "?)") or ""
-    err:write(("  line %s: %s: %s%s\n"):format(tostring(f.line or "?"), f.id, f.message, sugg))
-  end
-end
-
-function M.print_warnings(result, err)
-  for _, w in ipairs(result.warnings or {}) do (err or io.stderr):write("sparkgen: warning: ", w, "\n") end
-end
-
---- Shared by generate and exec: build the request from parsed arguments.
-function M.request_from_args(args, cli)
-  local context, err = cli.parse_context(args.context)
-  if not context then return nil, err end
-  return {source = args.source, type = args.type, context = context}
-end
-
-function M.write_job(result, path, cfg)
-  local job = require "sparkgen.job"
-  local generator = require "sparkgen.generator"
-  local types = require "sparkgen.types"
-  local S = generator.schema(cfg)
-  local typedef = result.request.type and types.get(result.request.type) or nil
-  local text, err = job.render(result, {cfg = cfg, schema = S, typedef = typedef})
-  if not text then return nil, err end
-  local ok, werr = util.write_file(path, text)
-  if not ok then return nil, ("cannot write job %s: %s"):format(path, werr) end
-  return true
-end
-
 function M.run(args, ctx)
-  local cli = require "sparkgen.cli"
   local generator = require "sparkgen.generator"
-  local req, rerr = M.request_from_args(args, cli)
+  local request = require "sparkgen.request"
+  local req, rerr = request.from_args(args)
   if not req then return nil, rerr, 2 end
   local result, err = generator.generate(req, ctx.config)
   if not result then return nil, err end
   local out = ctx.stdout
   if not result.ok then
-    M.print_findings(result)
+    request.print_findings(result)
     if args.json then out:write(util.json_encode(result, 2), "\n")
     elseif ctx.config.keep_invalid then out:write(result.code) end
     return 1
   end
-  M.print_warnings(result)
+  request.print_warnings(result)
   if args.job then
-    local ok, jerr = M.write_job(result, args.job, ctx.config)
+    local ok, jerr = require("sparkgen.job").write(result, args.job, ctx.config)
     if not ok then return nil, jerr end
     io.stderr:write(("sparkgen: wrote %s\n"):format(args.job))
   end

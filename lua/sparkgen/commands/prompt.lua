@@ -18,14 +18,13 @@ function M.setup(cmd, cli)
 end
 
 function M.run(args, ctx)
-  local cli = require "sparkgen.cli"
   local generator = require "sparkgen.generator"
   local llm = require "sparkgen.llm"
   local prompt = require "sparkgen.prompt"
   local cfg = ctx.config
-  local context, cerr = cli.parse_context(args.context)
-  if not context then return nil, cerr, 2 end
-  local prep, err = generator.prepare({source = args.source, type = args.type, context = context}, cfg)
+  local req, rerr = require("sparkgen.request").from_args(args)
+  if not req then return nil, rerr, 2 end
+  local prep, err = generator.prepare(req, cfg)
   if not prep then return nil, err end
   local rules = {}
   local has_checks, checks = pcall(require, "sparkgen.checks")

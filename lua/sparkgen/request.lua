@@ -1,0 +1,54 @@
+-- request.lua — a generation request as a user gives it (command line, recipe, batch
+-- line) and what a user is told about its outcome: --context parsing, building the
+-- request, and the findings and warnings of a result as lines for stderr. Shared by
+-- the generate, exec and prompt commands and the public library (init.lua).
+local M = {}
+
+--- Parse the --context values into a table of strings (or Lua values from a literal).
+function M.parse_context(values)
+  local ctx = {}
+  for _, v in ipairs(values or {}) do
+    if v:match("^%s*{") then
+      -- A Lua literal runs in the sandbox with no names: a bare word is an error
+      -- (`{time_period = ytd}` meant "ytd"), never a silent nil.
+      local t, err = require("sparkgen.sandbox").literal(v, "--context")
+      if not t then return nil, ("bad --context %s: %s"):format(v, err) end
+      for k, x in pairs(t) do ctx[k] = x end
+    else
+      local k, x = v:match("^%s*([%w_]+)%s*=(.*)$")
+      if not k then return nil, ("bad --context '%s': expected key=value"):format(v) end
+      ctx[k] = x
+    end
+  end
+  return ctx
+end
+
+--- The request for parsed arguments {source=, type=, context = {"k=v", ...}}, or
+--- nil, message (a usage error).
+function M.from_args(args)
+  local context, err = M.parse_context(args.context)
+  if not context then return nil, err end
+  return {source = args.source, type = args.type, context = context}
+end
+
+--- One finding as "line N: id: message" (with the suggestions when `suggest`).
+function M.finding_line(f, suggest)
+  local sugg = suggest and f.suggestions and #f.suggestions > 0
+    and (" (did you mean: " .. table.concat(f.suggestions, ", ") .. "?)") or ""
+  return ("line %s: %s: %s%s"):format(tostring(f.line or "?"), f.id, f.message, sugg)
+end
+
+--- Print the findings of a result that failed its checks, as FILE-less lint lines.
+function M.print_findings(result, err)
+  err = err or io.stderr
+  err:write(("sparkgen: the generated code failed %d check%s after %d attempt%s:\n"):format(
+    #result.findings, #result.findings == 1 and "" or "s", result.attempts, result.attempts == 1 and "" or "s"))
+  for _, f in ipairs(result.findings) do err:write("  ", M.finding_line(f, true), "\n") end
+end
+
+--- Print a result's warnings, one `sparkgen: warning:` line each.
+function M.print_warnings(result, err)
+  for _, w in ipairs(result.warnings or {}) do (err or io.stderr):write("sparkgen: warning: ", w, "\n") end
+end
+
+return M
