@@ -9,19 +9,20 @@ LIBDIR    = $(PREFIX)/lib/sparkgen
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -pedantic -fPIC \
-            $(shell pkg-config --cflags lua5.4 libcurl libpq nettle) \
+            $(shell pkg-config --cflags lua5.4 libcurl libpq nettle sqlite3) \
             -DSPARKGEN_DATADIR='"$(DATADIR)"' -DSPARKGEN_LIBDIR='"$(LIBDIR)"'
 LDFLAGS  += -Wl,-E
 
-# The binary holds the host and the small primitives; pg, http and digest are shared
+# The binary holds the host and the small primitives; pg, http, digest and sqlite are shared
 # objects opened on first require (see main.c), so a command pays only for the
 # libraries it uses.
 SRC       = src/main.c src/sys.c src/cache.c src/proc.c src/sandbox.c
-LAZY      = pg http digest
+LAZY      = pg http digest sqlite
 HDR       = src/sparkgen.h
 LIBS_pg     = $(shell pkg-config --libs libpq)
 LIBS_http   = $(shell pkg-config --libs libcurl)
 LIBS_digest = $(shell pkg-config --libs nettle)
+LIBS_sqlite = $(shell pkg-config --libs sqlite3)
 
 ifeq ($(SANITIZE),1)
   BUILD   = build/sanitize
@@ -37,7 +38,7 @@ MODULES   = $(LAZY:%=$(BUILD)/modules/sparkgen_%.so)
 LDLIBS   += $(shell pkg-config --libs lua5.4) -lm -ldl
 
 # The Debian packages sparkgen needs to build, test and run its jobs (`make deps`).
-DEB_BUILD = build-essential pkg-config liblua5.4-dev libcurl4-openssl-dev libpq-dev nettle-dev
+DEB_BUILD = build-essential pkg-config liblua5.4-dev libcurl4-openssl-dev libpq-dev nettle-dev libsqlite3-dev
 DEB_LUA   = lua-cjson lua-argparse lua-busted
 DEB_TEST  = postgresql python3 python3-venv openjdk-17-jre-headless util-linux bsdutils time
 DEB_ALL   = $(DEB_BUILD) $(DEB_LUA) $(DEB_TEST)

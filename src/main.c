@@ -41,7 +41,7 @@ static const luaL_Reg primitives[] = {
     {NULL, NULL},
 };
 
-/* Primitives that need libraries (libpq, libcurl, nettle) are shared objects,
+/* Primitives that need libraries (libpq, libcurl, nettle, libsqlite3) are shared objects,
  * opened on first require. Mapping those libraries and their ~30 dependencies costs
  * about 4 ms, more than the rest of a cached `sparkgen schema TABLE`; most commands
  * need one of them or none. */
@@ -51,6 +51,7 @@ static const struct {
     {"sparkgen.pg", "sparkgen_pg.so", "luaopen_sparkgen_pg"},
     {"sparkgen.http", "sparkgen_http.so", "luaopen_sparkgen_http"},
     {"sparkgen.digest", "sparkgen_digest.so", "luaopen_sparkgen_digest"},
+    {"sparkgen.sqlite", "sparkgen_sqlite.so", "luaopen_sparkgen_sqlite"},
 };
 
 static char module_dir[PATH_MAX];

@@ -1,0 +1,82 @@
+-- sparkgen.sqlite: the thin SQLite binding the history is built on.
+local sqlite = require "sparkgen.sqlite"
+local util = require "sparkgen.util"
+
+describe("sparkgen.sqlite", function()
+  local dir, db
+  before_each(function()
+    dir = assert(util.tempdir("sparkgen-sqlite-spec"))
+    db = assert(sqlite.open(dir .. "/t.db", {busy_timeout_ms = 100}))
+    assert(db:exec("CREATE TABLE t (a, b)"))
+  end)
+  after_each(function()
+    db:close()
+    util.remove_tree(dir)
+  end)
+
+  it("binds and returns integers, floats, text with NUL bytes, NULL and booleans as Lua values", function()
+    assert(db:query("INSERT INTO t VALUES (?1, ?2)", 42, 1.5))
+    assert(db:query("INSERT INTO t VALUES (?1, ?2)", "x\0y", nil))
+    assert(db:query("INSERT INTO t VALUES (?1, ?2)", true, false))
+    local rows = assert(db:query("SELECT a, b FROM t ORDER BY rowid"))
+    assert.equal(3, #rows)
+    assert.equal(42, rows[1].a)
+    assert.equal("integer", math.type(rows[1].a))
+    assert.equal(1.5, rows[1].b)
+    assert.equal("x\0y", rows[2].a)
+    assert.is_nil(rows[2].b)
+    assert.same({a = 1, b = 0}, rows[3])
+  end)
+
+  it("never splices a parameter into the SQL: quotes and semicolons stay data", function()
+    local evil = "'); DROP TABLE t; --"
+    assert(db:query("INSERT INTO t VALUES (?1, 0)", evil))
+    local rows = assert(db:query("SELECT a FROM t WHERE a = ?1", evil))
+    assert.equal(evil, rows[1].a)
+  end)
+
+  it("reports the row id and changes of the last write", function()
+    assert(db:query("INSERT INTO t VALUES (1, 2)"))
+    assert(db:query("INSERT INTO t VALUES (3, 4)"))
+    assert.equal(2, db:last_insert_rowid())
+    assert(db:query("UPDATE t SET b = 0"))
+    assert.equal(2, db:changes())
+  end)
+
+  it("returns nil and SQLite's message for bad SQL", function()
+    local rows, err = db:query("SELEC 1")
+    assert.is_nil(rows)
+    assert.matches('near "SELEC": syntax error', err, 1, true)
+  end)
+
+  it("raises for a value it cannot bind and for more values than parameters", function()
+    assert.has_error(function() db:query("SELECT ?1", {}) end, "sqlite: parameter 1: cannot bind a table")
+    assert.has_error(function() db:query("SELECT ?1", 1, 2) end, "sqlite: 2 values for 1 parameters")
+  end)
+
+  it("says the database is locked when another connection holds the write lock past the timeout", function()
+    local other = assert(sqlite.open(dir .. "/t.db", {busy_timeout_ms = 50}))
+    assert(db:exec("BEGIN IMMEDIATE"))
+    local ok, err = other:exec("BEGIN IMMEDIATE")
+    assert.is_nil(ok)
+    assert.matches("database is locked", err, 1, true)
+    assert(db:exec("COMMIT"))
+    other:close()
+  end)
+
+  it("refuses a file that is not a database, with SQLite's reason", function()
+    util.write_file(dir .. "/junk.db", ("not a database\n"):rep(100))
+    local junk = assert(sqlite.open(dir .. "/junk.db"))
+    local rows, err = junk:query("SELECT * FROM sqlite_master")
+    assert.is_nil(rows)
+    assert.matches("file is not a database", err, 1, true)
+    junk:close()
+  end)
+
+  it("raises on use after close", function()
+    local d = assert(sqlite.open(dir .. "/u.db"))
+    d:close()
+    d:close() -- closing twice is harmless
+    assert.has_error(function() d:query("SELECT 1") end, "sqlite: the database is closed")
+  end)
+end)
