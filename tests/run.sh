@@ -16,7 +16,7 @@ fi
 # Keep user configuration and caches out of the tests.
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sparkgen-test.XXXXXX")
 chmod 755 "$TEST_TMP"
-export TEST_TMP XDG_CONFIG_HOME="$TEST_TMP/config" XDG_CACHE_HOME="$TEST_TMP/cache"
+export TEST_TMP XDG_CONFIG_HOME="$TEST_TMP/config" XDG_CACHE_HOME="$TEST_TMP/cache" XDG_DATA_HOME="$TEST_TMP/data"
 unset ANTHROPIC_API_KEY ANTHROPIC_BASE_URL SPARKGEN_PATH SPARKGEN_LOG DATABASE_URL PGHOST PGDATABASE PGUSER PGPASSWORD
 trap 'tests/lib/pg.sh stop-all >/dev/null 2>&1; rm -rf "$TEST_TMP"' EXIT
 

@@ -20,6 +20,7 @@ M.COMMANDS = {
   {"prompt", "Print the request that would be sent to the model."},
   {"lint", "Check a PySpark body or job against the schema and the code policy."},
   {"eval", "Run an evaluation suite: generate, lint, run on Spark, compare with reference SQL."},
+  {"log", "Show the history of generations: list, show ID, diff ID1 ID2, stats."},
   {"cache", "Show, prune or clear the response, facts and schema caches."},
   {"doctor", "Check the tools, database and settings sparkgen needs, with fix hints."},
 }
@@ -73,6 +74,11 @@ function M.add_llm_options(cmd)
      :convert(tonumber)
 end
 
+--- --no-log: the commands that generate record each generation (history.lua).
+function M.add_history_option(cmd)
+  cmd:flag("--no-log", "Do not record the generations in the history (see 'sparkgen log').")
+end
+
 --- --json for machine-readable output.
 function M.add_output_options(cmd)
   cmd:flag("--json", "Print the result as JSON.")
@@ -114,6 +120,7 @@ local function flags_layer(args)
   if args.provider then f.provider = args.provider end
   if args.model then f.model = args.model end
   if args.no_cache then f.cache = {enabled = false} end
+  if args.no_log then f.history = {enabled = false} end
   if args.max_repairs then f.max_repairs = math.tointeger(args.max_repairs) or args.max_repairs end
   if args.concurrency then f.http = {concurrency = args.concurrency} end
   if args.strict then f.strict = true end
@@ -197,6 +204,7 @@ function M.main(host)
   local cfg, err = M.configure(args)
   if not cfg then return fail(err, 1) end
   local ctx = {config = cfg, stdout = io.stdout, host = host}
+  require("sparkgen.history").command = args.command
   -- util.fail (an expected failure raised from deep inside) is one line and status 1;
   -- anything else raised is a bug and goes on, with its traceback, to the host.
   -- (The traceback is taken where the error happened; the object it travels in has a

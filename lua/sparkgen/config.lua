@@ -52,6 +52,9 @@ M.DEFAULTS = {
   -- the sandbox every user-written piece of Lua runs in (sandbox.lua): budgets per call
   sandbox = {instructions = 1e8, memory_mb = 64},
 
+  -- the history of generations (history.lua, `sparkgen log`); --no-log turns it off
+  history = {enabled = true, file = false},  -- file default: $XDG_DATA_HOME/sparkgen/history.db
+
   -- running jobs
   spark = {submit = false, master = "local[*]", python = false,
            packages = "org.postgresql:postgresql:42.7.14", jar = false,
@@ -227,6 +230,13 @@ function M.files(opts)
   return {xdg .. "/sparkgen/config.lua", (opts and opts.project) or "./sparkgen.lua"}
 end
 
+--- sparkgen's data directory: $XDG_DATA_HOME/sparkgen (default ~/.local/share/sparkgen).
+function M.data_dir()
+  local xdg = os.getenv("XDG_DATA_HOME")
+  if not xdg or xdg == "" then xdg = (os.getenv("HOME") or "/tmp") .. "/.local/share" end
+  return xdg .. "/sparkgen"
+end
+
 --- Resolve the configuration: load{flags = {...}, files = {...}?}.
 --- Returns cfg (with cfg._sources listing the files that applied) or nil, message.
 function M.load(opts)
@@ -259,6 +269,7 @@ function M.load(opts)
     if not xdg or xdg == "" then xdg = (os.getenv("HOME") or "/tmp") .. "/.cache" end
     cfg.cache.dir = xdg .. "/sparkgen"
   end
+  if not cfg.history.file then cfg.history.file = M.data_dir() .. "/history.db" end
   cfg._sources = sources
   return cfg
 end

@@ -6,6 +6,7 @@
 -- repair round sends only the requests whose code still has findings. Nothing that fails
 -- the lint gate is returned as good: such a result has ok = false and its findings.
 local log = require "sparkgen.log"
+local sys = require "sparkgen.sys"
 local types = require "sparkgen.types"
 local util = require "sparkgen.util"
 
@@ -281,8 +282,18 @@ function M.generate_all(requests, cfg, opts)
   local n = #requests
   local outcomes = not opts.on_result and {} or nil
   local progress = {total = n, done = 0, failed = 0, cached = 0, tokens_in = 0, tokens_out = 0}
-  local function report_progress(i, outcome)
+  -- Every outcome, ok or not, goes to the history (history.lua), one transaction per
+  -- window; p (model-bound requests) gives the provider and the last request sent.
+  local recorder = require("sparkgen.history").recorder(cfg)
+  local started = sys.monotonic()
+  local function report_progress(i, outcome, p)
     if outcomes then outcomes[i] = outcome end
+    if recorder then
+      recorder:add{request = requests[i], result = outcome.result, error = outcome.error,
+                   usage = outcome.usage, model = outcome.model, provider = p and p.provider,
+                   prompt = p and p.request,
+                   duration_s = sys.monotonic() - started}
+    end
     progress.done = progress.done + 1
     if outcome.error or (outcome.result and not outcome.result.ok) then progress.failed = progress.failed + 1 end
     local r = outcome.result
@@ -312,7 +323,7 @@ function M.generate_all(requests, cfg, opts)
       add_usage(p.usage, failed and failed.usage)
       for _, id in ipairs(failed and failed.request_ids or {}) do p.request_ids[#p.request_ids + 1] = id end
       return report_progress(p.i, {error = err or "the model gave no answer", usage = p.usage,
-                                   request_ids = p.request_ids, model = llm.provider(p.cfg).model(p.cfg)})
+                                   request_ids = p.request_ids, model = llm.provider(p.cfg).model(p.cfg)}, p)
     end
     -- attempts counts generation rounds (first answer + repairs), cached or not;
     -- HTTP retries inside one round are the transport's business.
@@ -330,7 +341,7 @@ function M.generate_all(requests, cfg, opts)
       if #errors > 0 and p.round < max_repairs then
         log.info("generate.repair", {source = p.prep.request.source, round = p.round + 1, findings = #errors})
         local request, rerr = require("sparkgen.prompt").repair(p.base, {code = out.code, findings = errors})
-        if not request then return report_progress(p.i, {error = rerr}) end
+        if not request then return report_progress(p.i, {error = rerr}, p) end
         p.request = request
         -- The model repeated code it was asked to fix: the repair request is the one
         -- already sent, so its cached answer is that same code. Ask again instead.
@@ -350,7 +361,7 @@ function M.generate_all(requests, cfg, opts)
         validation_checks = merge_checks(p.type_checks, out.validation_checks, warnings, p.prep.request.context),
         provider = p.provider, model = res.model, usage = p.usage, request_ids = p.request_ids,
         cached = p.all_cached, attempts = p.attempts, warnings = warnings,
-      }, report, cfg)})
+      }, report, cfg)}, p)
     end)
   end
 
@@ -425,8 +436,10 @@ function M.generate_all(requests, cfg, opts)
       end
     end
     lint.wait()
+    if recorder then recorder:flush() end
   end
   lint.wait()
+  if recorder then recorder:flush() end
   return outcomes, progress
 end
 

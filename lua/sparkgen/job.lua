@@ -268,6 +268,7 @@ function M.write(result, path, cfg)
   if not text then return nil, err end
   local ok, werr = util.write_file(path, text)
   if not ok then return nil, ("cannot write job %s: %s"):format(path, werr) end
+  require("sparkgen.history").set_job(cfg, result, require("sparkgen.sys").realpath(path) or path)
   return true
 end
 

@@ -18,6 +18,7 @@ function M.setup(cmd, cli)
   cmd:flag("--no-progress", "Never draw the progress bar.")
   cli.add_source_options(cmd)
   cli.add_llm_options(cmd)
+  cli.add_history_option(cmd)
   cli.add_output_options(cmd)
 end
 
