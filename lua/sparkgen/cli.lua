@@ -50,6 +50,8 @@ function M.add_request_arguments(cmd)
   cmd:argument("source", "The source table (name or schema.name).")
   cmd:argument("type", "A transformation type, or a free-form request in quotes.")
   M.add_context_option(cmd)
+  cmd:option("--table", "Map a table the type names to this database's table: NAME=SCHEMA.TABLE (repeatable).")
+     :argname("<name=table>"):count("*")
 end
 
 --- Options that say where the schema comes from.

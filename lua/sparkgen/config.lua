@@ -42,6 +42,7 @@ M.DEFAULTS = {
 
   -- plugins and behaviour
   paths = {},                 -- user directories with types/, rules/, prompts/, templates/
+  tables = {},                -- type table name → this database's table: {orders = "sales.orders"}
   strict = false,             -- a broken user plugin is an error instead of a warning
   keep_invalid = false,
   lint = {},                  -- policy overrides (see lint.lua)
@@ -132,7 +133,8 @@ end
 
 -- Sections whose contents are free-form (user-defined keys allowed).
 local OPEN_SECTIONS = {lint = true, ["spark.conf"] = true, paths = true, schemas = true,
-                       models = true, prices = true}  -- models/prices: checked by llm/
+                       models = true, prices = true,  -- models/prices: checked by llm/
+                       tables = true}                 -- tables: checked by generator.prepare
 
 local function check_keys(tbl, defaults, prefix, file)
   for k, v in pairs(tbl) do

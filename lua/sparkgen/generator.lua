@@ -37,8 +37,54 @@ end
 
 M.schema = open_schema
 
---- Resolve a request: {source=, type=, text=, context=} → prepared request or nil, err.
---- Used by generate, `sparkgen prompt` and eval.
+-- The table map of a request: config `tables` (for every type) overlaid by the
+-- request's own (--table), restricted to the names this request uses — the type's
+-- tables and the source. Returns the map (name → this database's table) or nil, message.
+local function table_map(reg, typedef, source, cfg_map, req_map)
+  local function check_target(where, k, v)
+    if type(k) ~= "string" or type(v) ~= "string" or v == "" then
+      return ("%s: a table mapping is NAME = \"schema.table\" (got %s = %s)"):format(where, tostring(k), tostring(v))
+    end
+  end
+  local uses = {[source] = true}
+  for _, n in ipairs(typedef and typedef.tables or {}) do uses[n] = true end
+  local map = {}
+  if next(cfg_map or {}) then
+    -- The config's map serves every type: its names must be tables some type uses.
+    local known, seen = {}, {}
+    for _, def in ipairs(reg.list or {}) do
+      for _, n in ipairs(def.tables or {}) do
+        if not seen[n] then seen[n] = true; known[#known + 1] = n end
+      end
+    end
+    for _, k in ipairs(util.sorted_keys(cfg_map)) do
+      local bad = check_target("config tables", k, cfg_map[k])
+      if bad then return nil, bad end
+      if not seen[k] then
+        return nil, ("config tables: no type uses a table '%s'%s"):format(k, util.suggest(k, known))
+      end
+      if uses[k] then map[k] = cfg_map[k] end
+    end
+  end
+  for _, k in ipairs(util.sorted_keys(req_map or {})) do
+    local bad = check_target("--table", k, req_map[k])
+    if bad then return nil, bad end
+    if not uses[k] then
+      if not typedef then
+        return nil, ("--table %s: a free-form request maps only its source table (%s)"):format(k, source)
+      end
+      local names = util.copy(typedef.tables or {})
+      return nil, ("--table %s: type '%s' uses no table '%s'%s; its tables: %s"):format(k, typedef.name, k,
+        util.suggest(k, names), table.concat(names, ", "))
+    end
+    map[k] = req_map[k]
+  end
+  return map
+end
+
+--- Resolve a request: {source=, type=, text=, context=, tables=} → prepared request or
+--- nil, err. `tables` (and config `tables`) map the type's table names to this
+--- database's. Used by generate, `sparkgen prompt` and eval.
 function M.prepare(req, cfg)
   if type(req) ~= "table" then error("generator.prepare: request must be a table", 2) end
   if type(req.source) ~= "string" or req.source == "" then
@@ -57,9 +103,13 @@ function M.prepare(req, cfg)
   end
   if not typedef and not text then return nil, "a request needs a type or a free-form text" end
 
+  local map, merr = table_map(reg, typedef, req.source, cfg.tables, req.tables)
+  if not map then return nil, merr end
+  local function mapped(name) return map[name] or name end
+
   local S, serr = open_schema(cfg)
   if not S then return nil, serr end
-  local source, terr = S:table(req.source)
+  local source, terr = S:table(mapped(req.source))
   if not source then return nil, terr end
 
   local context, cerr
@@ -72,12 +122,15 @@ function M.prepare(req, cfg)
   end
 
   -- The tables a type names must exist, or its code cannot run.
-  local missing = {}
-  for _, name in ipairs(typedef and typedef.tables or {}) do
-    if not S:table(name) then missing[#missing + 1] = name end
+  local missing, type_tables = {}, {}
+  for i, name in ipairs(typedef and typedef.tables or {}) do
+    type_tables[i] = mapped(name)
+    if not S:table(mapped(name)) then
+      missing[#missing + 1] = map[name] and ("%s (mapped to %s)"):format(name, map[name]) or name
+    end
   end
 
-  local tables = S:select{source = source, tables = typedef and typedef.tables or {},
+  local tables = S:select{source = source, tables = type_tables,
                           text = text or (typedef and typedef.summary) or "",
                           budget = cfg.prompt_table_budget}
   local fks = {}
@@ -86,9 +139,10 @@ function M.prepare(req, cfg)
     for _, fk in ipairs(rel and rel.outgoing or {}) do fks[#fks + 1] = fk end
   end
   return {
-    request = {source = req.source, type = typedef and typedef.name or nil, text = text, context = context},
+    request = {source = req.source, type = typedef and typedef.name or nil, text = text, context = context,
+               tables = next(map) and map or nil},
     typedef = typedef, schema = S, source_table = source, tables = tables, foreign_keys = fks,
-    missing_tables = missing,
+    missing_tables = missing, table_map = map,
   }
 end
 
@@ -192,12 +246,16 @@ end
 local function from_template(prep, cfg, cb)
   local typedef = prep.typedef
   if #prep.missing_tables > 0 then
-    return cb(nil, ("type '%s' needs table%s %s, not found in the schema%s"):format(typedef.name,
+    return cb(nil, ("type '%s' needs table%s %s, not found in the schema (%s); if this database names "
+      .. "them differently, map them: --table NAME=SCHEMA.TABLE, or tables = {NAME = \"schema.table\"} "
+      .. "in sparkgen.lua"):format(typedef.name,
       #prep.missing_tables > 1 and "s" or "", table.concat(prep.missing_tables, ", "),
-      " (" .. prep.schema:describe_source() .. ")"))
+      prep.schema:describe_source()))
   end
   local names = {}
-  for _, name in ipairs(typedef.tables or {}) do names[name] = schema_mod.read_table_name(prep.schema:table(name)) end
+  for _, name in ipairs(typedef.tables or {}) do
+    names[name] = schema_mod.read_table_name(prep.schema:table(prep.table_map[name] or name))
+  end
   local env = {context = prep.request.context, params = prep.request.context,
                source = schema_mod.read_table_name(prep.source_table), tables = names}
   local code, err = template.render("templates", typedef.template, env)

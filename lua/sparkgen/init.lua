@@ -43,7 +43,7 @@ end
 
 local function request_of(spec)
   if type(spec) ~= "table" then error("sparkgen: a request must be a table {source=, type=, context=}", 3) end
-  return {source = spec.source, type = spec.type or spec.text, context = spec.context}
+  return {source = spec.source, type = spec.type or spec.text, context = spec.context, tables = spec.tables}
 end
 
 local function maybe_write_job(result, spec)

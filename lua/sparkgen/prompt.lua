@@ -331,6 +331,11 @@ function M.build(args)
   env.typedef = typedef or false -- templates test `if typedef`; an absent name is an error
   env.context = context_list(req.context, typedef)
   env.expected_checks = expected_checks(typedef)
+  -- The type's table names this database spells differently (--table / config tables).
+  env.table_map = {}
+  for _, k in ipairs(util.sorted_keys(req.tables or {})) do
+    env.table_map[#env.table_map + 1] = {name = k, table = req.tables[k]}
+  end
   local user
   user, err = render("generate.md", env)
   if not user then return nil, err end

@@ -23,12 +23,29 @@ function M.parse_context(values)
   return ctx
 end
 
---- The request for parsed arguments {source=, type=, context = {"k=v", ...}}, or
---- nil, message (a usage error).
+--- Parse --table values "NAME=TABLE" (a type's table name = this database's table)
+--- into a map, or nil, message.
+function M.parse_tables(values)
+  local map = {}
+  for _, v in ipairs(values or {}) do
+    local k, t = v:match("^%s*([^=%s]+)%s*=%s*(%S+)%s*$")
+    if not k then
+      return nil, ("bad --table '%s': expected NAME=TABLE, e.g. --table orders=sales.orders"):format(v)
+    end
+    if map[k] and map[k] ~= t then return nil, ("--table %s is given twice (%s and %s)"):format(k, map[k], t) end
+    map[k] = t
+  end
+  return map
+end
+
+--- The request for parsed arguments {source=, type=, context = {"k=v", ...},
+--- table = {"name=schema.table", ...}}, or nil, message (a usage error).
 function M.from_args(args)
   local context, err = M.parse_context(args.context)
   if not context then return nil, err end
-  return {source = args.source, type = args.type, context = context}
+  local tables, terr = M.parse_tables(args.table)
+  if not tables then return nil, terr end
+  return {source = args.source, type = args.type, context = context, tables = next(tables) and tables or nil}
 end
 
 --- One finding as "line N: id: message" (with the suggestions when `suggest`).

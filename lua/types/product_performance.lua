@@ -20,7 +20,6 @@ return {
     {rule = "positive", column = "units_sold", allow_zero = true},
     {rule = "positive", column = "revenue", allow_zero = true},
     {rule = "value_between", column = "revenue_share", min = 0, max = 1},
-    {rule = "accepted_values", column = "category", values = {"Electronics", "Appliances", "Fitness"}},
     {rule = "row_count_between", min = 1, max = "$(limit)"},
   },
   guidance = [[

@@ -17,7 +17,6 @@ return {
     {rule = "unique", columns = {"category"}},
     {rule = "positive", column = "revenue"},
     {rule = "positive", column = "order_count"},
-    {rule = "accepted_values", column = "category", values = {"Electronics", "Appliances", "Fitness"}},
   },
   guidance = [[
 Output one row per product category that sold anything in the period, sorted by

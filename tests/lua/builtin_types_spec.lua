@@ -107,6 +107,17 @@ describe("built-in types", function()
         end
       end)
 
+      it("carries no data values of the example database in its checks", function()
+        -- A check must hold on any database that has the tables: literal values of a
+        -- column (accepted_values {"Electronics", ...}) are the example shop's data.
+        for _, c in ipairs(def.checks) do
+          if c.rule == "accepted_values" then
+            assert.is_string(c.values, "accepted_values of " .. tostring(c.column) .. " lists literal values")
+            assert.matches("^%$%(", c.values)
+          end
+        end
+      end)
+
       it("takes dates from params, never from the clock", function()
         local body = assert(render(def, context))
         assert.falsy(body:find("current_date", 1, true))
