@@ -150,6 +150,10 @@ local function prompt_body(prompt)
   return util.json_encode({system = prompt.system, schema_block = prompt.schema_block, user = prompt.user})
 end
 
+-- Jobs written for results not yet flushed (a batch writes a job as soon as its
+-- result is final): result → path, recorded with the row.
+local pending_jobs = setmetatable({}, {__mode = "k"})
+
 local Recorder = {}
 Recorder.__index = Recorder
 
@@ -226,10 +230,6 @@ end
 
 --- The command recording generations (set once by the command line).
 M.command = nil
-
--- Jobs written for results not yet flushed (a batch writes a job as soon as its
--- result is final): result → path, recorded with the row.
-local pending_jobs = setmetatable({}, {__mode = "k"})
 
 --- Note the job written for a result: on its row when it is recorded already, else
 --- with the row when the recorder flushes.
