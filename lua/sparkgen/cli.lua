@@ -15,7 +15,8 @@ M.COMMANDS = {
   {"exec", "Generate a job and run it on Spark with spark-submit."},
   {"batch", "Generate many requests in parallel from a JSON-lines or Lua file."},
   {"run", "Run a recipe script that uses require \"sparkgen\"."},
-  {"types", "List transformation types, or show one."},
+  {"types", "List transformation types, show one, or write a new one (types new NAME)."},
+  {"rules", "List validation rules, or write a new one (rules new NAME)."},
   {"schema", "Show the database schema sparkgen sees (tables, one table, dump, diff)."},
   {"prompt", "Print the request that would be sent to the model."},
   {"lint", "Check a PySpark body or job against the schema and the code policy."},
@@ -23,6 +24,7 @@ M.COMMANDS = {
   {"log", "Show the history of generations: list, show ID, diff ID1 ID2, stats."},
   {"cache", "Show, prune or clear the response, facts and schema caches."},
   {"doctor", "Check the tools, database and settings sparkgen needs, with fix hints."},
+  {"init", "Start a project: a commented sparkgen.lua and a user root with one example type."},
 }
 
 -- Top-level options that take a value (so their value is not mistaken for a command).

@@ -249,6 +249,16 @@ function M.load(opts)
     local layer, err = M.load_file(path)
     if layer == nil then return nil, err end
     if layer then
+      -- A relative user root in a config file is relative to that file's directory,
+      -- so `paths = {"."}` means the project, wherever sparkgen runs from.
+      if type(layer.paths) == "table" then
+        for i, dir in ipairs(layer.paths) do
+          if type(dir) == "string" and dir:sub(1, 1) ~= "/" then
+            local base = require("sparkgen.sys").realpath(util.dirname(path)) or util.dirname(path)
+            layer.paths[i] = dir == "." and base or (base .. "/" .. dir)
+          end
+        end
+      end
       merge(cfg, layer)
       sources[#sources + 1] = path
     end

@@ -266,6 +266,10 @@ function M.write(result, path, cfg)
   local typedef = result.request.type and types.get(result.request.type) or nil
   local text, err = M.render(result, {cfg = cfg, schema = S, typedef = typedef})
   if not text then return nil, err end
+  local dir = util.dirname(path)
+  if not util.dir_exists(dir) then
+    return nil, ("cannot write job %s: directory %s does not exist (mkdir -p %s)"):format(path, dir, util.shell_quote(dir))
+  end
   local ok, werr = util.write_file(path, text)
   if not ok then return nil, ("cannot write job %s: %s"):format(path, werr) end
   require("sparkgen.history").set_job(cfg, result, require("sparkgen.sys").realpath(path) or path)

@@ -24,6 +24,15 @@ function M.builtin_root()
   return state.builtin
 end
 
+--- The user root scaffolds write into: dir when given, else the first configured one
+--- (SPARKGEN_PATH, then the config's paths), or nil, message.
+function M.user_root(dir)
+  if dir and dir ~= "" then return dir end
+  if state.user[1] then return state.user[1] end
+  return nil, "no user root to write into: run 'sparkgen init' (its sparkgen.lua makes the project " ..
+    "directory one), set paths in sparkgen.lua or SPARKGEN_PATH, or pass --dir DIR"
+end
+
 --- The directories searched for `kind`, highest priority first, each {dir=, origin=}.
 function M.dirs(kind)
   local out = {}

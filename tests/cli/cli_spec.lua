@@ -90,6 +90,15 @@ describe("sparkgen generate (offline, template types)", function()
     assert.truthy(ok)
   end)
 
+  it("names the missing directory when --job points into one", function()
+    local dir = cli.tempdir()
+    local r = gen({"--job", dir .. "/jobs/x.py"})
+    cli.rmdir(dir)
+    assert.equal(1, r.status)
+    assert.equal(("sparkgen: cannot write job %s/jobs/x.py: directory %s/jobs does not exist (mkdir -p %s/jobs)\n"):format(
+      dir, dir, dir), r.stderr)
+  end)
+
   it("never writes a database password into the job", function()
     local dir = cli.tempdir()
     local job = dir .. "/job.py"

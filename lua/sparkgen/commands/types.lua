@@ -1,15 +1,20 @@
 -- commands/types.lua — `sparkgen types` lists transformation types; `sparkgen types
--- show NAME` shows one in full (parameters, checks, tables, template, guidance).
+-- show NAME` shows one in full (parameters, checks, tables, template, guidance);
+-- `sparkgen types new NAME [--from EXISTING] [--source TABLE] [--dir ROOT]` writes a
+-- type, its template and an eval case into a user root.
 local types = require "sparkgen.types"
 local util = require "sparkgen.util"
 
 local M = {}
 
-M.summary = "List transformation types, or show one."
+M.summary = "List transformation types, show one, or write a new one (types new NAME)."
 
 function M.setup(cmd, cli)
-  cmd:argument("action", "'show' to show one type."):args("?"):choices({"show"})
-  cmd:argument("name", "The type to show."):args("?")
+  cmd:argument("action", "'show' to show one type, 'new' to write one."):args("?"):choices({"show", "new"})
+  cmd:argument("name", "The type to show or write."):args("?")
+  cmd:option("--from", "types new: copy this existing type (its checks, guidance and template)."):argname("<type>")
+  cmd:option("--source", "types new: the table the eval case starts from."):argname("<table>")
+  cmd:option("--dir", "types new: the user root to write into (default: the first configured one)."):argname("<dir>")
   cli.add_output_options(cmd)
 end
 
@@ -59,10 +64,39 @@ local function show(def, out)
   end
 end
 
+local function new_type(args, ctx, reg)
+  local scaffold = require "sparkgen.scaffold"
+  if not args.name then return nil, "usage: sparkgen types new NAME [--from EXISTING] [--source TABLE] [--dir ROOT]", 2 end
+  local ok, nerr = scaffold.check_name("type", args.name)
+  if not ok then return nil, nerr, 2 end
+  local from
+  if args.from then
+    local gerr
+    from, gerr = types.get(args.from)
+    if not from then return nil, gerr end
+  end
+  local root, rerr = require("sparkgen.paths").user_root(args.dir)
+  if not root then return nil, rerr end
+  local files, ferr = scaffold.type_files(root, args.name, {from = from, source = args.source})
+  if not files then return nil, ferr end
+  local written, werr = scaffold.write(files)
+  if not written then return nil, werr end
+  for _, path in ipairs(written) do ctx.stdout:write("wrote ", path, "\n") end
+  local shadowed = reg.by_name[args.name]
+  if shadowed then
+    io.stderr:write(("sparkgen: note: it shadows the %s type '%s'\n"):format(shadowed.origin, args.name))
+  end
+  return 0
+end
+
 function M.run(args, ctx)
   local out = ctx.stdout
   local reg, err = types.load_all{strict = ctx.config.strict}
   if not reg then return nil, err end
+  if args.action == "new" then return new_type(args, ctx, reg) end
+  for _, opt in ipairs({"from", "source", "dir"}) do
+    if args[opt] then return nil, ("--%s applies to 'sparkgen types new'"):format(opt), 2 end
+  end
   if args.action == "show" then
     if not args.name then return nil, "usage: sparkgen types show NAME", 2 end
     local def, gerr = types.get(args.name)
