@@ -257,21 +257,29 @@ M.LIST_COLUMNS = {"id", "created_at", "created_epoch", "command", "source", "typ
   "cache_creation_input_tokens", "cache_read_input_tokens", "cost_usd", "duration_s", "job"}
 local LIST_COLUMNS = table.concat(M.LIST_COLUMNS, ", ")
 
---- The newest generations first: list(cfg, {since = epoch, type = T, limit = n}) →
---- rows (empty when there is no history yet) or nil, message.
-function M.list(cfg, opts)
-  opts = opts or {}
+-- Run query(db) on the existing history: its rows, {} when there is none yet, or
+-- nil, message.
+local function read(cfg, query)
   local db, err = M.open(cfg, true)
   if not db then
     if err == "none" then return {} end
     return nil, err
   end
+  return query(db)
+end
+
+--- The newest generations first: list(cfg, {since = epoch, type = T, limit = n}) →
+--- rows (empty when there is no history yet) or nil, message.
+function M.list(cfg, opts)
+  opts = opts or {}
   local sql = {"SELECT ", LIST_COLUMNS, " FROM generations WHERE created_epoch >= ?1"}
   if opts.type then sql[#sql + 1] = " AND type = ?2" end
   sql[#sql + 1] = " ORDER BY id DESC"
   if opts.limit and opts.limit > 0 then sql[#sql + 1] = (" LIMIT %d"):format(opts.limit) end
-  if opts.type then return db:query(table.concat(sql), opts.since or 0, opts.type) end
-  return db:query(table.concat(sql), opts.since or 0)
+  return read(cfg, function(db)
+    if opts.type then return db:query(table.concat(sql), opts.since or 0, opts.type) end
+    return db:query(table.concat(sql), opts.since or 0)
+  end)
 end
 
 --- The distinct types the history has results for (for suggestions).
@@ -321,12 +329,7 @@ M.STATS_COLUMNS = {"day", "provider", "model", "generations", "ok", "input_token
 --- cost_usd=, unpriced=} (unpriced counts generations whose price is unknown).
 function M.stats(cfg, opts)
   opts = opts or {}
-  local db, err = M.open(cfg, true)
-  if not db then
-    if err == "none" then return {} end
-    return nil, err
-  end
-  return db:query([[SELECT substr(created_at, 1, 10) AS day, provider, model,
+  return read(cfg, function(db) return db:query([[SELECT substr(created_at, 1, 10) AS day, provider, model,
       count(*) AS generations, sum(ok) AS ok,
       sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
       sum(cache_creation_input_tokens) AS cache_creation_input_tokens,
@@ -334,7 +337,7 @@ function M.stats(cfg, opts)
       sum(cost_usd) AS cost_usd,
       sum(CASE WHEN cost_usd IS NULL AND provider IS NOT NULL THEN 1 ELSE 0 END) AS unpriced
     FROM generations WHERE created_epoch >= ?1
-    GROUP BY day, provider, model ORDER BY day DESC, provider, model]], opts.since or 0)
+    GROUP BY day, provider, model ORDER BY day DESC, provider, model]], opts.since or 0) end)
 end
 
 return M

@@ -132,6 +132,30 @@ function Schema:describe_source()
   return ("database %s on %s"):format(tostring(src.database or "?"), tostring(src.host or "?"))
 end
 
+--- When this schema's catalog was read (epoch seconds), or nil when unknown.
+function Schema:captured_epoch()
+  if self._store then return self._store.captured_epoch end
+  return format.captured_epoch(self.source)
+end
+
+local function age_text(seconds)
+  if seconds < 90 then return ("%d s"):format(math.max(0, math.floor(seconds))) end
+  if seconds < 90 * 60 then return ("%d min"):format(math.floor(seconds / 60 + 0.5)) end
+  if seconds < 36 * 3600 then return ("%d h"):format(math.floor(seconds / 3600 + 0.5)) end
+  return ("%d days"):format(math.floor(seconds / 86400 + 0.5))
+end
+
+--- How old the snapshot is, for people: "captured 2026-11-26T01:00:00Z, 12 min ago,
+--- from the cache" (nil when the snapshot does not say when it was captured).
+function Schema:describe_age(now)
+  local at = self:captured_epoch()
+  if not at then return nil end
+  local how = self.stale and "a stale cached snapshot" or (self.cached and "from the cache")
+    or (self.mode == "live" and "read just now") or "from the snapshot file"
+  return ("captured %s, %s ago, %s"):format(os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(at)),
+    age_text((now or sys.now()) - at), how)
+end
+
 --- Every table (loads every table's file from a cache: the listing path, not the
 --- lookup path), sorted by schema then name.
 function Schema:tables()

@@ -339,6 +339,21 @@ function M.decode(data, where)
   return tables, source
 end
 
+--- The epoch of a source's captured_at ("YYYY-MM-DDTHH:MM:SSZ", UTC), or nil.
+function M.captured_epoch(source)
+  local at = type(source) == "table" and source.captured_at
+  local y, mo, d, h, mi, sec = tostring(at or ""):match("^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)")
+  if not y then return nil end
+  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+  -- days from the civil date (proleptic Gregorian), as in checks.lua's period bounds
+  local yy = mo <= 2 and y - 1 or y
+  local era = yy // 400
+  local yoe = yy - era * 400
+  local doy = (153 * (mo > 2 and mo - 3 or mo + 9) + 2) // 5 + d - 1
+  local days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+  return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(sec)
+end
+
 --- Read and decode a snapshot file: tables, source or nil, message.
 function M.read(path)
   local data, err = util.read_file(path, util.SCHEMA_READ_LIMIT)

@@ -68,6 +68,9 @@ function M.run(args, ctx)
   if not status then return nil, rerr2 end
   report = report and util.json_decode(report) or nil
   if status == 0 then return 0 end
+  -- A name the database lacks and a cached schema: read the catalog again and say what changed.
+  local stale = report and report.error and generator.refresh_stale_schema(cfg, result, report.error)
+  if stale then io.stderr:write("sparkgen: ", stale.message, "\n") end
   -- spark-submit merges the job's stderr into stdout, so the job leaves its diagnostics
   -- in the report and they are printed here, on the real stderr.
   for _, f in ipairs(report and type(report.failures) == "table" and report.failures or {}) do

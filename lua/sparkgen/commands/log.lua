@@ -88,6 +88,21 @@ local function json_rows(rows, columns)
   return out
 end
 
+-- --json output, or the "nothing recorded" line; true when it wrote the whole answer.
+local function json_or_empty(args, ctx, rows, columns)
+  local out = ctx.stdout
+  if args.json then
+    out:write(util.json_encode(json_rows(rows, columns), 2), "\n")
+    return true
+  end
+  if #rows == 0 then
+    out:write(("no generations recorded%s (%s)\n"):format(args.since and (" since " .. args.since) or "",
+      ctx.config.history.file))
+    return true
+  end
+  return false
+end
+
 local function list(args, ctx, since)
   local limit = 20
   if args.limit then
@@ -108,16 +123,8 @@ local function list(args, ctx, since)
     end
     if not seen[args.type] then return nil, ("unknown type '%s'%s"):format(args.type, util.suggest(args.type, known)) end
   end
+  if json_or_empty(args, ctx, rows, history.LIST_COLUMNS) then return 0 end
   local out = ctx.stdout
-  if args.json then
-    out:write(util.json_encode(json_rows(rows, history.LIST_COLUMNS), 2), "\n")
-    return 0
-  end
-  if #rows == 0 then
-    out:write(("no generations recorded%s (%s)\n"):format(args.since and (" since " .. args.since) or "",
-      ctx.config.history.file))
-    return 0
-  end
   out:write(("%-5s %-19s  %-8s  %-4s  %-40s  %-28s  %13s  %s\n"):format(
     "ID", "WHEN (UTC)", "COMMAND", "OK", "REQUEST", "PROVIDER", "TOKENS IN/OUT", "COST"))
   for _, r in ipairs(rows) do
@@ -261,16 +268,8 @@ end
 local function stats(args, ctx, since)
   local rows, err = history.stats(ctx.config, {since = since})
   if not rows then return nil, err end
+  if json_or_empty(args, ctx, rows, history.STATS_COLUMNS) then return 0 end
   local out = ctx.stdout
-  if args.json then
-    out:write(util.json_encode(json_rows(rows, history.STATS_COLUMNS), 2), "\n")
-    return 0
-  end
-  if #rows == 0 then
-    out:write(("no generations recorded%s (%s)\n"):format(args.since and (" since " .. args.since) or "",
-      ctx.config.history.file))
-    return 0
-  end
   out:write(("%-10s  %-32s  %6s  %5s  %12s  %12s  %12s  %12s  %s\n"):format("DAY", "PROVIDER", "GENS", "OK",
     "TOKENS IN", "TOKENS OUT", "CACHE WRITE", "CACHE READ", "COST"))
   for _, r in ipairs(rows) do

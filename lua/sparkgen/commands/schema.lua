@@ -3,7 +3,8 @@
 --   sparkgen schema TABLE                one table with its relationships both ways
 --   sparkgen schema dump FILE            write the JSON snapshot --schema reads (- = stdout)
 --   sparkgen schema diff A [B]           what changed between two snapshots (B defaults
---                                        to the configured schema: --db or --schema)
+--                                        to the configured schema: --db reads the live
+--                                        catalog, never the cache); exit 1 on differences
 --   sparkgen schema --for "text" --table T   the tables a model would be shown
 -- --json prints the same facts as JSON.
 local util = require "sparkgen.util"
@@ -109,7 +110,9 @@ local function show_all(S, args, out)
     out:write(header(t), "\n")
     column_lines(t, out, "    ")
   end
-  out:write(("%d table%s (%s)\n"):format(#tables, #tables == 1 and "" or "s", S:describe_source()))
+  local age = S:describe_age()
+  out:write(("%d table%s (%s%s)\n"):format(#tables, #tables == 1 and "" or "s", S:describe_source(),
+    age and ("; " .. age) or ""))
   return 0
 end
 
@@ -140,6 +143,8 @@ local function show_one(S, name, args, out)
     out:write(("  partitioned reads: %s between %s and %s\n"):format(
       schema.quote_ident(st.partition_column), tostring(st.lower), tostring(st.upper)))
   end
+  local age = S:describe_age()
+  if age then out:write("  snapshot: ", age, "\n") end
   return 0
 end
 
@@ -157,6 +162,7 @@ local function dump(S, file, out)
   return 0
 end
 
+-- Exit status of diff, like diff(1): 0 the same, 1 differences.
 local function diff(a_file, b_file, ctx, args, out)
   local A, err = schema.from_file(a_file)
   if not A then return nil, err end
@@ -164,13 +170,27 @@ local function diff(a_file, b_file, ctx, args, out)
   if b_file then
     B, err = schema.from_file(b_file)
   else
-    B, err = open(ctx)
+    -- Comparing with the database means the database now, not a cached snapshot.
+    local cfg = util.copy(ctx.config)
+    cfg.refresh = true
+    B, err = schema.open(cfg)
+    if B and B.mode == "live" then
+      -- A dumped snapshot carries foreign keys; compare them with the live ones.
+      local a_fks = false
+      for _, t in ipairs(A:tables()) do if t.foreign_keys then a_fks = true break end end
+      if a_fks then
+        local ok, ferr = B:attach_foreign_keys()
+        if not ok then B:close() return nil, ferr end
+      end
+      B:close()
+    end
   end
   if not B then return nil, err end
   local d = schema.diff(A, B)
+  local status = #d.added + #d.removed + #d.changed == 0 and 0 or 1
   if args.json then
     out:write(util.json_encode(d, 2), "\n")
-    return 0
+    return status
   end
   for _, k in ipairs(d.added) do out:write("+ ", k, "\n") end
   for _, k in ipairs(d.removed) do out:write("- ", k, "\n") end
@@ -197,10 +217,8 @@ local function diff(a_file, b_file, ctx, args, out)
       for _, s in ipairs(ch.foreign_keys.removed) do out:write("    - foreign key ", s, "\n") end
     end
   end
-  if #d.added + #d.removed + #d.changed == 0 then
-    if not args.json then out:write("no differences\n") end
-  end
-  return 0
+  if status == 0 then out:write("no differences\n") end
+  return status
 end
 
 local function for_request(S, args, ctx, out)
