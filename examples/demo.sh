@@ -39,4 +39,8 @@ if tests/lib/pg.sh available 2>/dev/null; then
 else
   say "Live path skipped: no PostgreSQL server binaries (apt-get install postgresql)"
 fi
-say "Done. Next: 'make test', 'sparkgen --help', README.md"
+say "Done. The binary is $SPARKGEN"
+echo "Put sparkgen on your PATH (with its shell completions and man page):"
+echo "  make install PREFIX=~/.local     # then: export PATH=\"\$HOME/.local/bin:\$PATH\""
+echo "  sudo make install                # or system-wide, under /usr/local"
+echo "Next: 'make test', 'sparkgen --help', 'sparkgen init', README.md"

@@ -25,6 +25,8 @@ M.COMMANDS = {
   {"cache", "Show, prune or clear the response, facts and schema caches."},
   {"doctor", "Check the tools, database and settings sparkgen needs, with fix hints."},
   {"init", "Start a project: a commented sparkgen.lua and a user root with one example type."},
+  {"completion", "Print a shell completion script: bash, zsh or fish."},
+  {"man", "Print the manual page (roff), for man(1)."},
 }
 
 -- Top-level options that take a value (so their value is not mistaken for a command).
@@ -148,10 +150,12 @@ local function build_parser(host)
   add_common_options(parser, true)
   local modules = {}
   local wanted = wanted_command(host.argv)
+  -- Completions and the manual describe every command, so they need every module.
+  local all = wanted == "completion" or wanted == "man"
   for _, c in ipairs(M.COMMANDS) do
     local name, summary = c[1], c[2]
     local cmd = parser:command(name, summary)
-    if name == wanted then
+    if name == wanted or all then
       local mod = require("sparkgen.commands." .. name)
       add_common_options(cmd)
       mod.setup(cmd, M)
@@ -207,7 +211,7 @@ function M.main(host)
   end
   local cfg, err = M.configure(args)
   if not cfg then return fail(err, 1) end
-  local ctx = {config = cfg, stdout = io.stdout, host = host}
+  local ctx = {config = cfg, stdout = io.stdout, host = host, parser = parser}
   require("sparkgen.history").command = args.command
   -- util.fail (an expected failure raised from deep inside) is one line and status 1;
   -- anything else raised is a bug and goes on, with its traceback, to the host.
