@@ -150,7 +150,9 @@ local function check_keys(tbl, defaults, prefix, file)
     end
     if type(d) == "table" and not OPEN_SECTIONS[name] and next(d) ~= nil and (d[1] == nil) then
       if type(v) ~= "table" then
-        return nil, ("%s: config key '%s' must be a table"):format(file, name)
+        -- `log` is diagnostic logging; the history of generations has its own section.
+        local hint = name == "log" and v == false and " (to stop recording generations, use history = {enabled = false})" or ""
+        return nil, ("%s: config key '%s' must be a table%s"):format(file, name, hint)
       end
       local ok, err = check_keys(v, d, name .. ".", file)
       if not ok then return nil, err end

@@ -161,3 +161,15 @@ end
     db:close()
   end)
 end)
+
+describe("log = false in a config", function()
+  it("is an error that points at history = {enabled = false}", function()
+    local home = cli.tempdir()
+    cli.write(home .. "/sparkgen.lua", "return {log = false}\n")
+    local r = cli.run({"log"}, {cwd = home, env = {XDG_DATA_HOME = home .. "/data"}})
+    cli.rmdir(home)
+    assert.equal(1, r.status)
+    assert.equal("sparkgen: ./sparkgen.lua: config key 'log' must be a table "
+      .. "(to stop recording generations, use history = {enabled = false})\n", r.stderr)
+  end)
+end)
