@@ -8,9 +8,12 @@
  * string <-> TEXT (any bytes, embedded NULs kept), boolean -> 0/1. Parameters are bound,
  * never spliced into SQL text.
  *
- * @function open(path, {busy_timeout_ms=, readonly=}) -> db | nil, message
+ * @function open(path, {busy_timeout_ms=, readonly=, checkpoint_on_close=}) -> db | nil, message
  *     The file is created unless readonly. busy_timeout_ms (default 0) is how long a
  *     statement waits for another connection's lock before failing with "busy".
+ *     checkpoint_on_close = false keeps a WAL database's log when the last connection
+ *     closes (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE): closing costs no fsync, and a later
+ *     commit checkpoints once the log passes its size limit.
  * Methods:
  *   db:exec(sql) -> true | nil, message            one or more statements, no results
  *   db:query(sql, ...) -> rows | nil, message      one statement; `...` are bound to
@@ -50,7 +53,7 @@ static int fail(lua_State *L, sqlite3 *db, const char *what)
 static int l_open(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
-    int timeout_ms = 0, readonly = 0;
+    int timeout_ms = 0, readonly = 0, no_ckpt = 0;
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
         lua_getfield(L, 2, "busy_timeout_ms");
@@ -61,7 +64,9 @@ static int l_open(lua_State *L)
         }
         lua_getfield(L, 2, "readonly");
         readonly = lua_toboolean(L, -1);
-        lua_pop(L, 2);
+        lua_getfield(L, 2, "checkpoint_on_close");
+        no_ckpt = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+        lua_pop(L, 3);
     }
     Db *d = lua_newuserdatauv(L, sizeof *d, 0);
     d->db = NULL;
@@ -78,6 +83,8 @@ static int l_open(lua_State *L)
     }
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, timeout_ms);
+    if (no_ckpt)
+        sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
     d->db = db;
     return 1;
 }

@@ -108,7 +108,9 @@ function M.open(cfg, existing)
     local ok, merr = sys.mkdir_p(util.dirname(file))
     if not ok then return nil, ("history %s: %s"):format(file, tostring(merr)) end
   end
-  local db, err = sqlite.open(file, {busy_timeout_ms = BUSY_TIMEOUT_MS})
+  -- No checkpoint when this process closes the database: it would cost an fsync per
+  -- sparkgen run; commits checkpoint the log once it passes SQLite's 1000 pages.
+  local db, err = sqlite.open(file, {busy_timeout_ms = BUSY_TIMEOUT_MS, checkpoint_on_close = false})
   if not db then return nil, "history " .. err end
   local steps = {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"}
   for _, sql in ipairs(steps) do
