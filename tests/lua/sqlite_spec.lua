@@ -73,6 +73,20 @@ describe("sparkgen.sqlite", function()
     junk:close()
   end)
 
+  it("keeps a WAL database's log on close only when checkpoint_on_close is false", function()
+    for _, keep in ipairs({false, true}) do
+      local path = ("%s/wal-%s.db"):format(dir, tostring(keep))
+      local d = assert(sqlite.open(path, {checkpoint_on_close = not keep}))
+      assert(d:query("PRAGMA journal_mode = WAL"))
+      assert(d:exec("CREATE TABLE x (a); INSERT INTO x VALUES (1)"))
+      d:close()
+      assert.equal(keep, util.file_exists(path .. "-wal"), "log kept: " .. tostring(keep))
+      local again = assert(sqlite.open(path))
+      assert.equal(1, again:query("SELECT a FROM x")[1].a)
+      again:close()
+    end
+  end)
+
   it("raises on use after close", function()
     local d = assert(sqlite.open(dir .. "/u.db"))
     d:close()
