@@ -37,114 +37,9 @@ end
 
 M.schema = open_schema
 
--- How Spark (and PostgreSQL through JDBC) say a name does not exist.
-local UNRESOLVED = {"UNRESOLVED_COLUMN", "TABLE_OR_VIEW_NOT_FOUND", "FIELD_NOT_FOUND",
-                    "[Cc]annot resolve", "[Tt]able or view not found",
-                    'column "[^"]*" does not exist', 'relation "[^"]*" does not exist'}
-
---- Whether an error text says a table or column the code names does not exist.
-function M.is_unresolved(text)
-  for _, pat in ipairs(UNRESOLVED) do
-    if tostring(text or ""):find(pat) then return true end
-  end
-  return false
-end
-
-local function change_lines(d)
-  local lines = {}
-  for _, k in ipairs(d.removed) do lines[#lines + 1] = k .. " is gone" end
-  for _, ch in ipairs(d.changed) do
-    local bits = {}
-    for _, c in ipairs(ch.removed_columns) do bits[#bits + 1] = "- " .. c end
-    for _, c in ipairs(ch.added_columns) do bits[#bits + 1] = "+ " .. c end
-    for _, c in ipairs(ch.changed_columns) do bits[#bits + 1] = "~ " .. c.name end
-    lines[#lines + 1] = ("%s: %s"):format(ch.table, #bits > 0 and table.concat(bits, ", ") or "keys or kind changed")
-  end
-  return lines
-end
-
---- After generated code failed on a table or column that does not exist (err_text from
---- Spark, a plan check, the database): when the schema came from the cached snapshot,
---- read the catalog again — once per process — and say what changed in the tables the
---- result reads. The fresh snapshot replaces the cached one, so the next generation
---- uses it. Returns nil when this does not apply (another error, a snapshot file, a
---- schema read just now), else {message=, changed = bool, diff=}.
-function M.refresh_stale_schema(cfg, result, err_text)
-  if not M.is_unresolved(err_text) then return nil end
-  local S = open_schema(cfg)
-  if not S or not S.cached or S.refreshed_after_failure then return nil end
-  local age = S:describe_age() or "cached"
-  -- The old tables first: the cache is read lazily, and the refresh rewrites it.
-  local before = {}
-  for _, name in ipairs(result and result.tables_used or {}) do before[#before + 1] = S:table(name) end
-  local fresh_cfg = util.copy(cfg)
-  fresh_cfg.refresh = true
-  local F, ferr = schema_mod.open(fresh_cfg)
-  if not F then
-    return {changed = false, message = ("the code names a table or column the database lacks and the schema was a "
-      .. "cached snapshot (%s), but reading the catalog again failed: %s"):format(age, tostring(ferr))}
-  end
-  F.refreshed_after_failure = true
-  -- Later generations in this process (and every later process: the cache was
-  -- rewritten) see the fresh catalog.
-  for k, v in pairs(schema_cache) do if v == S then schema_cache[k] = F end end
-  local after = {}
-  for _, name in ipairs(result and result.tables_used or {}) do after[#after + 1] = F:table(name) end
-  local d = schema_mod.diff(schema_mod.from_tables(before), schema_mod.from_tables(after))
-  local lines = change_lines(d)
-  if #lines == 0 then
-    return {changed = false, diff = d, message = ("the code names a table or column the database lacks; the "
-      .. "schema was a cached snapshot (%s), so sparkgen read the catalog again: the tables it reads have not "
-      .. "changed, so the generated code itself is wrong"):format(age)}
-  end
-  return {changed = true, diff = d, message = ("the code names a table or column the database lacks; the schema "
-    .. "was a cached snapshot (%s), so sparkgen read the catalog again, and it changed: %s. Generate again to use "
-    .. "the fresh snapshot"):format(age, table.concat(lines, "; "))}
-end
-
--- The table map of a request: config `tables` (for every type) overlaid by the
--- request's own (--table), restricted to the names this request uses — the type's
--- tables and the source. Returns the map (name → this database's table) or nil, message.
-local function table_map(reg, typedef, source, cfg_map, req_map)
-  local function check_target(where, k, v)
-    if type(k) ~= "string" or type(v) ~= "string" or v == "" then
-      return ("%s: a table mapping is NAME = \"schema.table\" (got %s = %s)"):format(where, tostring(k), tostring(v))
-    end
-  end
-  local uses = {[source] = true}
-  for _, n in ipairs(typedef and typedef.tables or {}) do uses[n] = true end
-  local map = {}
-  if next(cfg_map or {}) then
-    -- The config's map serves every type: its names must be tables some type uses.
-    local known, seen = {}, {}
-    for _, def in ipairs(reg.list or {}) do
-      for _, n in ipairs(def.tables or {}) do
-        if not seen[n] then seen[n] = true; known[#known + 1] = n end
-      end
-    end
-    for _, k in ipairs(util.sorted_keys(cfg_map)) do
-      local bad = check_target("config tables", k, cfg_map[k])
-      if bad then return nil, bad end
-      if not seen[k] then
-        return nil, ("config tables: no type uses a table '%s'%s"):format(k, util.suggest(k, known))
-      end
-      if uses[k] then map[k] = cfg_map[k] end
-    end
-  end
-  for _, k in ipairs(util.sorted_keys(req_map or {})) do
-    local bad = check_target("--table", k, req_map[k])
-    if bad then return nil, bad end
-    if not uses[k] then
-      if not typedef then
-        return nil, ("--table %s: a free-form request maps only its source table (%s)"):format(k, source)
-      end
-      local names = util.copy(typedef.tables or {})
-      return nil, ("--table %s: type '%s' uses no table '%s'%s; its tables: %s"):format(k, typedef.name, k,
-        util.suggest(k, names), table.concat(names, ", "))
-    end
-    map[k] = req_map[k]
-  end
-  return map
+--- Replace the process's schema `old` by `new` (schema_refresh.lua, after a refresh).
+function M.replace_schema(old, new)
+  for k, v in pairs(schema_cache) do if v == old then schema_cache[k] = new end end
 end
 
 --- Resolve a request: {source=, type=, text=, context=, tables=} → prepared request or
@@ -168,7 +63,7 @@ function M.prepare(req, cfg)
   end
   if not typedef and not text then return nil, "a request needs a type or a free-form text" end
 
-  local map, merr = table_map(reg, typedef, req.source, cfg.tables, req.tables)
+  local map, merr = require("sparkgen.request").table_map(reg, typedef, req.source, cfg.tables, req.tables)
   if not map then return nil, merr end
   local function mapped(name) return map[name] or name end
 

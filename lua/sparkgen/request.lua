@@ -2,6 +2,8 @@
 -- line) and what a user is told about its outcome: --context parsing, building the
 -- request, and the findings and warnings of a result as lines for stderr. Shared by
 -- the generate, exec and prompt commands and the public library (init.lua).
+local util = require "sparkgen.util"
+
 local M = {}
 
 --- Parse the --context values into a table of strings (or Lua values from a literal).
@@ -46,6 +48,52 @@ function M.from_args(args)
   local tables, terr = M.parse_tables(args.table)
   if not tables then return nil, terr end
   return {source = args.source, type = args.type, context = context, tables = next(tables) and tables or nil}
+end
+
+--- The table map of a request: config `tables` (for every type; reg = the type
+--- registry) overlaid by the request's own (--table), restricted to the names this
+--- request uses — the type's tables and the source. Returns the map (name → this
+--- database's table) or nil, message naming an unknown name and the closest one.
+function M.table_map(reg, typedef, source, cfg_map, req_map)
+  local function check_target(where, k, v)
+    if type(k) ~= "string" or type(v) ~= "string" or v == "" then
+      return ("%s: a table mapping is NAME = \"schema.table\" (got %s = %s)"):format(where, tostring(k), tostring(v))
+    end
+  end
+  local uses = {[source] = true}
+  for _, n in ipairs(typedef and typedef.tables or {}) do uses[n] = true end
+  local map = {}
+  if next(cfg_map or {}) then
+    -- The config's map serves every type: its names must be tables some type uses.
+    local known, seen = {}, {}
+    for _, def in ipairs(reg.list or {}) do
+      for _, n in ipairs(def.tables or {}) do
+        if not seen[n] then seen[n] = true; known[#known + 1] = n end
+      end
+    end
+    for _, k in ipairs(util.sorted_keys(cfg_map)) do
+      local bad = check_target("config tables", k, cfg_map[k])
+      if bad then return nil, bad end
+      if not seen[k] then
+        return nil, ("config tables: no type uses a table '%s'%s"):format(k, util.suggest(k, known))
+      end
+      if uses[k] then map[k] = cfg_map[k] end
+    end
+  end
+  for _, k in ipairs(util.sorted_keys(req_map or {})) do
+    local bad = check_target("--table", k, req_map[k])
+    if bad then return nil, bad end
+    if not uses[k] then
+      if not typedef then
+        return nil, ("--table %s: a free-form request maps only its source table (%s)"):format(k, source)
+      end
+      local names = util.copy(typedef.tables or {})
+      return nil, ("--table %s: type '%s' uses no table '%s'%s; its tables: %s"):format(k, typedef.name, k,
+        util.suggest(k, names), table.concat(names, ", "))
+    end
+    map[k] = req_map[k]
+  end
+  return map
 end
 
 --- One finding as "line N: id: message" (with the suggestions when `suggest`).

@@ -43,6 +43,7 @@ describe("fresh schema (live)", function()
   it("refreshes a cached snapshot once after a job failed on a renamed column, saying what changed", function()
     local config = require "sparkgen.config"
     local generator = require "sparkgen.generator"
+    local refresh = require "sparkgen.schema_refresh"
     local cfg = assert(config.load{files = {}, flags = {db = DB}})
     -- the last test's diff rewrote the cache with `channel`; now rename it
     psql("ALTER TABLE orders RENAME COLUMN channel TO sales_channel")
@@ -51,15 +52,15 @@ describe("fresh schema (live)", function()
     local spark_error = "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column, variable, or function parameter " ..
       "with name `channel` cannot be resolved. Did you mean one of the following? [`order_id`]"
     local result = {tables_used = {"orders"}}
-    assert.is_nil(generator.refresh_stale_schema(cfg, result, "Py4JJavaError: out of memory"))
-    local r = assert(generator.refresh_stale_schema(cfg, result, spark_error))
+    assert.is_nil(refresh.after_failure(cfg, result, "Py4JJavaError: out of memory"))
+    local r = assert(refresh.after_failure(cfg, result, spark_error))
     assert.is_true(r.changed, r.message)
     assert.matches("the schema was a cached snapshot (captured ", r.message, 1, true)
     assert.matches("public.orders: - channel, + sales_channel", r.message, 1, true)
     -- the fresh catalog is what this process and the next see, and it happens once
     local t = assert(generator.schema(cfg):table("orders"))
     assert.equal("sales_channel", t.columns[#t.columns].name)
-    assert.is_nil(generator.refresh_stale_schema(cfg, result, spark_error))
+    assert.is_nil(refresh.after_failure(cfg, result, spark_error))
     assert.matches("sales_channel", cli.run({"schema", "--db", DB, "orders"}).stdout, 1, true)
   end)
 end)

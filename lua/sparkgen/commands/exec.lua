@@ -69,7 +69,7 @@ function M.run(args, ctx)
   report = report and util.json_decode(report) or nil
   if status == 0 then return 0 end
   -- A name the database lacks and a cached schema: read the catalog again and say what changed.
-  local stale = report and report.error and generator.refresh_stale_schema(cfg, result, report.error)
+  local stale = report and report.error and require("sparkgen.schema_refresh").after_failure(cfg, result, report.error)
   if stale then io.stderr:write("sparkgen: ", stale.message, "\n") end
   -- spark-submit merges the job's stderr into stdout, so the job leaves its diagnostics
   -- in the report and they are printed here, on the real stderr.
