@@ -18,11 +18,7 @@ local COLUMN_FIELDS = {"name", "position", "type", "nullable", "default", "gener
 local FK_FIELDS = {"name", "schema", "table", "columns", "ref_schema", "ref_table", "ref_columns"}
 local STATS_FIELDS = {"rows", "partition_column", "lower", "upper"}
 
-local function set_of(list)
-  local s = {}
-  for _, k in ipairs(list) do s[k] = true end
-  return s
-end
+local set_of = util.set_of
 local TABLE_SET, COLUMN_SET, FK_SET, STATS_SET =
   set_of(TABLE_FIELDS), set_of(COLUMN_FIELDS), set_of(FK_FIELDS), set_of(STATS_FIELDS)
 
