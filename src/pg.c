@@ -675,14 +675,7 @@ static int pq_box_gc(lua_State *L)
 
 static pq_box *new_pq_box(lua_State *L)
 {
-    pq_box *b = lua_newuserdatauv(L, sizeof *b, 0);
-    memset(b, 0, sizeof *b);
-    if (luaL_newmetatable(L, "sparkgen.pg.box")) {
-        lua_pushcfunction(L, pq_box_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
-    return b;
+    return sparkgen_box(L, sizeof(pq_box), "sparkgen.pg.box", pq_box_gc);
 }
 
 /* Parse the user's string (may be NULL) into box->opts[0]; on failure it is NULL and

@@ -44,4 +44,9 @@ typedef struct {
 
 extern const sparkgen_module sparkgen_modules[];
 
+/* A zeroed userdata of `size` bytes whose __gc is `release` (metatable `name`), pushed:
+ * how a primitive holds C resources (descriptors, libpq memory) while it builds Lua
+ * values, so an out-of-memory error unwinding past it leaks nothing. In sys.c. */
+void *sparkgen_box(lua_State *L, size_t size, const char *name, lua_CFunction release);
+
 #endif

@@ -216,16 +216,22 @@ static int box_gc(lua_State *L)
     return 0;
 }
 
-static res_box *new_box(lua_State *L)
+void *sparkgen_box(lua_State *L, size_t size, const char *name, lua_CFunction release)
 {
-    res_box *b = lua_newuserdatauv(L, sizeof *b, 0);
-    memset(b, 0, sizeof *b);
-    b->fd = -1;
-    if (luaL_newmetatable(L, "sparkgen.sys.box")) {
-        lua_pushcfunction(L, box_gc);
+    void *b = lua_newuserdatauv(L, size, 0);
+    memset(b, 0, size);
+    if (luaL_newmetatable(L, name)) {
+        lua_pushcfunction(L, release);
         lua_setfield(L, -2, "__gc");
     }
     lua_setmetatable(L, -2);
+    return b;
+}
+
+static res_box *new_box(lua_State *L)
+{
+    res_box *b = sparkgen_box(L, sizeof *b, "sparkgen.sys.box", box_gc);
+    b->fd = -1;
     return b;
 }
 
