@@ -176,11 +176,15 @@ local function facts_key(script, code)
   local sha256 = require("sparkgen.digest").sha256
   local h = script_hashes[script]
   if not h then
-    -- the analyser and the SQL reader it loads (py/sqlread.py) make the facts
-    local source = util.read_file(script)
-    local reader = util.read_file((script:gsub("[^/]*$", "sqlread.py")))
-    if not source or not reader then return nil end
-    h = sha256(sha256(source) .. sha256(reader))
+    -- the analyser and the modules it loads from its directory make the facts
+    local parts = {}
+    for _, file in ipairs({script, (script:gsub("[^/]*$", "sqlread.py")),
+                           (script:gsub("[^/]*$", "policyfacts.py"))}) do
+      local source = util.read_file(file)
+      if not source then return nil end
+      parts[#parts + 1] = sha256(source)
+    end
+    h = sha256(table.concat(parts))
     script_hashes[script] = h
   end
   return sha256("sparkgen.facts/1\0" .. h .. "\0" .. code)

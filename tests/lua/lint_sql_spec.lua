@@ -147,6 +147,14 @@ describe("SQL statements, relations and rewriting", function()
     assert.same({"sql-unreadable"}, (ids(base .. 'x = "reflect(1)"\nresult_df = spark.sql(f"SELECT {x.strip()} AS y FROM o")\n')))
     assert.same({}, (ids(base .. 'start, end = period_bounds(params["time_period"], params["as_of"])\n'
       .. 'result_df = spark.sql(f"SELECT * FROM o WHERE order_date >= \'{start}\' AND order_date < \'{end}\'")\n')))
+    assert.same({}, (ids(base .. 'day = params["as_of"].strftime("%Y-%m-%d")\n'
+      .. 'result_df = spark.sql(f"SELECT * FROM o WHERE order_date < \'{day}\'")\n')))
+    -- a value that carries text the code wrote is not a plain value
+    for _, v in ipairs({'params.get("region", "${env:PGPASSWORD}")', 'params["as_of"].strftime("\'${env:X}")',
+                        'max("${env:X}", "a")', 'str(params) + "x"'}) do
+      assert.same({"sql-unreadable"}, (ids(base .. "v = " .. v .. "\n"
+        .. 'result_df = spark.sql(f"SELECT \'{v}\' AS x FROM o")\n')), v)
+    end
     assert.same({}, (ids(base .. 'result_df = spark.sql("SELECT * FROM o WHERE order_id > :n", args={"n": 3})\n')))
   end)
   it("refuses SQL-taking methods used other than by a direct call", function()
