@@ -9,10 +9,8 @@
 -- A check parameter written as "$(name)" takes the request's context value `name` when
 -- the check is resolved (e.g. `max = "$(limit)"`, `period = "$(time_period)"`), so a
 -- type's checks follow the request while the resolved entry holds plain values.
-local log = require "sparkgen.log"
+local registry = require "sparkgen.registry"
 local sandbox = require "sparkgen.sandbox"
-local paths = require "sparkgen.paths"
-local types = require "sparkgen.types"
 local util = require "sparkgen.util"
 
 local M = {}
@@ -147,57 +145,46 @@ py_lent.PERIODS = sandbox.frozen(M.PERIODS, "py.PERIODS")
 py_lent = sandbox.frozen(py_lent, "py")
 
 ---------------------------------------------------------------------------------------
--- Parameter values.
-
--- One implementation for type and rule parameters (types.lua), so a value means the
--- same on the command line, in a type file and in a check.
-local check_value = types.check_value
-
----------------------------------------------------------------------------------------
--- Loading rule files.
+-- Loading rule files: the plugin registry (registry.lua) finds, sandboxes and checks
+-- them; a rule adds its two functions.
 
 local RULE_FIELD_LIST = {"name", "summary", "params", "describe", "pyspark"}
 local RULE_PARAM_TYPES = {"string", "list", "integer", "number", "boolean", "enum", "date"}
 
---- Check a rule table; true or nil, "file:line: field 'x': expected ..., got ...".
-function M.validate(def, path, text)
-  local bad = types.field_error(path, text)
-  local ok, err = types.check_plugin_header(def, path, bad, RULE_FIELD_LIST)
-  if not ok then return nil, err end
-  if type(def.describe) ~= "function" then return bad("describe", "a function(params, py) returning a sentence", type(def.describe)) end
-  if type(def.pyspark) ~= "function" then return bad("pyspark", "a function(params, py) returning a Python expression", type(def.pyspark)) end
-  return types.check_params(def.params, bad, RULE_PARAM_TYPES, ENTRY_KEYS)
-end
-
-local registry -- {by_name = {}, list = {}, broken = {}} for this process
-
---- Load every rule (user roots first). opts.strict: a broken rule file is an error;
---- opts.reload: read the files again. Returns the registry or nil, message.
-function M.load_all(opts)
-  opts = opts or {}
-  if registry and not opts.reload then return registry end
-  local reg = {by_name = {}, list = {}, broken = {}}
-  for _, entry in ipairs(paths.list("rules", ".lua")) do
-    local def, text = types.load_plugin_file(entry.path)
-    local ok, err = def ~= nil, text
-    if ok then ok, err = M.validate(def, entry.path, text) end
-    if ok then
-      def.params = def.params or {}
-      reg.by_name[def.name] = {def = def, path = entry.path, origin = entry.origin, shadows = entry.shadows}
-      reg.list[#reg.list + 1] = reg.by_name[def.name]
-    else
-      if opts.strict then return nil, "broken rule file: " .. err end
-      reg.broken[#reg.broken + 1] = {path = entry.path, error = err}
-      log.warn("checks.load", {status = "skipped", error = err, file = entry.path})
+local kind = registry.new{
+  kind = "rules", noun = "rule", fields = RULE_FIELD_LIST,
+  required = {"name", "summary", "describe", "pyspark"},
+  hints = {name = "the file name", summary = "one line",
+           describe = "a function(params, py) returning a sentence",
+           pyspark = "a function(params, py) returning a Python expression"},
+  validate = function(def, bad)
+    if type(def.describe) ~= "function" then
+      return bad("describe", "expected a function(params, py) returning a sentence, got " .. type(def.describe))
     end
-  end
-  registry = reg
-  return reg
+    if type(def.pyspark) ~= "function" then
+      return bad("pyspark", "expected a function(params, py) returning a Python expression, got " .. type(def.pyspark))
+    end
+    return registry.check_params(def.params, bad, RULE_PARAM_TYPES, ENTRY_KEYS)
+  end,
+  finish = function(def, entry)
+    def.params = def.params or {}
+    return {def = def, path = entry.path, origin = entry.origin, shadows = entry.shadows}
+  end,
+  unknown = function(name, names)
+    return ("unknown rule '%s'%s; known rules: %s"):format(name, util.suggest(name, names), table.concat(names, ", "))
+  end,
+}
+
+--- Load every rule (user roots first): {by_name = {}, list = {}, broken = {}} or nil,
+--- message. opts.strict (or the configured strict mode): a broken rule file is an
+--- error; opts.reload: read the files again.
+function M.load_all(opts)
+  return kind:load_all(opts)
 end
 
 --- Forget loaded rules (after paths.setup changes the search path).
 function M.reset()
-  registry = nil
+  kind:reset()
 end
 
 --- Every rule: {{name=, summary=, params=, origin=, path=}, ...} sorted by name.
@@ -212,20 +199,12 @@ end
 
 --- The rule named `name`: registry entry {def=, path=, origin=} or nil, message.
 function M.get(name, opts)
-  local reg, err = M.load_all(opts)
-  if not reg then return nil, err end
-  if type(name) ~= "string" then return nil, "a check needs a rule name (rule = \"...\")" end
-  local r = reg.by_name[name]
-  if r then return r end
-  for _, b in ipairs(reg.broken) do
-    if util.basename(b.path) == name .. ".lua" then
-      return nil, ("rule '%s' is broken: %s"):format(name, b.error)
-    end
+  if type(name) ~= "string" then
+    local reg, err = M.load_all(opts)
+    if not reg then return nil, err end
+    return nil, "a check needs a rule name (rule = \"...\")"
   end
-  local names = {}
-  for _, x in ipairs(reg.list) do names[#names + 1] = x.def.name end
-  return nil, ("unknown rule '%s'%s; known rules: %s"):format(name, util.suggest(name, names),
-    table.concat(names, ", "))
+  return kind:get(name, opts)
 end
 
 ---------------------------------------------------------------------------------------
@@ -240,40 +219,19 @@ end
 -- `context` nil means "not known yet": then a spec that refers to it returns false.
 local function check_params(r, spec, context)
   local def = r.def
-  local names = util.sorted_keys(def.params)
-  local p = {}
-  for k, v in pairs(spec) do
-    if not ENTRY_KEYS[k] then
-      local pspec = def.params[k]
-      if not pspec then
-        local allowed = #names > 0 and ("; allowed: " .. table.concat(names, ", ")) or "; it takes no parameters"
-        return nil, ("rule '%s' has no parameter '%s'%s%s"):format(def.name, tostring(k),
-          util.suggest(tostring(k), names), allowed)
-      end
+  return registry.resolve_params(("rule '%s'"):format(def.name), def.params, spec, {
+    skip = ENTRY_KEYS,
+    label = function(k) return ("rule '%s': parameter '%s'"):format(def.name, k) end,
+    substitute = function(k, v)
       local ref = context_ref(v)
-      if ref then
-        if context == nil then return false end
-        if context[ref] == nil then
-          return nil, ("rule '%s': parameter '%s' refers to '%s', which the request's context does not have"):format(def.name, k, ref)
-        end
-        v = context[ref]
+      if not ref then return v end
+      if context == nil then return registry.LATER end
+      if context[ref] == nil then
+        return nil, ("rule '%s': parameter '%s' refers to '%s', which the request's context does not have"):format(def.name, k, ref)
       end
-      local value, err = check_value(pspec, v, ("rule '%s': parameter '%s'"):format(def.name, k))
-      if value == nil then return nil, err end
-      p[k] = value
-    end
-  end
-  for _, k in ipairs(names) do
-    local pspec = def.params[k]
-    if p[k] == nil then
-      if pspec.default ~= nil then
-        p[k] = check_value(pspec, pspec.default, k)
-      elseif pspec.required then
-        return nil, ("rule '%s' needs parameter '%s' (%s)"):format(def.name, k, pspec.doc or pspec.type)
-      end
-    end
-  end
-  return p
+      return context[ref]
+    end,
+  })
 end
 
 -- Call a rule's function; a broken user function is an expected failure with its file.

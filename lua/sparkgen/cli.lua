@@ -186,6 +186,7 @@ function M.configure(args)
   local ok, lerr = log.configure{level = cfg.log.level, format = cfg.log.format}
   if not ok then return nil, lerr end
   require("sparkgen.sandbox").configure(cfg.sandbox)
+  require("sparkgen.registry").configure{strict = cfg.strict}
   paths.setup{user = cfg.paths}
   return cfg
 end
@@ -222,6 +223,8 @@ function M.main(host)
     return setmetatable({text = debug.traceback(tostring(e), 2)}, {__tostring = function(t) return t.text end})
   end
   local ok, status, msg, code = xpcall(modules[args.command].run, handler, args, ctx)
+  -- each broken plugin the command met and did not already name in its error: once
+  if package.loaded["sparkgen.registry"] then package.loaded["sparkgen.registry"].report() end
   if not ok then
     if require("sparkgen.util").is_failure(status) then return fail(status.message, 1) end
     error(status, 0)

@@ -224,7 +224,7 @@ local function from_template(prep, cfg, cb)
   if typedef.description then
     local derr
     description, derr = template.render_string(typedef.description, prep.request.context,
-      "@" .. typedef.path .. ":description")
+      "@" .. typedef.path, types.description_line(typedef))
     if not description then return cb(nil, ("type '%s': description: %s"):format(typedef.name, derr)) end
   end
   local vchecks, cerr = resolve_type_checks(typedef, prep.request.context)

@@ -33,6 +33,7 @@ function M.configure(cfg)
   end
   require("sparkgen.paths").setup{user = state.config.paths}
   require("sparkgen.sandbox").configure(state.config.sandbox)
+  require("sparkgen.registry").configure{strict = state.config.strict}
   return true
 end
 
@@ -41,8 +42,26 @@ function M.config()
   return state.config
 end
 
+-- The keys of a request table; anything else is a typo to report, never to ignore.
+local REQUEST_KEYS = {"context", "job", "keep_invalid", "source", "tables", "text", "type"}
+local BATCH_KEYS = {"concurrency", "on_progress"}
+
+local function unknown_key(t, known, skip_list)
+  local set = {}
+  for _, k in ipairs(known) do set[k] = true end
+  for _, k in ipairs(require("sparkgen.util").sorted_keys(t)) do
+    if not set[k] and not (skip_list and math.type(k) == "integer") then
+      return ("unknown key '%s'%s (known: %s)"):format(tostring(k),
+        require("sparkgen.util").suggest(tostring(k), known), table.concat(known, ", "))
+    end
+  end
+end
+
+-- A request table → the generator's request, or nil, message.
 local function request_of(spec)
-  if type(spec) ~= "table" then error("sparkgen: a request must be a table {source=, type=, context=}", 3) end
+  if type(spec) ~= "table" then return nil, "a request must be a table {source=, type=, context=}" end
+  local bad = unknown_key(spec, REQUEST_KEYS)
+  if bad then return nil, bad end
   return {source = spec.source, type = spec.type or spec.text, context = spec.context, tables = spec.tables}
 end
 
@@ -55,7 +74,9 @@ end
 --- checks is an error here (message lists the findings) unless spec.keep_invalid.
 function M.generate(spec)
   local generator = require "sparkgen.generator"
-  local result, err = generator.generate(request_of(spec), M.config())
+  local req, rerr = request_of(spec)
+  if not req then return nil, "sg.generate: " .. rerr end
+  local result, err = generator.generate(req, M.config())
   if not result then return nil, err end
   if not result.ok and not spec.keep_invalid then
     local request = require "sparkgen.request"
@@ -72,8 +93,15 @@ end
 --- are results, or {error = message} for requests that failed, plus a summary.
 function M.generate_all(specs)
   local generator = require "sparkgen.generator"
+  if type(specs) ~= "table" then return nil, "sg.generate_all: expected a list of requests" end
+  local bad = unknown_key(specs, BATCH_KEYS, true)
+  if bad then return nil, "sg.generate_all: " .. bad end
   local reqs = {}
-  for i, spec in ipairs(specs) do reqs[i] = request_of(spec) end
+  for i, spec in ipairs(specs) do
+    local req, rerr = request_of(spec)
+    if not req then return nil, ("sg.generate_all: request %d: %s"):format(i, rerr) end
+    reqs[i] = req
+  end
   local outcomes, summary = generator.generate_all(reqs, M.config(), {concurrency = specs.concurrency,
     on_progress = specs.on_progress})
   local out = {}
@@ -146,6 +174,15 @@ function M.recipe_api()
     api[name] = sandbox.trusted(function(...)
       local args = table.pack(...)
       for i = 1, args.n do args[i] = assert(sandbox.plain(args[i])) end
+      -- a callback of the recipe's runs under the budgets, like the rest of it
+      local a = args[1]
+      if type(a) == "table" and type(a.on_progress) == "function" then
+        local cb = a.on_progress
+        a.on_progress = function(...)
+          local ok, err = sandbox.pcall(cb, ...)
+          if not ok then error(err, 0) end
+        end
+      end
       return fn(table.unpack(args, 1, args.n))
     end)
   end

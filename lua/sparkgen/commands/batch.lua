@@ -4,7 +4,6 @@
 -- is reported on its own line without stopping the others. On a terminal a progress
 -- bar shows done/failed/cached, elapsed time and tokens.
 local sys = require "sparkgen.sys"
-local types = require "sparkgen.types"
 local util = require "sparkgen.util"
 
 local M = {}
@@ -22,8 +21,19 @@ function M.setup(cmd, cli)
   cli.add_output_options(cmd)
 end
 
+-- The keys a request may have; anything else is a typo to report, never to ignore.
+local REQUEST_KEYS = {"context", "source", "text", "type"}
+local KNOWN = {}
+for _, k in ipairs(REQUEST_KEYS) do KNOWN[k] = true end
+
 local function check_request(r, where)
   if type(r) ~= "table" then return nil, ("%s: a request must be an object, got %s"):format(where, type(r)) end
+  for _, k in ipairs(util.sorted_keys(r)) do
+    if not KNOWN[k] then
+      return nil, ("%s: unknown key '%s'%s (a request has %s)"):format(where, tostring(k),
+        util.suggest(tostring(k), REQUEST_KEYS), table.concat(REQUEST_KEYS, ", "))
+    end
+  end
   if type(r.source) ~= "string" then return nil, ("%s: 'source' (a table name) is required"):format(where) end
   local kind = r.type or r.text
   if type(kind) ~= "string" then return nil, ("%s: 'type' (a type name or a free-form request) is required"):format(where) end
@@ -31,17 +41,22 @@ local function check_request(r, where)
   return {source = r.source, type = kind, context = r.context or {}}
 end
 
---- Read a batch file: list of requests or nil, message (file:line for JSON lines).
+--- Read a batch file: list of requests or nil, message (file:line for JSON lines, and
+--- for the entries of a Lua list where the file writes them).
 function M.read_requests(path)
   if path:match("%.lua$") then
-    local list, err = types.load_plugin_file(path)
-    if not list then return nil, err end
+    local sandbox = require "sparkgen.sandbox"
+    local ok, list, text = sandbox.dofile(path, sandbox.env(), util.read_file)
+    if not ok then return nil, list end
+    if type(list) ~= "table" then return nil, ("%s:1: a batch file must return a list of requests, got %s"):format(path, type(list)) end
+    local lines = require("sparkgen.registry").field_lines(text)
     local out = {}
     for i, r in ipairs(list) do
-      local req, rerr = check_request(r, ("%s: request %d"):format(path, i))
+      local req, rerr = check_request(r, ("%s:%d: request %d"):format(path, lines[tostring(i)] or lines[""] or 1, i))
       if not req then return nil, rerr end
       out[i] = req
     end
+    if #out == 0 then return nil, ("%s: no requests"):format(path) end
     return out
   end
   local text, err = util.read_file(path)

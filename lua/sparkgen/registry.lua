@@ -1,0 +1,488 @@
+-- registry.lua — the one plugin registry: types (types.lua) and validation rules
+-- (checks.lua) are both Lua files returning a table with a name, a summary and declared
+-- parameters, found on the search path (user roots shadow the built-in one). This module
+-- owns what they share:
+--   - finding the files (paths.list) and recording origin and what each shadows;
+--   - loading each file in the sandbox (sandbox.lua) and copying its table out plain;
+--   - checking fields: unknown fields (with the closest known one), missing required
+--     fields, each error as `file:line: field 'x': ...` at the REAL line of the field
+--     (M.field_lines reads the file's table constructor), or of the table when missing;
+--   - broken plugins: skipped with one warning per plugin per command (M.report, called
+--     by the CLI when the command ends), or an error under `strict`;
+--   - the parameter declarations and one checker for the values given for them
+--     (M.check_value, M.resolve_params), so a value means the same in a type's context,
+--     a check's parameters, on the command line and from a model.
+-- types.lua and checks.lua keep only what is specific to each kind.
+local log = require "sparkgen.log"
+local paths = require "sparkgen.paths"
+local sandbox = require "sparkgen.sandbox"
+local util = require "sparkgen.util"
+
+local M = {}
+
+local settings = {strict = false}
+
+--- configure{strict = bool}: a broken user plugin is an error (set from the config).
+function M.configure(opts)
+  settings.strict = opts and opts.strict and true or false
+end
+
+---------------------------------------------------------------------------------------
+-- Where each field of a plugin's table is written.
+
+-- Skip a long bracket ([[...]], [==[...]==]) starting at i (the first '['); returns the
+-- position after it and the newlines it spans, or nil when `i` does not open one.
+local function long_bracket(text, i)
+  local eq = text:match("^%[(=*)%[", i)
+  if not eq then return nil end
+  local close = "]" .. eq .. "]"
+  local s = text:find(close, i + #eq + 2, true)
+  local stop = s and (s + #close) or (#text + 1)
+  local _, nl = text:sub(i, stop - 1):gsub("\n", "")
+  return stop, nl
+end
+
+--- field_lines(text) → {["name"] = 3, ["params.limit.type"] = 7, ["checks.2"] = 12,
+--- [""] = line of the table's "{"} for the table constructor the file returns (the
+--- last top-level one when no `return {` is found). Best effort: a field written some
+--- other way (built in a loop, set after the constructor) is simply not listed.
+function M.field_lines(text)
+  local tables = {} -- one map per top-level constructor
+  local current, returned
+  local stack = {} -- open constructors: {path =, index =, at_item =, key =}
+  local i, line, n = 1, 1, #text
+  local prev_word
+  while i <= n do
+    local c = text:sub(i, i)
+    if c == "\n" then
+      line = line + 1
+      i = i + 1
+    elseif c:match("%s") then
+      i = i + 1
+    elseif text:sub(i, i + 1) == "--" then
+      local stop, nl = long_bracket(text, i + 2)
+      if stop then
+        i, line = stop, line + nl
+      else
+        local e = text:find("\n", i, true)
+        i = e or n + 1
+      end
+    elseif c == '"' or c == "'" then
+      local j = i + 1
+      while j <= n do
+        local d = text:sub(j, j)
+        if d == "\\" then
+          if text:sub(j + 1, j + 1) == "\n" then line = line + 1 end
+          j = j + 2
+        elseif d == c then break
+        else
+          if d == "\n" then line = line + 1 end
+          j = j + 1
+        end
+      end
+      local top = stack[#stack]
+      if top and top.at_item then -- a positional string item
+        top.index = top.index + 1
+        current[top.path .. top.index] = current[top.path .. top.index] or line
+        top.at_item = false
+      end
+      i = j + 1
+      prev_word = nil
+    elseif c == "[" and long_bracket(text, i) then
+      local stop, nl = long_bracket(text, i)
+      local top = stack[#stack]
+      if top and top.at_item then
+        top.index = top.index + 1
+        current[top.path .. top.index] = current[top.path .. top.index] or line
+        top.at_item = false
+      end
+      i, line = stop, line + nl
+      prev_word = nil
+    elseif c == "{" then
+      local top = stack[#stack]
+      local path
+      if not top then
+        current = {[""] = line}
+        tables[#tables + 1] = current
+        if prev_word == "return" then returned = current end
+        path = ""
+      else
+        local key = top.key
+        if top.at_item then
+          top.index = top.index + 1
+          key = tostring(top.index)
+          current[top.path .. key] = current[top.path .. key] or line
+          top.at_item = false
+        end
+        path = top.path .. (key or "?") .. "."
+      end
+      stack[#stack + 1] = {path = path, index = 0, at_item = true}
+      i = i + 1
+      prev_word = nil
+    elseif c == "}" then
+      stack[#stack] = nil
+      local top = stack[#stack]
+      if top then top.key = nil end
+      i = i + 1
+      prev_word = nil
+    elseif c == "," or c == ";" then
+      local top = stack[#stack]
+      if top then top.at_item, top.key = true, nil end
+      i = i + 1
+      prev_word = nil
+    else
+      local word = text:match("^[%a_][%w_]*", i)
+      local top = stack[#stack]
+      if word then
+        local after = text:match("^%s*()", i + #word)
+        if top and top.at_item and text:sub(after, after) == "=" and text:sub(after + 1, after + 1) ~= "=" then
+          top.key = word
+          current[top.path .. word] = current[top.path .. word] or line
+          top.at_item = false
+        elseif top and top.at_item then
+          top.index = top.index + 1
+          current[top.path .. top.index] = current[top.path .. top.index] or line
+          top.at_item = false
+        end
+        prev_word = word
+        i = i + #word
+      else
+        if top and top.at_item then
+          local key = c == "[" and text:match("^%[%s*([\"'])(.-)%1%s*%]%s*=[^=]", i)
+          if key then
+            local _, name = text:match("^%[%s*([\"'])(.-)%1", i)
+            top.key = name
+            current[top.path .. name] = current[top.path .. name] or line
+          else
+            top.index = top.index + 1
+            current[top.path .. top.index] = current[top.path .. top.index] or line
+          end
+          top.at_item = false
+        end
+        prev_word = nil
+        i = i + 1
+      end
+    end
+  end
+  return returned or tables[#tables] or {[""] = 1}
+end
+
+--- The line of `field` ("params.limit.type"): its own, else its closest parent's.
+function M.line_of(lines, field)
+  local f = field
+  while f and f ~= "" do
+    if lines[f] then return lines[f] end
+    f = f:match("^(.*)%.[^.]*$")
+  end
+  return lines[""] or 1
+end
+
+--- The error builder for one plugin file: bad(field, message) → nil,
+--- "file:line: field 'x': message" at the field's line.
+function M.field_error(path, text)
+  local lines = M.field_lines(text or "")
+  return function(field, message)
+    return nil, ("%s:%d: field '%s': %s"):format(path, M.line_of(lines, field), field, message)
+  end, lines
+end
+
+---------------------------------------------------------------------------------------
+-- Parameters: declarations and values.
+
+M.PARAM_FIELDS = {"type", "values", "default", "required", "min", "max", "doc"}
+local PARAM_FIELD_SET = {}
+for _, f in ipairs(M.PARAM_FIELDS) do PARAM_FIELD_SET[f] = true end
+
+local function is_list_of_strings(v)
+  if type(v) ~= "table" then return false end
+  local n = 0
+  for k, x in pairs(v) do
+    if math.type(k) ~= "integer" or type(x) ~= "string" then return false end
+    n = n + 1
+  end
+  return n == #v
+end
+M.is_list_of_strings = is_list_of_strings
+
+--- Check and coerce one parameter value against its declaration. Strings from a
+--- command line or a model's JSON are accepted where they parse; a `list` may be
+--- "a,b". Returns the value or nil, message (`what` names the value).
+function M.check_value(spec, value, what)
+  local t = spec.type
+  if t == "string" then
+    if type(value) ~= "string" or value == "" then return nil, ("%s must be a non-empty string"):format(what) end
+  elseif t == "list" then
+    if type(value) == "string" then
+      local items = {}
+      for _, piece in ipairs(util.split(value, ",")) do
+        piece = util.trim(piece)
+        if piece ~= "" then items[#items + 1] = piece end
+      end
+      value = items
+    end
+    if not is_list_of_strings(value) or #value == 0 then
+      return nil, ("%s must be a non-empty list of strings"):format(what)
+    end
+    for _, item in ipairs(value) do
+      if item == "" then return nil, ("%s must not contain an empty string"):format(what) end
+    end
+    value = util.copy(value)
+  elseif t == "integer" then
+    local n = math.tointeger(tonumber(value))
+    if not n then return nil, ("%s must be an integer, got '%s'"):format(what, tostring(value)) end
+    value = n
+  elseif t == "number" then
+    local n = tonumber(value)
+    if not n or n ~= n or n == math.huge or n == -math.huge then
+      return nil, ("%s must be a number, got '%s'"):format(what, tostring(value))
+    end
+    value = n
+  elseif t == "boolean" then
+    if value == "true" or value == true then value = true
+    elseif value == "false" or value == false then value = false
+    else return nil, ("%s must be true or false, got '%s'"):format(what, tostring(value)) end
+  elseif t == "enum" then
+    value = tostring(value)
+    local found = false
+    for _, v in ipairs(spec.values) do if v == value then found = true end end
+    if not found then
+      return nil, ("%s must be one of %s, got '%s'%s"):format(what, table.concat(spec.values, ", "),
+        value, util.suggest(value, spec.values))
+    end
+  elseif t == "date" then
+    value = tostring(value)
+    local y, m, d = value:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
+    local ok = y and os.date("!%Y-%m-%d", os.time{year = tonumber(y), month = tonumber(m), day = tonumber(d), hour = 12}) == value
+    if not ok then return nil, ("%s must be a date YYYY-MM-DD, got '%s'"):format(what, value) end
+  end
+  if (t == "integer" or t == "number") then
+    if spec.min and value < spec.min then return nil, ("%s must be >= %s, got %s"):format(what, spec.min, value) end
+    if spec.max and value > spec.max then return nil, ("%s must be <= %s, got %s"):format(what, spec.max, value) end
+  end
+  return value
+end
+
+--- Declared parameters: identifiers (none of `reserved`), known fields (with the
+--- closest one), a type from `allowed` (a list), enum values, and defaults that pass
+--- their own declaration. Returns true or bad(...)'s nil, message.
+function M.check_params(params, bad, allowed, reserved)
+  if params ~= nil and type(params) ~= "table" then return bad("params", "expected a table of parameters, got " .. type(params)) end
+  local types_ok = {}
+  for _, t in ipairs(allowed) do types_ok[t] = true end
+  for _, pname in ipairs(util.sorted_keys(params or {})) do
+    local spec = params[pname]
+    local field = "params." .. tostring(pname)
+    if type(pname) ~= "string" or not pname:match("^[%a_][%w_]*$") or (reserved and reserved[pname]) then
+      return bad(field, "expected an identifier as parameter name" .. (reserved and " (not rule or description)" or "") ..
+        ", got " .. tostring(pname))
+    end
+    if type(spec) ~= "table" then return bad(field, "expected a table {type = ...}, got " .. type(spec)) end
+    for _, k in ipairs(util.sorted_keys(spec)) do
+      if not PARAM_FIELD_SET[k] then
+        return bad(field .. "." .. tostring(k), ("unknown field%s (known: %s)"):format(
+          util.suggest(tostring(k), M.PARAM_FIELDS), table.concat(M.PARAM_FIELDS, ", ")))
+      end
+    end
+    if spec.type == nil then
+      return bad(field, "missing required field 'type' (" .. table.concat(allowed, ", ") .. ")")
+    end
+    if not types_ok[spec.type] then
+      local last = allowed[#allowed]
+      return bad(field .. ".type", ("expected %s or %s, got %s%s"):format(table.concat(allowed, ", ", 1, #allowed - 1),
+        last, tostring(spec.type), util.suggest(tostring(spec.type), allowed)))
+    end
+    if spec.type == "enum" and (not is_list_of_strings(spec.values) or #spec.values == 0) then
+      return bad(field .. ".values", "expected a non-empty list of strings, got " .. type(spec.values))
+    end
+    if spec.default ~= nil then
+      local _, err = M.check_value(spec, spec.default, "default")
+      if err then return bad(field .. ".default", err) end
+    end
+  end
+  return true
+end
+
+M.LATER = setmetatable({}, {__name = "registry.LATER"})
+
+--- The values given for declared parameters, checked, with defaults filled:
+--- resolve_params(owner, params, given, opts) → values or nil, message.
+---   owner   "type 'x'" / "rule 'x'", for messages
+---   opts.skip        keys of `given` that are not parameters
+---   opts.label(k)    how a value is named in its error
+---   opts.substitute(k, v) → v | nil, message | M.LATER (cannot resolve yet: the
+---                    result is then false)
+---   opts.fallback(k, spec) → a value for a parameter without a default, or nil
+function M.resolve_params(owner, params, given, opts)
+  opts = opts or {}
+  params = params or {}
+  local names = util.sorted_keys(params)
+  local out = {}
+  for _, k in ipairs(util.sorted_keys(given or {})) do
+    local v = given[k]
+    if not (opts.skip and opts.skip[k]) then
+      local spec = params[k]
+      if not spec then
+        local allowed = #names > 0 and ("; allowed: " .. table.concat(names, ", ")) or "; it takes no parameters"
+        return nil, ("%s has no parameter '%s'%s%s"):format(owner, tostring(k), util.suggest(tostring(k), names), allowed)
+      end
+      if opts.substitute then
+        local sv, serr = opts.substitute(k, v)
+        if sv == M.LATER then return false end
+        if sv == nil then return nil, serr end
+        v = sv
+      end
+      local value, err = M.check_value(spec, v, opts.label and opts.label(k) or ("parameter '" .. k .. "'"))
+      if value == nil then return nil, err end
+      out[k] = value
+    end
+  end
+  for _, k in ipairs(names) do
+    local spec = params[k]
+    if out[k] == nil then
+      if spec.default ~= nil then
+        out[k] = M.check_value(spec, spec.default, k)
+      elseif opts.fallback and opts.fallback(k, spec) ~= nil then
+        out[k] = opts.fallback(k, spec)
+      elseif spec.required then
+        return nil, ("%s needs parameter '%s' (%s)"):format(owner, k, spec.doc or spec.type)
+      end
+    end
+  end
+  return out
+end
+
+---------------------------------------------------------------------------------------
+-- The registry of one kind.
+
+local Registry = {}
+Registry.__index = Registry
+
+-- Every broken plugin seen by any registry this process: reported once (M.report).
+local broken_seen = {}   -- list of {noun=, path=, error=, reported=}
+local broken_by_path = {}
+
+local function note_broken(noun, path, err)
+  local b = broken_by_path[path]
+  if b and b.error == err then return b end
+  b = {noun = noun, path = path, error = err, reported = false}
+  broken_by_path[path] = b
+  broken_seen[#broken_seen + 1] = b
+  return b
+end
+
+--- new{kind = "types", noun = "type", fields = {"name", "summary", ...},
+---     required = {"name", "summary", ...}, hints = {complexity = "low, medium or high"},
+---     validate = function(def, bad, entry) -> true | nil, message,
+---     finish = function(def, entry) -> what the registry stores (default def),
+---     unknown = function(name, names) -> message for a name that is not there}
+function M.new(spec)
+  local r = setmetatable({spec = spec, loaded = nil}, Registry)
+  r.field_set = {}
+  for _, f in ipairs(spec.fields) do r.field_set[f] = true end
+  return r
+end
+
+--- Load one plugin file: the stored value or nil, message.
+function Registry:load_file(entry)
+  local spec = self.spec
+  local ok, def, text = sandbox.dofile(entry.path, sandbox.env(), util.read_file)
+  if not ok then return nil, def end
+  if type(def) ~= "table" then
+    return nil, ("%s:1: a plugin file must return a table, got %s"):format(entry.path, type(def))
+  end
+  local bad, lines = M.field_error(entry.path, text)
+  -- unknown fields first: a typo of a required field is reported as the typo
+  for _, k in ipairs(util.sorted_keys(def)) do
+    if not self.field_set[k] then
+      return bad(tostring(k), ("unknown field%s (known: %s)"):format(util.suggest(tostring(k), spec.fields),
+        table.concat(spec.fields, ", ")))
+    end
+  end
+  for _, f in ipairs(spec.required or {}) do
+    if def[f] == nil then
+      local hint = spec.hints and spec.hints[f]
+      return nil, ("%s:%d: missing required field '%s'%s"):format(entry.path, M.line_of(lines, ""), f,
+        hint and (" (" .. hint .. ")") or "")
+    end
+  end
+  local stem = util.basename(entry.path):gsub("%.lua$", "")
+  if type(def.name) ~= "string" then return bad("name", "expected a string, got " .. type(def.name)) end
+  if def.name ~= stem then return bad("name", ("expected '%s' (the file name), got '%s'"):format(stem, def.name)) end
+  if type(def.summary) ~= "string" or def.summary == "" then
+    return bad("summary", "expected a non-empty string, got " .. type(def.summary))
+  end
+  local vok, verr = spec.validate(def, bad, {path = entry.path, text = text, lines = lines})
+  if not vok then return nil, verr end
+  entry.lines = lines
+  return spec.finish and spec.finish(def, entry) or def
+end
+
+--- Load every plugin of this kind: {by_name = {}, list = {}, broken = {{path=, error=}}}
+--- or nil, message (strict). opts.reload reads the files again; opts.strict (or the
+--- configured strict mode) makes a broken plugin an error.
+function Registry:load_all(opts)
+  opts = opts or {}
+  if self.loaded and not opts.reload then return self.loaded end
+  local strict = opts.strict or settings.strict
+  local reg = {by_name = {}, list = {}, broken = {}}
+  for _, entry in ipairs(paths.list(self.spec.kind, ".lua")) do
+    local value, err = self:load_file(entry)
+    if value then
+      reg.by_name[entry.name] = value
+      reg.list[#reg.list + 1] = value
+    else
+      if strict then return nil, ("broken %s plugin: %s"):format(self.spec.noun, err) end
+      reg.broken[#reg.broken + 1] = note_broken(self.spec.noun, entry.path, err)
+    end
+  end
+  self.loaded = reg
+  return reg
+end
+
+--- Forget what was loaded (after paths.setup changes the search path).
+function Registry:reset()
+  self.loaded = nil
+end
+
+--- The plugin named `name`: the stored value or nil, message (a broken one says why,
+--- and is then not warned about again; an unknown one lists the closest names).
+function Registry:get(name, opts)
+  local reg, err = self:load_all(opts)
+  if not reg then return nil, err end
+  local noun = self.spec.noun
+  if type(name) ~= "string" then return nil, ("a %s name must be a string"):format(noun) end
+  local v = reg.by_name[name]
+  if v then return v end
+  for _, b in ipairs(reg.broken) do
+    if util.basename(b.path) == name .. ".lua" then
+      b.reported = true
+      return nil, ("%s '%s' is broken: %s"):format(noun, name, b.error)
+    end
+  end
+  local names = self:names()
+  if self.spec.unknown then return nil, self.spec.unknown(name, names) end
+  return nil, ("unknown %s '%s'%s"):format(noun, name, util.suggest(name, names))
+end
+
+--- The names of the loaded plugins, sorted.
+function Registry:names()
+  local reg = self:load_all() or {list = {}}
+  local names = {}
+  for n in pairs(reg.by_name) do names[#names + 1] = n end
+  table.sort(names)
+  return names
+end
+
+--- Warn once about each broken plugin not already named in an error; the CLI calls it
+--- when a command ends, so a command reports each broken plugin exactly once.
+function M.report()
+  for _, b in ipairs(broken_seen) do
+    if not b.reported then
+      b.reported = true
+      log.warn(b.noun == "type" and "types.load" or "checks.load",
+        {status = "skipped", error = b.error, file = b.path})
+    end
+  end
+end
+
+return M
