@@ -46,7 +46,7 @@ READ_ATTRS = {"read", "readStream", "jdbc", "textFile", "wholeTextFiles",
               "binaryFiles", "binaryRecords", "hadoopFile", "newAPIHadoopFile",
               "sequenceFile", "pickleFile", "objectFile", "addFile", "addPyFile"}
 WRITE_ATTRS = {"write", "writeStream", "writeTo", "saveAsTable", "insertInto",
-               "createTable", "createExternalTable"}
+               "createTable", "createExternalTable", "mergeInto"}
 
 
 def chain(node):
