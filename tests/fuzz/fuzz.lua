@@ -1,6 +1,7 @@
 -- tests/fuzz/fuzz.lua — throws random and structured bad input at the sparkgen binary:
--- argv, --context values, snapshot files, config files, batch lines, plugin files, and
--- FIFOs, devices and directories where a file is expected.
+-- argv, --context values, snapshot files, config files, batch lines, plugin files,
+-- FIFOs, devices and directories where a file is expected, and hostile Lua (loops,
+-- runaway memory, io/os) wherever a user's Lua runs.
 -- A case fails when the binary exits 70 (an internal error), dies of a signal, runs past
 -- the per-case timeout, or a sanitizer reports (status 99 or its report on stderr); a
 -- clean error line with status 1 or 2 is a pass. Prints TAP.
@@ -84,6 +85,7 @@ local function run_case(c)
     end
   end
   p:close()
+  if not problem and sys.stat(dir .. "/pwned") then problem = "user Lua reached io/os: it created a file" end
   util.remove_tree(dir)
   return problem and util.excerpt(problem, 300)
 end
@@ -307,7 +309,43 @@ function generators.irregular()
   return c
 end
 
-local FAMILIES = {"argv", "context", "snapshot", "config", "batch", "plugin", "irregular"}
+-- Lua that must be stopped, not obeyed: loops, runaway memory and recursion, reaching
+-- for io/os/load, changing a library other code shares. Put wherever sparkgen runs Lua a
+-- user wrote: a --context literal, ./sparkgen.lua, a type plugin, a Lua batch file.
+local HOSTILE = {
+  "(function() while true do end end)()",
+  "(function() local t = {} for i = 1, 1e9 do t[i] = i end end)()",
+  "(function() local s = 'x' for _ = 1, 40 do s = s .. s end return s end)()",
+  "(function() local function f() return f() + 1 end return f() end)()",
+  "(function() local function f(n) return f(n + 1) .. '' end return f(1) end)()",
+  "os.execute('touch pwned')",
+  "io.open('pwned', 'w')",
+  "load('return 1')()",
+  "require('os')",
+  "(function() string.upper = nil end)()",
+  "setmetatable({}, {__index = function(t, k) return t[k] end}).x",
+  "string.rep('x', 1 << 40)",
+  "('x'):rep(1e8):rep(1e8)",
+}
+
+function generators.hostile()
+  local code = pick(HOSTILE)
+  local where = R(4)
+  if where == 1 then
+    return {argv = {"generate", "orders", "top_customers", "--schema", "shop.json", "--context", "{limit = " .. code .. "}"},
+            files = {["shop.json"] = SHOP}}
+  elseif where == 2 then
+    return {argv = {"types"}, files = {["sparkgen.lua"] = "local x = " .. code .. "\nreturn {}\n"}}
+  elseif where == 3 then
+    return {argv = {"generate", "orders", "fz", "--schema", "shop.json"}, env = {SPARKGEN_PATH = "$DIR/root"},
+            files = {["shop.json"] = SHOP, ["root/types/fz.lua"] = ("local x = %s\nreturn {name = 'fz', summary = 's', " ..
+              "tables = {'orders'}, guidance = 'g', description = 'd'}\n"):format(code)}}
+  end
+  return {argv = {"batch", "reqs.lua", "--schema", "shop.json", "--no-progress"},
+          files = {["shop.json"] = SHOP, ["reqs.lua"] = ("local x = %s\nreturn {{source = 'orders', type = 'top_customers'}}\n"):format(code)}}
+end
+
+local FAMILIES = {"argv", "context", "snapshot", "config", "batch", "plugin", "irregular", "hostile"}
 
 -- ---------------------------------------------------------------- the run
 
