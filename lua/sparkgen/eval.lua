@@ -26,10 +26,10 @@ local CASE_FIELDS = {name = true, source = true, type = true, text = true, conte
 --- reference_file= (relative to the suite) | expected_rows=, ordered=?, expect=?}.
 --- `expect = "fail"` marks a case whose recorded answer is wrong on purpose.
 function M.load_suite(path)
-  local chunk, err = loadfile(path, "t", {})
-  if not chunk then return nil, ("suite %s"):format(err) end
-  local ok, suite = pcall(chunk)
-  if not ok then return nil, ("suite %s: %s"):format(path, tostring(suite)) end
+  -- a suite is user-written Lua: it runs in the sandbox, under its budgets
+  local sandbox = require "sparkgen.sandbox"
+  local ok, suite = sandbox.dofile(path, sandbox.env(), util.read_file)
+  if not ok then return nil, ("suite %s"):format(suite) end
   if type(suite) ~= "table" or type(suite.cases) ~= "table" or #suite.cases == 0 then
     return nil, ("suite %s: must return a table with a non-empty `cases` list"):format(path)
   end

@@ -224,7 +224,7 @@ local function from_template(prep, cfg, cb)
   if typedef.description then
     local derr
     description, derr = template.render_string(typedef.description, prep.request.context,
-      "@" .. typedef.path, types.description_line(typedef))
+      "@" .. typedef.path, function() return types.description_line(typedef) end)
     if not description then return cb(nil, ("type '%s': description: %s"):format(typedef.name, derr)) end
   end
   local vchecks, cerr = resolve_type_checks(typedef, prep.request.context)

@@ -29,10 +29,9 @@ local function text_code(out, text)
   if s <= #text then out[#out + 1] = ("__R[#__R+1]=%q "):format(text:sub(s)) end
 end
 
---- The Lua code of a template (one code line per template line; the first template
---- line is code line `first_line`, default 1, for a template inside another file).
-function M.translate(text, first_line)
-  local out = {("\n"):rep((first_line or 1) - 1) .. "local __R, __tostring, __concat = {}, ...; "}
+--- The Lua code of a template (one code line per template line).
+function M.translate(text)
+  local out = {"local __R, __tostring, __concat = {}, ...; "}
   local pos = 1
   local n = #text
   while pos <= n do
@@ -57,10 +56,10 @@ end
 local compiled = {}
 
 -- Compiled once per chunk name and text (a file may change under a long-lived process).
-local function compile(name, text, first_line)
+local function compile(name, text)
   local c = compiled[name]
   if c and c.text == text then return c.fn end
-  local fn, err = sandbox.load(M.translate(text, first_line), name, sandbox.env())
+  local fn, err = sandbox.load(M.translate(text), name, sandbox.env())
   if not fn then return nil, err end
   compiled[name] = {text = text, fn = fn}
   return fn
@@ -76,12 +75,22 @@ local function run(fn, vars)
 end
 
 --- Render a template string with `vars` (name is the chunk name: "@file" for errors
---- that say file:line; first_line is the file's line of the string's first line).
---- Returns text or nil, message.
+--- that say file:line). For a string written inside a file (a type's description),
+--- first_line() gives the file's line of the string's first line, asked only when an
+--- error's line needs moving there. Returns text or nil, message.
 function M.render_string(text, vars, name, first_line)
-  local fn, err = compile(name or ("=" .. text:sub(1, 40)), text, first_line)
-  if not fn then return nil, err end
-  return run(fn, vars or {})
+  name = name or ("=" .. text:sub(1, 40))
+  local fn, err = compile(name, text)
+  local out
+  if fn then out, err = run(fn, vars or {}) end
+  if out then return out end
+  local shown = name:sub(2)
+  if first_line and err:sub(1, #shown + 1) == shown .. ":" then
+    err = err:gsub("^(.-:)(%d+):", function(p, n)
+      return p == shown .. ":" and (p .. (tonumber(n) + first_line() - 1) .. ":") or nil
+    end, 1)
+  end
+  return nil, err
 end
 
 --- Render the file `name` found under `kind` ("templates" or "prompts").

@@ -60,13 +60,17 @@ local function validate(def, bad)
   return true
 end
 
+-- typedef → function giving its file's field lines (computed when first asked for).
+local field_lines = setmetatable({}, {__mode = "k"})
+
 local kind = registry.new{
   kind = "types", noun = "type", fields = TYPE_FIELD_LIST,
   required = {"name", "summary", "complexity"},
   hints = {name = "the file name", summary = "one line", complexity = "low, medium or high"},
   validate = validate,
   finish = function(def, entry)
-    def.origin, def.path, def.shadows, def.lines = entry.origin, entry.path, entry.shadows, entry.lines
+    def.origin, def.path, def.shadows = entry.origin, entry.path, entry.shadows
+    field_lines[def] = entry.lines
     return def
   end,
   unknown = function(name, names)
@@ -88,7 +92,8 @@ end
 
 --- The line in the type's file where `field` ("description", "params.limit") is written.
 function M.line_of(def, field)
-  return registry.line_of(def.lines or {}, field)
+  local lines = field_lines[def]
+  return registry.line_of(lines and lines() or {}, field)
 end
 
 --- The file line of the first line of the type's description (a long string that

@@ -62,6 +62,13 @@ describe("plugin field errors", function()
     assert.is_nil(r.stderr:find("traceback", 1, true))
   end)
 
+  it("an error in a type's description gives the line in the type file", function()
+    cli.write(dir .. "/types/t.lua", "return {\n  name = 't', summary = 'x', complexity = 'low',\n" ..
+      "  template = 'types/daily_sales.py',\n  description = [[\nPlain.\nAnd $(nope).]],\n}\n")
+    one_line(cli.run({"generate", "orders", "t", "--schema", SHOP}, {env = {SPARKGEN_PATH = dir}}),
+      "^sparkgen: type 't': description: [^\n]*t%.lua:6: unknown name 'nope'")
+  end)
+
   it("each broken plugin is reported once per command", function()
     cli.write(dir .. "/types/t.lua", "return {name = 't', summary = 'x'}\n")
     cli.write(dir .. "/rules/r.lua", "return {name = 'r', summary = 'x'}\n")

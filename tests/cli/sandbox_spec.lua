@@ -105,6 +105,11 @@ describe("sandbox: a loop is one line naming file and line", function()
     one_line(run({"batch", root .. "/batch.lua", "--schema", SHOP}), "batch%.lua:2: took more than %d+ instructions")
   end)
 
+  it("in an eval suite", function()
+    cli.write(root .. "/suite.lua", "local cases = {}\n" .. LOOP .. "\n")
+    one_line(run({"eval", root .. "/suite.lua", "--schema", SHOP}), "suite%.lua:2: took more than %d+ instructions")
+  end)
+
   it("in a recipe", function()
     cli.write(root .. "/recipe.lua", "local sg = require 'sparkgen'\n" .. LOOP .. "\n")
     one_line(run({"run", root .. "/recipe.lua"}), "recipe%.lua:2: took more than %d+ instructions")
