@@ -466,6 +466,11 @@ class Reader:
                 i += 1
                 continue
             if t.kind == "string":
+                nxt = toks[i + 1] if i + 1 < n else None
+                if nxt is not None and nxt.op("(", "."):
+                    # "name"(...) is a call when a session reads double quotes as
+                    # identifiers (spark.sql.ansi.doubleQuotedIdentifiers)
+                    raise SqlError("a quoted string used as a name", t.offset)
                 if t.quoted:
                     f["placeholders"].append({"offset": t.offset, "where": "string"})
                 if prev is not None and prev.kw("USING") and in_hint is None:

@@ -136,7 +136,8 @@ describe("SQL statements, relations and rewriting", function()
   end)
   it("fails closed on text it cannot read", function()
     for _, s in ipairs({"SELECT 'unterminated FROM o", "SELECT 1 /* open /* nested */ FROM o",
-                        "SELECT `open FROM o", "SELECT 1 FROM", "SELECT (1 FROM o"}) do
+                        "SELECT `open FROM o", "SELECT 1 FROM", "SELECT (1 FROM o",
+                        "SELECT \"java_method\"('a', 'b') FROM o", "SELECT \"system\".\"builtin\".\"reflect\"(1) FROM o"}) do
       assert.same({"sql-unreadable"}, (ids(via_sql(s))), s)
     end
   end)
