@@ -28,11 +28,16 @@
  *                                      refused and left alone
  * Numbers that reach C (sleep's seconds) are range-checked first: NaN, infinities and
  * values past the C type raise an argument error instead of undefined behaviour.
+ * @function mkdtemp(prefix)            a new directory PREFIX-XXXXXX, mode 0700 (mkdtemp(3));
+ *                                      path, or nil, message
+ * @function write_private(path, data)  create a NEW file, mode 0600 (fails if the path exists,
+ *                                      never follows a symlink); true or nil, message.
+ *                                      How a job's credentials are handed over.
  */
 #define _XOPEN_SOURCE 700
 #include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -409,13 +414,61 @@ static int l_sys_rss_peak_kb(lua_State *L)
     return 1;
 }
 
+static int l_sys_mkdtemp(lua_State *L)
+{
+    size_t len;
+    const char *prefix = luaL_checklstring(L, 1, &len);
+    char buf[PATH_MAX];
+    if (len == 0 || len + 8 >= sizeof buf)
+        return luaL_argerror(L, 1, "prefix is empty or too long");
+    memcpy(buf, prefix, len);
+    memcpy(buf + len, "-XXXXXX", 8);
+    if (mkdtemp(buf) == NULL)
+        return fail_errno(L, prefix);
+    lua_pushstring(L, buf);
+    return 1;
+}
+
+static int l_sys_write_private(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    size_t len;
+    const char *data = luaL_checklstring(L, 2, &len);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return fail_errno(L, path);
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int err = errno;
+            close(fd);
+            unlink(path);
+            errno = err;
+            return fail_errno(L, path);
+        }
+        done += (size_t)n;
+    }
+    if (close(fd) != 0) {
+        int err = errno;
+        unlink(path);
+        errno = err;
+        return fail_errno(L, path);
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static const luaL_Reg sys_functions[] = {
     {"setenv", l_sys_setenv},   {"isatty", l_sys_isatty},   {"now", l_sys_now},
     {"monotonic", l_sys_monotonic}, {"sleep", l_sys_sleep}, {"getpid", l_sys_getpid},
     {"mkdir_p", l_sys_mkdir_p}, {"stat", l_sys_stat},       {"listdir", l_sys_listdir},
     {"rename", l_sys_rename},   {"realpath", l_sys_realpath},
     {"rss_peak_kb", l_sys_rss_peak_kb}, {"lstat", l_sys_lstat}, {"read_file", l_sys_read_file},
-    {"write_file", l_sys_write_file}, {NULL, NULL},
+    {"write_file", l_sys_write_file}, {"mkdtemp", l_sys_mkdtemp},
+    {"write_private", l_sys_write_private}, {NULL, NULL},
 };
 
 int luaopen_sparkgen_sys(lua_State *L)
