@@ -145,15 +145,12 @@ bench: $(BIN) $(MODULES)
 demo: deps $(BIN) $(MODULES)
 	@SPARKGEN="$(CURDIR)/$(BIN)" SPARKGEN_HOME="$(CURDIR)" examples/demo.sh
 
-# A virtual environment with a pinned pyspark for running jobs (git-ignored).
-PYSPARK_VERSION = 4.3.0
+# A virtual environment with the pinned pyspark and the Spark Connect client's extras for
+# running jobs (git-ignored): the same logic as `sparkgen spark install`, which puts it
+# under $XDG_DATA_HOME/sparkgen/venv for use from any directory. Quick when up to date.
 SPARK_VENV      = .venv
-spark: $(SPARK_VENV)/.pyspark-$(PYSPARK_VERSION)
-
-$(SPARK_VENV)/.pyspark-$(PYSPARK_VERSION):
-	python3 -m venv $(SPARK_VENV)
-	$(SPARK_VENV)/bin/pip install --quiet --disable-pip-version-check pyspark==$(PYSPARK_VERSION)
-	touch $@
+spark: $(BIN) $(MODULES)
+	@./$(BIN) spark install --venv $(SPARK_VENV)
 
 clean:
 	rm -rf build sparkgen

@@ -18,8 +18,10 @@ Library use:
 Command line (one JSON object per case on stdout):
     python3 sparkrun.py CASES.json     # [{"name", "job", "reference_sql"?, "ordered"?}]
 
-The JDBC settings come from the environment exactly as in a job: SPARKGEN_JDBC_URL,
-SPARKGEN_JDBC_USER, SPARKGEN_JDBC_PASSWORD, SPARKGEN_JDBC_PROPERTIES (k=v;k=v).
+The JDBC settings (and a Spark Connect URL) are handed over exactly as to a job: a 0600
+JSON file named by SPARKGEN_JDBC_FILE, read and deleted before the session starts (see
+take_credentials in templates/job.py), so no body run here finds them in os.environ,
+the JVM's environment or its system properties. The SPARKGEN_JDBC_* variables work too.
 """
 import importlib.util
 import itertools
@@ -41,12 +43,17 @@ def session(app="sparkgen-sparkrun", master=None, packages=None, conf=None):
     os.environ["TZ"] = "UTC"
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
+    jdbc_options()  # the credentials leave the environment before the JVM starts
+    if _taken["remote"]:
+        spark = SparkSession.builder.appName(app).remote(_taken["remote"]) \
+            .config("spark.sql.session.timeZone", "UTC").getOrCreate()
+        return spark
     if packages is None and os.environ.get("SPARKGEN_SPARK_PACKAGES") is not None:
         # sparkgen eval passes exactly what spark.lua would give spark-submit.
         packages = [p for p in os.environ["SPARKGEN_SPARK_PACKAGES"].split(",") if p]
     if packages is None:
         packages = [POSTGRES_PACKAGE]
-        if "socketFactory=" in os.environ.get("SPARKGEN_JDBC_PROPERTIES", ""):
+        if "socketFactory=" in jdbc_options()["url"]:
             packages.append(JUNIXSOCKET_PACKAGE)
     conf = dict(conf or {})
     if os.environ.get("SPARKGEN_SPARK_JARS"):
@@ -98,7 +105,7 @@ def run_job(spark, job, params=None):
     Returns {"rows": [tuple], "columns": [str], "failed_checks": [str], "error": str|None}."""
     out = {"rows": [], "columns": [], "failed_checks": [], "error": None}
     try:
-        read_table = job.read_table_factory(spark)
+        read_table = job.read_table_factory(spark, jdbc_options())
         df = job.transform(read_table, dict(params if params is not None else job.PARAMS))
         # The checks and the collect are separate actions: read the database once.
         df = df.persist()
@@ -111,24 +118,25 @@ def run_job(spark, job, params=None):
     return out
 
 
+_taken = {"options": None, "remote": None}
+
+
 def jdbc_options():
-    """The read-only JDBC options a job would use, from the environment."""
-    url = os.environ["SPARKGEN_JDBC_URL"]
-    sep = "&" if "?" in url else "?"
-    for key, value in (("readOnly", "true"), ("readOnlyMode", "always")):
-        if key + "=" not in url:
-            url += sep + key + "=" + value
-            sep = "&"
-    options = {"url": url, "driver": "org.postgresql.Driver", "fetchsize": "10000"}
-    if os.environ.get("SPARKGEN_JDBC_USER"):
-        options["user"] = os.environ["SPARKGEN_JDBC_USER"]
-    if os.environ.get("SPARKGEN_JDBC_PASSWORD"):
-        options["password"] = os.environ["SPARKGEN_JDBC_PASSWORD"]
-    for item in os.environ.get("SPARKGEN_JDBC_PROPERTIES", "").split(";"):
-        if "=" in item:
-            key, value = item.split("=", 1)
-            options[key.strip()] = value.strip()
-    return options
+    """The read-only JDBC options a job would use, taken from the hand-over once."""
+    if _taken["options"] is None:
+        _taken["options"], _taken["remote"] = _take_credentials()
+    return dict(_taken["options"])
+
+
+def _take_credentials():
+    """templates/job.py's own take_credentials (one reader of the hand-over for jobs
+    and this runner): that part of the skeleton holds no template code."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "templates", "job.py")) as f:
+        text = f.read()
+    from urllib.parse import quote
+    scope = {"os": os, "json": json, "quote": quote, "FETCH_SIZE": 10000}
+    exec(compile(text[text.index("class JobError"):text.index("def _quote_name")], "templates/job.py", "exec"), scope)
+    return scope["take_credentials"]()
 
 
 def reference_rows(spark, sql):

@@ -12,7 +12,7 @@ local M = {}
 -- spec checks that they match each module's M.summary.
 M.COMMANDS = {
   {"generate", "Generate PySpark code for a request."},
-  {"exec", "Generate a job and run it on Spark with spark-submit."},
+  {"exec", "Generate a job and run it on Spark (spark-submit or Spark Connect)."},
   {"batch", "Generate many requests in parallel from a JSON-lines or Lua file."},
   {"run", "Run a recipe script that uses require \"sparkgen\"."},
   {"types", "List transformation types, show one, or write a new one (types new NAME)."},
@@ -27,6 +27,7 @@ M.COMMANDS = {
   {"init", "Start a project: a commented sparkgen.lua and a user root with one example type."},
   {"completion", "Print a shell completion script: bash, zsh or fish."},
   {"man", "Print the manual page (roff), for man(1)."},
+  {"spark", "Install the pinned pyspark for running jobs (sparkgen spark install)."},
 }
 
 -- Top-level options that take a value (so their value is not mistaken for a command).

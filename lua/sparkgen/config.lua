@@ -58,8 +58,11 @@ M.DEFAULTS = {
 
   -- running jobs
   spark = {submit = false, master = "local[*]", python = false,
+           remote = false,          -- Spark Connect URL sc://HOST:PORT (else SPARK_REMOTE)
            packages = "org.postgresql:postgresql:42.7.14", jar = false,
-           conf = {}, fetch_size = 10000, partition_rows = 1000000, num_partitions = 8},
+           conf = {}, fetch_size = 10000, partition_rows = 1000000, num_partitions = 8,
+           single_file_rows = 1000000, -- results up to this many rows are written as one file
+           pass_env = {}},          -- extra variable names spark-submit may see (see spark.lua)
 }
 
 -- What each value must be beyond its type: ranges, enums, finiteness. A key's value is
@@ -219,6 +222,8 @@ local function env_layer()
   if lv and lv ~= "" then e.log = {level = lv} end
   local cdir = os.getenv("SPARKGEN_CACHE_DIR")
   if cdir and cdir ~= "" then e.cache = {dir = cdir} end
+  local remote = os.getenv("SPARK_REMOTE") -- like pyspark: a Spark Connect endpoint
+  if remote and remote ~= "" then e.spark = {remote = remote} end
   local sp = os.getenv("SPARKGEN_PATH")
   if sp and sp ~= "" then
     e.paths = {}

@@ -104,15 +104,9 @@ local function findings_text(result)
   return table.concat(parts, "; ")
 end
 
--- The python that has pyspark: next to spark-submit (a venv), else the configured one.
-local function spark_python(cfg, submit)
-  if cfg.spark.python then return cfg.spark.python end
-  local dir = submit and util.dirname(submit)
-  if dir and util.file_exists(dir .. "/python") then return dir .. "/python" end
-  return "python3"
-end
-
 -- Run the cases file in one Spark session; returns {name → result} or nil, message.
+-- The runner gets what a job gets (spark.lua): the allow-listed environment and the
+-- credentials in a 0600 hand-over file it deletes before its session starts.
 local function run_spark(cfg, cases_path, log_path, opts)
   local submit, serr = spark.find_submit(cfg)
   if not submit then return nil, serr end
@@ -120,7 +114,9 @@ local function run_spark(cfg, cases_path, log_path, opts)
   if not jdbc then return nil, jerr end
   local paths = require "sparkgen.paths"
   local runner = paths.find("py", "sparkrun.py") or (paths.builtin_root() .. "/py/sparkrun.py")
-  local env = spark.environment(cfg, jdbc, submit)
+  local handoff, herr = spark.write_handoff(util.dirname(cases_path), jdbc, opts.remote or cfg.spark.remote or nil)
+  if not handoff then return nil, herr end
+  local env = spark.environment(cfg, submit, {master = opts.master, handoff = handoff})
   local argv = spark.argv(cfg, submit, "x", {}, {socket = jdbc.socket})
   env.SPARKGEN_SPARK_MASTER = opts.master or cfg.spark.master or "local[*]"
   env.SPARKGEN_SPARK_PACKAGES = ""
@@ -128,20 +124,19 @@ local function run_spark(cfg, cases_path, log_path, opts)
     if a == "--packages" then env.SPARKGEN_SPARK_PACKAGES = argv[i + 1] end
     if a == "--jars" then env.SPARKGEN_SPARK_JARS = argv[i + 1] end
   end
-  local saved = {}
-  for k, v in pairs(env) do
-    saved[k] = os.getenv(k) or false
-    sys.setenv(k, v or nil)
-  end
-  local cmd = util.shell_join({spark_python(cfg, submit), runner, cases_path}) .. " 2>" .. util.shell_quote(log_path)
-  local p = io.popen(cmd)
+  local p, perr = require("sparkgen.proc").spawn{argv = {spark.python(cfg, submit), runner, cases_path},
+                                                 env = env, stdin = "null", stdout = "pipe", stderr = "pipe"}
+  if not p then return nil, "cannot start the Spark runner: " .. tostring(perr) end
+  local out, err_text = p:communicate()
+  p:wait()
+  p:close()
+  os.remove(handoff)
+  util.write_file(log_path, err_text or "")
   local results = {}
-  for line in p:lines() do
+  for line in (out or ""):gmatch("[^\n]+") do
     local r = util.json_decode(line)
     if type(r) == "table" and r.name then results[r.name] = r end
   end
-  p:close()
-  for k, v in pairs(saved) do sys.setenv(k, v or nil) end
   return results
 end
 
@@ -166,7 +161,7 @@ function M.run(suite, cfg, opts)
   local outcomes, _ = M.generate(suite, cfg, opts)
   local generated = sys.monotonic()
 
-  local dir, derr = util.tempdir("sparkgen-eval")
+  local dir, derr = sys.mkdtemp((os.getenv("TMPDIR") or "/tmp") .. "/sparkgen-eval") -- private: 0700
   if not dir then return nil, derr end
   local S = generator.schema(cfg)
   local types = require "sparkgen.types"

@@ -1,7 +1,7 @@
 -- job.lua — renders a GeneratedCode result into a complete, spark-submit-ready PySpark
 -- job (templates/job.py). Everything request-specific is turned into Python literals
 -- here, so the template only arranges text and the job file holds no secret: the JDBC
--- URL and credentials are read from the environment when the job runs.
+-- URL and credentials are handed over when the job runs (spark.lua, take_credentials).
 local template = require "sparkgen.template"
 local util = require "sparkgen.util"
 
@@ -246,6 +246,7 @@ function M.render(result, opts)
     filename = opts.filename or "job.py",
     params = M.params_literal(req.context, opts.typedef),
     fetch_size = ("%d"):format(math.tointeger(spark_cfg.fetch_size) or 10000),
+    single_file_rows = ("%d"):format(math.tointeger(spark_cfg.single_file_rows) or 1000000),
     tables = tables,
     body = M.indent_body(result.code),
     checks = checks,

@@ -55,6 +55,7 @@ describe("spark.argv", function()
       "--packages", "org.postgresql:postgresql:42.7.14",
       "--conf", "spark.driver.extraJavaOptions=-Duser.timezone=UTC",
       "--conf", "spark.executor.extraJavaOptions=-Duser.timezone=UTC",
+      "--conf", "spark.log.level=WARN",
       "--conf", "spark.sql.session.timeZone=UTC",
       "--conf", "spark.ui.enabled=false",
       "/tmp/job.py", "--json"}, argv)
@@ -71,13 +72,81 @@ describe("spark.argv", function()
 end)
 
 describe("spark.environment", function()
-  it("carries the credentials and pins TZ", function()
-    local env = spark.environment({spark = {master = "local[2]"}},
-      {url = "jdbc:postgresql://db:5432/shop", user = "bob", password = "pw", properties = {a = "1", b = "2"}})
-    assert.equal("jdbc:postgresql://db:5432/shop", env.SPARKGEN_JDBC_URL)
-    assert.equal("pw", env.SPARKGEN_JDBC_PASSWORD)
-    assert.equal("a=1;b=2", env.SPARKGEN_JDBC_PROPERTIES)
+  it("is the whole environment: allow-listed names, TZ, the hand-over path, never a secret", function()
+    sys.setenv("ANTHROPIC_API_KEY", "sk-ant-spark-spec")
+    sys.setenv("PGPASSWORD", "pw-spark-spec")
+    local env = spark.environment({spark = {master = "local[2]"}}, nil, {handoff = "/tmp/x/credentials.json"})
+    sys.setenv("ANTHROPIC_API_KEY", nil)
+    sys.setenv("PGPASSWORD", nil)
     assert.equal("UTC", env.TZ)
+    assert.equal("/tmp/x/credentials.json", env.SPARKGEN_JDBC_FILE)
+    assert.equal(os.getenv("PATH"), env.PATH)
+    assert.equal("127.0.0.1", env.SPARK_LOCAL_IP)
+    for k in pairs(env) do
+      local allowed = k == "TZ" or k == "SPARKGEN_JDBC_FILE" or k == "PYSPARK_PYTHON"
+      for _, name in ipairs(spark.PASS_ENV) do allowed = allowed or name == k end
+      assert.is_true(allowed, k)
+    end
+    assert.is_nil(env.ANTHROPIC_API_KEY)
+    assert.is_nil(env.PGPASSWORD)
+  end)
+
+  it("adds the names in spark.pass_env", function()
+    sys.setenv("SPARK_SPEC_EXTRA", "yes")
+    local env = spark.environment({spark = {master = "yarn", pass_env = {"SPARK_SPEC_EXTRA"}}}, nil, {})
+    sys.setenv("SPARK_SPEC_EXTRA", nil)
+    assert.equal("yes", env.SPARK_SPEC_EXTRA)
+  end)
+end)
+
+describe("spark.write_handoff", function()
+  it("writes the JDBC settings to a new 0600 file and refuses to reuse a path", function()
+    local util = require "sparkgen.util"
+    local dir = assert(sys.mkdtemp((os.getenv("TMPDIR") or "/tmp") .. "/spark-spec"))
+    local path = assert(spark.write_handoff(dir, {url = "jdbc:postgresql://db:5432/shop", user = "bob",
+                                                  password = "pw", properties = {a = "1"}}, "sc://h:15002"))
+    local h = util.json_decode(util.read_file(path))
+    assert.same({url = "jdbc:postgresql://db:5432/shop", user = "bob", password = "pw", properties = {a = "1"}}, h.jdbc)
+    assert.equal("sc://h:15002", h.remote)
+    assert.is_true(h.one_shot)
+    local p = io.popen("stat -c %a " .. path .. " " .. dir)
+    assert.equal("600\n700\n", p:read("a"))
+    p:close()
+    local again, err = spark.write_handoff(dir, {url = "x"})
+    assert.is_nil(again)
+    assert.matches("File exists", err, 1, true)
+    util.remove_tree(dir)
+  end)
+end)
+
+describe("spark.quiet_filter", function()
+  it("drops Ivy's resolution report and log lines below WARN, keeps warnings, errors and the job's lines", function()
+    local keep = spark.quiet_filter()
+    local kept = {}
+    for _, line in ipairs{
+      ":: loading settings :: url = jar:file:/x/ivy-2.5.3.jar!/ivysettings.xml",
+      "Ivy Default Cache set to: /root/.ivy2.5.2/cache",
+      "\tfound org.postgresql#postgresql;42.7.14 in central",
+      "\t0 artifacts copied, 4 already retrieved (0kB/18ms)",
+      "26/12/04 17:52:38 WARN NativeCodeLoader: Unable to load native-hadoop library for your platform...",
+      "Using Spark's default log4j profile: org/apache/spark/log4j2-defaults.properties",
+      "26/12/04 17:52:40 INFO SparkContext: Running Spark version 4.3.0",
+      "26/12/04 17:52:41 WARN TaskSetManager: Lost task 0.0",
+      "26/12/04 17:52:41 ERROR Executor: Exception in task 0.0",
+      "Traceback (most recent call last):",
+    } do
+      if keep(line) then kept[#kept + 1] = line end
+    end
+    assert.same({"26/12/04 17:52:41 WARN TaskSetManager: Lost task 0.0",
+                 "26/12/04 17:52:41 ERROR Executor: Exception in task 0.0",
+                 "Traceback (most recent call last):"}, kept)
+  end)
+
+  it("keeps an unresolved dependency, which is what an offline user must see", function()
+    local keep = spark.quiet_filter()
+    assert.is_false(keep(":: loading settings :: url = jar:file:/x"))
+    assert.is_true(keep("\t::          UNRESOLVED DEPENDENCIES         ::"))
+    assert.is_true(keep("Exception in thread \"main\" java.lang.RuntimeException: [unresolved dependency: x#y;1: not found]"))
   end)
 end)
 
@@ -108,7 +177,7 @@ describe("spark.jdbc against a live server", function()
     os.execute("chmod 600 " .. pgpass)
     sys.setenv("PGPASSFILE", pgpass)
     local db = ("host=%s port=%s dbname=shop user=sparkgen_pw"):format(host, port)
-    local j = assert(spark.jdbc({db = db}, {connect = true}))
+    local j = assert(spark.jdbc({db = db}, {credentials = assert(spark.preflight({db = db}, {}))}))
     sys.setenv("PGPASSFILE", nil)
     assert.equal("sparkgen_pw", j.user)
     assert.equal("RightPw1", j.password)

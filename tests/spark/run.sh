@@ -8,11 +8,18 @@
 set -u
 cd "$(dirname "$0")/../.."
 : "${SPARKGEN:=$PWD/sparkgen}"
+OWN_TMP=""
 if [ -z "${TEST_TMP:-}" ]; then
   TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sparkgen-spark.XXXXXX"); chmod 755 "$TEST_TMP"
   export TEST_TMP
-  trap 'tests/lib/pg.sh stop-all >/dev/null 2>&1; rm -rf "$TEST_TMP"' EXIT
+  OWN_TMP=$TEST_TMP
 fi
+. tests/spark/servers.sh
+on_exit() {
+  stop_servers
+  if [ -n "$OWN_TMP" ]; then tests/lib/pg.sh stop-all >/dev/null 2>&1; rm -rf "$OWN_TMP"; fi
+}
+trap on_exit EXIT
 export TZ=UTC SPARK_LOCAL_IP=127.0.0.1
 WORK=$TEST_TMP/spark
 mkdir -p "$WORK/jobs"
@@ -60,8 +67,22 @@ if ! conninfo=$(tests/lib/pg.sh db shop examples/shop/schema.sql 2>"$WORK/pg.err
   notok "start the example shop database: $(head -1 "$WORK/pg.err")"
   finish
 fi
-# The same JDBC environment spark.lua gives a job run by `sparkgen exec`.
-while IFS= read -r line; do export "$line"; done < <("$SPARKGEN" run --trusted tests/spark/jdbc_env.lua "$conninfo")
+# The same credentials hand-over spark.lua gives a job run by `sparkgen exec`.
+mkdir -m 700 "$WORK/handoff"
+handoff=$("$SPARKGEN" run --trusted tests/spark/jdbc_env.lua "$conninfo" "$WORK/handoff")
+
+# A standalone cluster and a Spark Connect server start now, in the background, while
+# the jobs are rendered and the shared session runs; both read the database through a
+# Unix socket, so junixsocket comes with the driver.
+PACKAGES="org.postgresql:postgresql:42.7.14,com.kohlschutter.junixsocket:junixsocket-core:2.10.1"
+start_cluster
+start_connect "$PACKAGES"
+
+# The defence-in-depth probe connects as a role that needs its password (random per run).
+PROBE_PW="probe-pw-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+tests/lib/pg.sh role sparkgen_probe "$PROBE_PW"
+psql "$conninfo" -q -c 'GRANT SELECT ON ALL TABLES IN SCHEMA public TO sparkgen_probe' >/dev/null
+probe_db=$(printf '%s' "$conninfo" | sed 's/user=[^ ]*/user=sparkgen_probe/')
 
 # Small partition threshold, so the shop's orders and order_items are read in partitions.
 cat >"$WORK/sparkgen.lua" <<'CFG'
@@ -82,6 +103,19 @@ header() { sed -n "s/^-- $1: //p" "$2" | head -1; }
   SPARKGEN_PATH=$PWD/tests/spark/root "$SPARKGEN" exec orders refund_lines --schema "$SHOP_SCHEMA" \
     --db "$conninfo" "${CFG_FLAG[@]}" --context as_of=$AS_OF --limit 1 >"$WORK/violation.out" 2>"$WORK/violation.err"
   echo $? >"$WORK/violation.rc"
+  # On the standalone cluster: the executors read PostgreSQL and write the result (one
+  # JSON file, the result is small); then the probe, whose driver runs here.
+  if cluster_ready 180; then
+    "$SPARKGEN" exec orders revenue_by_category --schema "$SHOP_SCHEMA" --db "$conninfo" "${CFG_FLAG[@]}" \
+      --context as_of=$AS_OF --context time_period=all --master "$MASTER_URL" \
+      --output "$WORK/cluster-out" --format json >"$WORK/cluster.out" 2>"$WORK/cluster.err"
+    echo $? >"$WORK/cluster.rc"
+    printf 'return {spark = {master = "%s", conf = {["spark.ui.enabled"] = "false"}}}\n' "$MASTER_URL" >"$WORK/probe.lua"
+    PGPASSWORD=$PROBE_PW ANTHROPIC_API_KEY=sk-ant-probe-fake-$$ "$SPARKGEN" run --trusted tests/spark/probe.lua \
+      "$WORK/probe.lua" "$probe_db" "$PROBE_PW" "sk-ant-probe-fake-$$" >"$WORK/probe.tap" 2>"$WORK/probe.err"
+  else
+    echo "no cluster" >"$WORK/cluster.rc"
+  fi
 ) &
 exec_pid=$!
 
@@ -109,6 +143,9 @@ for typefile in lua/types/*.lua; do
   add_case "{\"kind\": \"type\", \"name\": \"$name\", \"job\": $(json_str "$job"), \"reference_sql\": $(json_str "$(cat "$ref")")}"
 done
 
+# The job's own helpers (hand-over, exact JSON, table view), no Spark session needed.
+relay < <(python3 tests/spark/test_job_unit.py "$WORK/jobs/revenue_by_category.py" 2>&1)
+
 if SPARKGEN_PATH=$PWD/tests/spark/root "$SPARKGEN" generate orders refund_lines --schema "$SHOP_SCHEMA" \
      "${CFG_FLAG[@]}" --context as_of=$AS_OF --job "$WORK/jobs/refund_lines.py" >/dev/null 2>"$WORK/refund.gen.err"; then
   add_case "{\"kind\": \"violation\", \"name\": \"refund_lines\", \"job\": $(json_str "$WORK/jobs/refund_lines.py"), \"rule\": \"positive\"}"
@@ -116,9 +153,10 @@ else
   notok "refund_lines: sparkgen generate --job ($(head -1 "$WORK/refund.gen.err"))"
 fi
 add_case "{\"kind\": \"exec\", \"name\": \"revenue_by_category\", \"dir\": $(json_str "$WORK"), \"reference_sql\": $(json_str "$(cat tests/sql/reference/revenue_by_category.sql)")}"
+add_case "{\"kind\": \"exec\", \"name\": \"revenue_by_category\", \"run\": \"cluster\", \"output_dir\": $(json_str "$WORK/cluster-out"), \"label\": \"sparkgen exec --master spark://127.0.0.1 (standalone cluster) --output\", \"dir\": $(json_str "$WORK"), \"reference_sql\": $(json_str "$(cat tests/sql/reference/revenue_by_category.sql)")}"
 echo "]" >>"$cases"
 
-python3 tests/spark/test_jobs.py "$cases" >"$WORK/session.tap" 2>"$WORK/session.err"
+SPARKGEN_JDBC_FILE=$handoff python3 tests/spark/test_jobs.py "$cases" >"$WORK/session.tap" 2>"$WORK/session.err"
 session_rc=$?
 relay <"$WORK/session.tap"
 if [ "$session_rc" -ne 0 ]; then
@@ -163,6 +201,8 @@ else
   notok "eval: recordings written from examples/eval/answers.lua ($(tail -1 "$WORK/record.out"))"
 fi
 
+. tests/spark/connect.sh
+
 wait "$exec_pid"
 if [ "$(cat "$WORK/exec.rc" 2>/dev/null)" != 0 ]; then
   grep -v ' INFO ' "$WORK/exec.err" | grep -v '^\s*$' | tail -5 | sed 's/^/# /'
@@ -175,5 +215,17 @@ if [ "$vrc" = 3 ] && grep -q "sparkgen: validation failed: positive" "$WORK/viol
 else
   notok "refund_lines: sparkgen exec exits 3 naming the failed rule positive on stderr (status $vrc)"
   grep -v ' INFO ' "$WORK/violation.err" | grep -v '^\s*$' | tail -5 | sed 's/^/# /'
+fi
+crc=$(cat "$WORK/cluster.rc" 2>/dev/null)
+if [ "$crc" = 0 ] && grep -q "^wrote 3 rows to $WORK/cluster-out (json, 1 file)$" "$WORK/cluster.err"; then
+  ok "cluster: sparkgen exec --output says it wrote 3 rows as one json file"
+else
+  notok "cluster: sparkgen exec --output says it wrote 3 rows as one json file (status $crc)"
+  tail -5 "$WORK/cluster.err" "$WORK/cluster/worker.log" 2>/dev/null | sed 's/^/# /'
+fi
+if [ -s "$WORK/probe.tap" ]; then
+  relay < <(sed 's/^\(not \)\{0,1\}ok [0-9]* - /&probe: /' "$WORK/probe.tap")
+else
+  notok "probe: the defence-in-depth probe ran on the cluster ($(tail -1 "$WORK/probe.err" 2>/dev/null))"
 fi
 finish

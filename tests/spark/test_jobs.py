@@ -4,9 +4,10 @@ prints TAP lines (numbered by run.sh). Each case is one of:
   {"kind": "type", "name", "job", "reference_sql"}   rows must match the reference and
                                                      every validation check must pass
   {"kind": "violation", "name", "job", "rule"}       the check named `rule` must fail
-  {"kind": "exec", "name", "dir", "reference_sql"}   JSON lines written by `sparkgen exec`
-                                                     (dir/exec.jsonl, dir/exec.rc) must
-                                                     match the reference
+  {"kind": "exec", "name", "dir", "reference_sql",   JSON lines written by `sparkgen exec`
+   "run"?, "label"?, "output_dir"?}                  (dir/RUN.jsonl or output_dir/part-*, dir/RUN.rc; RUN
+                                                     defaults to exec) must match the
+                                                     reference
 The JDBC settings come from the environment (see jdbc_env.lua)."""
 import json
 import os
@@ -45,8 +46,10 @@ def violation_case(spark, case):
             "" if out["error"] is None else ", error " + out["error"]))
 
 
-def exec_case(spark, case, timeout=150):
-    rc_path = os.path.join(case["dir"], "exec.rc")
+def exec_case(spark, case, timeout=240):
+    run = case.get("run", "exec")
+    label = case.get("label", "sparkgen exec --json through spark-submit")
+    rc_path = os.path.join(case["dir"], run + ".rc")
     deadline = time.monotonic() + timeout
     while not os.path.exists(rc_path) and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -58,14 +61,20 @@ def exec_case(spark, case, timeout=150):
     if rc != "0":
         tap(False, "%s: sparkgen exec exited 0 (got %s)" % (case["name"], rc))
         return
-    with open(os.path.join(case["dir"], "exec.jsonl")) as f:
-        records = [json.loads(line) for line in f if line.strip()]
+    # The rows: what exec printed (--json), or the JSON files it wrote (--output DIR).
+    out_dir = case.get("output_dir")
+    paths = ([os.path.join(out_dir, f) for f in sorted(os.listdir(out_dir)) if f.startswith("part-")]
+             if out_dir else [os.path.join(case["dir"], run + ".jsonl")])
+    records = []
+    for path in paths:
+        with open(path) as f:
+            records.extend(json.loads(line) for line in f if line.strip())
     expected, _ = sparkrun.reference_rows(spark, case["reference_sql"])
     # JSON objects keep the job's column order; compare() ignores names and order anyway.
     rows = [tuple(r.values()) for r in records]
     ok, diff = sparkrun.compare(rows, expected)
-    tap(ok and len(expected) > 0, "%s: sparkgen exec --json through spark-submit prints the "
-        "reference rows (%d)%s" % (case["name"], len(expected), "" if ok else ": " + diff))
+    tap(ok and len(expected) > 0, "%s: %s prints the reference rows (%d)%s" % (
+        case["name"], label, len(expected), "" if ok else ": " + diff))
 
 
 def main(argv):

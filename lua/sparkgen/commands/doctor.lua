@@ -68,14 +68,10 @@ function M.checks(cfg)
   add("python3", py, py or "not found", "install Python 3.10+ (apt-get install python3 python3-venv)")
 
   local submit = spark.find_submit(cfg)
-  local python = cfg.spark.python
-  if not python and submit and util.file_exists(util.dirname(submit) .. "/python") then
-    python = util.dirname(submit) .. "/python"
-  end
-  python = python or "python3"
+  local python = spark.python(cfg, submit)
   local pyspark = capture(util.shell_quote(python) .. " -c 'import pyspark; print(pyspark.__version__)'")
   add("pyspark", pyspark, pyspark and ("%s (%s)"):format(pyspark, python) or "not importable by " .. python,
-      "run `make spark` (a venv with pyspark in ./.venv) or pip install pyspark")
+      "run `sparkgen spark install` (a venv with pyspark under " .. spark.venv_dir() .. ")")
 
   local java_home = os.getenv("JAVA_HOME")
   local java = (java_home and java_home ~= "" and java_home .. "/bin/java") or "java"
@@ -83,7 +79,11 @@ function M.checks(cfg)
   add("java", jv, jv or "not found", "install Java 17+ (apt-get install openjdk-17-jre-headless) or set JAVA_HOME")
 
   local _, serr = spark.find_submit(cfg)
-  add("spark-submit", submit, submit or serr, "run `make spark`, set SPARK_HOME, or set spark.submit in the config")
+  add("spark-submit", submit, submit or serr, "run `sparkgen spark install`, set SPARK_HOME, or set spark.submit in the config")
+  if cfg.spark.remote then
+    local ok, detail = spark.check_remote(cfg, python)
+    add("spark connect", ok, detail, "start the server (sbin/start-connect-server.sh) or fix spark.remote / SPARK_REMOTE")
+  end
 
   if cfg.spark.jar then
     local present = util.file_exists(cfg.spark.jar)

@@ -1,5 +1,5 @@
 -- commands/eval.lua — `sparkgen eval SUITE [--replay DIR | --record DIR] [--json]
--- [--min-pass R] [--case NAME]... [--master M]`: run an eval suite (see eval.lua) and
+-- [--min-pass R] [--case NAME]... [--master M | --remote sc://H:P]`: run an eval suite (see eval.lua) and
 -- exit non-zero unless the pass rate reaches --min-pass (default: every case).
 local util = require "sparkgen.util"
 
@@ -19,6 +19,7 @@ function M.setup(cmd, cli)
      :argname("<rate>"):convert(tonumber)
   cmd:option("--case", "Run only this case (repeatable)."):argname("<name>"):count("*")
   cmd:option("--master", "Spark master (default from config spark.master)."):argname("<url>")
+  cmd:option("--remote", "Run the cases through Spark Connect at sc://HOST:PORT (default spark.remote)."):argname("<url>")
 end
 
 function M.run(args, ctx)
@@ -41,7 +42,7 @@ function M.run(args, ctx)
     end
   end
   local report, rerr = eval.run(suite, ctx.config, {record_dir = args.record, replay_dir = args.replay,
-                                                    master = args.master, only = only,
+                                                    master = args.master, remote = args.remote, only = only,
                                                     no_cache = ctx.config.cache.enabled == false})
   if not report then return nil, rerr end
   if args.json then
