@@ -96,6 +96,8 @@ local RULES = {
   ["spark.fetch_size"] = {kind = "integer", min = 1, max = 10000000},
   ["spark.partition_rows"] = {kind = "integer", min = 1},
   ["spark.num_partitions"] = {kind = "integer", min = 1, max = 100000},
+  ["spark.remote"] = {kind = "string"},
+  ["spark.single_file_rows"] = {kind = "integer", min = 0},
 }
 M.RULES = RULES
 

@@ -232,9 +232,16 @@ function M.argv(cfg, submit, job_path, job_args, opts)
   return argv
 end
 
---- The job's driver must run on this machine: the hand-over file is local. nil, or the
---- one-line reason a configuration cannot work.
-function M.check_deploy_mode(cfg)
+--- nil, or the one-line reason the spark section cannot work: spark.pass_env must list
+--- variable names, and the job's driver must run on this machine (the hand-over file is
+--- local).
+function M.check_config(cfg)
+  for i, name in ipairs(cfg.spark and cfg.spark.pass_env or {}) do
+    if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
+      return ("config key 'spark.pass_env' item %d must be an environment variable name, got %s"):format(
+        i, type(name) == "string" and ("'" .. name .. "'") or type(name))
+    end
+  end
   local mode = cfg.spark and cfg.spark.conf and cfg.spark.conf["spark.submit.deployMode"]
   if mode and tostring(mode) ~= "client" then
     return ("spark.submit.deployMode = %s is not supported: sparkgen hands the credentials to the "
@@ -318,8 +325,8 @@ function M.run(cfg, job_path, job_args, opts)
   local err_out = opts.err or io.stderr
   local submit, serr = M.find_submit(cfg)
   if not submit then return nil, serr end
-  local derr = M.check_deploy_mode(cfg)
-  if derr and not opts.remote then return nil, derr end
+  local derr = M.check_config(cfg)
+  if derr and not (opts.remote and derr:match("deployMode")) then return nil, derr end
   local handoff, herr = M.write_handoff(opts.dir, opts.jdbc, opts.remote)
   if not handoff then return nil, herr end
   local env = M.environment(cfg, submit, {master = opts.master, handoff = handoff})

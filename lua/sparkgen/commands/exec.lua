@@ -128,8 +128,8 @@ function M.run(args, ctx)
   -- Fail before paying for generation when Spark cannot run at all.
   local submit, serr = spark.find_submit(cfg)
   if not submit then return nil, serr end
-  local derr = not remote and spark.check_deploy_mode(cfg)
-  if derr then return nil, derr end
+  local derr = spark.check_config(cfg)
+  if derr and not (remote and derr:match("deployMode")) then return nil, derr end
   local request = require "sparkgen.request"
   local generator = require "sparkgen.generator"
   local req, rerr = request.from_args(args)
