@@ -90,7 +90,9 @@ local function safe_setmetatable(t, mt)
     if rawget(mt, "__gc") ~= nil then error("setmetatable: __gc is not allowed here", 2) end
     own_metatables[mt] = true
   end
-  return setmetatable(t, mt)
+  local ok, err = pcall(setmetatable, t, mt)
+  if not ok then error("setmetatable: " .. tostring(err), 2) end
+  return t
 end
 
 local function safe_getmetatable(v)
@@ -121,17 +123,48 @@ local function unknown_global(name, names)
   return ("unknown name '%s'%s"):format(name, near and (" (did you mean '" .. near .. "'?)") or "")
 end
 
---- env{vars = {...}|nil, bare = bool, unknown = fn(name) -> message | nil}
---- A fresh environment: `vars` (lent by the caller, looked up first), then the safe
---- base (unless bare). Reading any other name raises unknown(name) at the reader's line.
---- Assigning a global stores it in this environment only.
+-- Engine tables lent to sandboxed code, by table: their read-only views (weak).
+local lent_views = setmetatable({}, {__mode = "k"})
+
+--- A read-only view of an engine value, deep: tables inside are viewed the same way
+--- when read, so sandboxed code can read (index, #, ipairs, pairs, table.concat) but not
+--- change the engine's tables or give them a metatable whose metamethods would later
+--- run in engine code.
+function M.lend(v)
+  if type(v) ~= "table" then return v end
+  local view = lent_views[v]
+  if view then return view end
+  view = setmetatable({}, {
+    __index = function(_, k) return M.lend(v[k]) end,
+    __newindex = function(_, k) error(("cannot change '%s': what the engine lends is read-only"):format(tostring(k)), 2) end,
+    __len = function() return #v end,
+    __pairs = function()
+      return function(_, k)
+        local nk, nv = next(v, k)
+        return nk, M.lend(nv)
+      end, view, nil
+    end,
+    __metatable = false,
+  })
+  lent_views[v] = view
+  return view
+end
+
+--- env{vars = {...}|nil, lend = bool, bare = bool, unknown = fn(name) -> message | nil}
+--- A fresh environment: `vars` (lent by the caller, looked up first; with `lend`, as
+--- read-only views), then the safe base (unless bare). Reading any other name raises
+--- unknown(name) at the reader's line. Assigning a global stores it in this
+--- environment only.
 function M.env(opts)
   opts = opts or {}
   local vars, bare = opts.vars, opts.bare
-  local unknown = opts.unknown
+  local unknown, lend = opts.unknown, opts.lend
   return setmetatable({}, {__index = function(_, k)
     local v
-    if vars then v = vars[k] end
+    if vars then
+      v = vars[k]
+      if lend then v = M.lend(v) end
+    end
     if v == nil and not bare then v = BASE[k] end
     if v ~= nil then return v end
     local name = tostring(k)

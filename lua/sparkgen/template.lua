@@ -65,9 +65,9 @@ local function compile(name, text)
   return fn
 end
 
--- Run a compiled template with `vars` (its variables, lent read-only at the top level).
+-- Run a compiled template with `vars` (its variables, lent as read-only views).
 local function run(fn, vars)
-  local env = sandbox.env{vars = vars}
+  local env = sandbox.env{vars = vars, lend = true} -- the engine's tables, read-only
   debug.setupvalue(fn, 1, env) -- _ENV of the main chunk: this render's variables
   local ok, out = sandbox.pcall(fn, tostring, table.concat)
   if not ok then return nil, out end

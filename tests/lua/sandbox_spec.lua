@@ -183,6 +183,20 @@ describe("templates in the sandbox", function()
     assert.matches("^p%.md:2: unknown name 'contxt' %(did you mean 'context'%?%)", err)
   end)
 
+  it("read the engine's tables through read-only views they cannot change", function()
+    local context = {as_of = "2026-01-01", list = {"a", "b"}}
+    local out = assert(template.render_string("$(#list) $(table.concat(list, ','))\n% for k, v in pairs(context) do\n" ..
+      "% end\n$(context.as_of)", {context = context, list = context.list}, "=views"))
+    assert.equal("2 a,b\n2026-01-01", out)
+    local _, err = template.render_string("% context.as_of = 'x'\n", {context = context}, "@c.md")
+    assert.matches("c%.md:1: cannot change 'as_of'", err)
+    _, err = template.render_string("% setmetatable(context.list, {__index = function() while true do end end})\n",
+      {context = context}, "@d.md")
+    assert.matches("d%.md:1: .*protected metatable", err)
+    assert.is_nil(getmetatable(context.list))
+    assert.equal("2026-01-01", context.as_of)
+  end)
+
   it("cannot reach io or os.execute", function()
     local _, err = template.render_string("% io.write('x')\n", {}, "@a.md")
     assert.matches("a%.md:1: unknown name 'io'", err)
