@@ -9,7 +9,8 @@
  *                                     input order
  * @param req  {method="POST"|"GET"|..., url=, headers={name=value}, body=string|nil,
  *              timeout_s=600, connect_timeout_s=5, retries=2, backoff_scale=1,
- *              max_response_bytes=64 MiB}
+ *              max_response_bytes=64 MiB, retry_policy=nil, on_chunk=nil,
+ *              idle_timeout_s=nil}
  * @param opts {concurrency=8, on_done=function(i, answer) end}   (both optional)
  *   on_done runs protected with a traceback handler: an error in it stops the other
  *   transfers (their handles are released) and is raised again with its traceback.
@@ -26,13 +27,33 @@
  *   local a = http.request{method="POST", url=u, headers={["content-type"]="application/json"}, body="{}"}
  *   local all = http.request_many(list, {concurrency=16, on_done=function(i, a) bar:tick() end})
  *
- * Retries (Anthropic SDK behaviour): an attempt is retried, up to `retries` times, on
- * connection errors and timeouts and on HTTP 408, 409, 429 and >= 500, unless the
- * response says `x-should-retry: false` (`true` forces a retry). The delay is
- * `retry-after-ms`, else `retry-after` (seconds or an HTTP date) when 0 < v <= 60 s,
- * else min(0.5 * 2^n, 8) s * (1 - 0.25 * rand) scaled by `backoff_scale` (tests use a
- * small one). A request waiting for its retry gives up its concurrency slot; its timer
- * lives inside the multi loop, so it never blocks the rest of the batch.
+ * Retries: the mechanism lives here (timers inside the multi loop, backoff, attempts),
+ * the policy comes from the caller as data (`retry_policy`, built by llm/ for each
+ * provider), so a provider with other rules is a Lua change. Without a `retry_policy`
+ * nothing is retried. With one, a finished attempt is retried, up to `retries` times,
+ * when:
+ *   - no response arrived (connection error, timeout, truncated body) and
+ *     `connection_errors` is true (a request curl could never send is never retried);
+ *   - or the status is in `statuses` or >= `status_min`;
+ *   - unless the header named `override_header` says "false" ("true" forces a retry).
+ * The delay is the first `delay_headers` entry present and sane (0 < v <= max_delay_s;
+ * unit "ms", or "s" = seconds or an HTTP date), else
+ * min(initial_s * multiplier^n, max_s) * (1 - jitter * rand) scaled by `backoff_scale`
+ * (tests use a small one). A request waiting for its retry gives up its concurrency
+ * slot; its timer lives inside the multi loop, so it never blocks the rest of the batch.
+ *   retry_policy = {statuses = {408, 409, 429}, status_min = 500, connection_errors = true,
+ *                   override_header = "x-should-retry",
+ *                   delay_headers = {{"retry-after-ms", "ms"}, {"retry-after", "s"}},
+ *                   max_delay_s = 60,
+ *                   backoff = {initial_s = 0.5, multiplier = 2, max_s = 8, jitter = 0.25}}
+ *
+ * Streaming: `on_chunk = function(data, status, attempt)` is called (protected) with
+ * every piece of the body as it arrives; an error raised there ends the transfer with
+ * `error = "stream callback failed: ..."` and no retry. The body is still collected.
+ * `idle_timeout_s` replaces the total timeout by a silence limit, kept by the loop
+ * (the attempt fails with "no data received for N s (idle timeout)", a connection error
+ * for the retry policy, when no byte arrives for that long), so a long answer that
+ * keeps sending never times out.
  *
  * Connections: one multi handle per Lua state keeps the connection cache, so keep-alive
  * connections are reused across calls (request and request_many alike). Proxies follow
@@ -59,7 +80,9 @@
 #define DEFAULT_CONCURRENCY 8
 #define DEFAULT_MAX_RESPONSE (64u << 20)
 #define EASY_POOL_MAX 64
-#define MAX_SANE_RETRY_AFTER 60.0
+#define MAX_POLICY_STATUSES 32
+#define MAX_DELAY_HEADERS 4
+#define POLICY_NAME_MAX 64
 
 static int curl_users; /* curl_global_init is process-wide; count the Lua states using it */
 
@@ -78,6 +101,29 @@ typedef struct {
 
 enum { X_QUEUED, X_ACTIVE, X_WAITING, X_READY, X_DONE };
 
+enum { DELAY_MS, DELAY_SECONDS_OR_DATE };
+
+typedef struct {
+    char name[POLICY_NAME_MAX]; /* lowercased, as response headers are stored */
+    int unit;
+} delay_header;
+
+/* The caller's retry rules (see the top of the file); enabled = 0 retries nothing. */
+typedef struct {
+    int enabled;
+    int statuses[MAX_POLICY_STATUSES];
+    int nstatuses;
+    long status_min; /* 0: no open range */
+    int connection_errors;
+    char override_header[POLICY_NAME_MAX]; /* "" = none */
+    delay_header delays[MAX_DELAY_HEADERS];
+    int ndelays;
+    double max_delay_s;
+    double initial_s, multiplier, max_s, jitter;
+} retry_policy;
+
+struct batch;
+
 typedef struct {
     int state;
     CURL *easy;
@@ -89,6 +135,14 @@ typedef struct {
     double backoff_scale;
     size_t max_bytes;
     double started, wake_at;
+    retry_policy policy;
+    double idle_s;             /* > 0: a silence limit instead of the total timeout */
+    double last_byte_at;       /* when the current attempt last received something */
+    int on_chunk;              /* registry ref of the streaming callback, or LUA_NOREF */
+    struct batch *owner;
+    const char *chunk;         /* the piece handed to on_chunk (valid during the call) */
+    size_t chunk_len;
+    char *cb_error;            /* what on_chunk raised */
     /* the current attempt's response */
     char *data;
     size_t len, cap;
@@ -100,10 +154,11 @@ typedef struct {
     char errbuf[CURL_ERROR_SIZE];
 } xfer;
 
-typedef struct {
+typedef struct batch {
     http_state *st;
     xfer *x;
     int n;
+    lua_State *L; /* the thread running the loop: where on_chunk is called */
 } batch;
 
 static double monotonic_now(void)
@@ -124,6 +179,8 @@ static double rand_unit(http_state *st)
 
 /* ---- response buffers ---------------------------------------------------------- */
 
+static char *dup_range(const char *s, size_t n);
+
 static void clear_headers(xfer *x)
 {
     for (size_t i = 0; i < x->nhdrs; i++) {
@@ -141,12 +198,58 @@ static void reset_response(xfer *x)
     x->status = 0;
     x->result = CURLE_OK;
     x->errbuf[0] = '\0';
+    free(x->cb_error);
+    x->cb_error = NULL;
+}
+
+/* Runs inside lua_pcall: nothing here may raise outside the protected call. */
+static int chunk_trampoline(lua_State *L)
+{
+    xfer *x = lua_touserdata(L, 1);
+    long status = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, x->on_chunk);
+    lua_pushlstring(L, x->chunk, x->chunk_len);
+    lua_pushinteger(L, status);
+    lua_pushinteger(L, x->attempts);
+    lua_call(L, 3, 0);
+    return 0;
+}
+
+/* Hands one piece of the body to the caller's on_chunk; 0 when it raised. Called from
+ * curl's write callback, so a Lua error must never unwind through curl: everything
+ * that can raise (allocation included) runs inside lua_pcall. */
+static int call_on_chunk(xfer *x, const char *ptr, size_t n)
+{
+    lua_State *L = x->owner->L;
+    if (!lua_checkstack(L, 4)) {
+        free(x->cb_error);
+        x->cb_error = dup_range("no Lua stack left", 17);
+        return 0;
+    }
+    x->chunk = ptr;
+    x->chunk_len = n;
+    lua_pushcfunction(L, chunk_trampoline);
+    lua_pushlightuserdata(L, x);
+    int rc = lua_pcall(L, 1, 0, 0);
+    x->chunk = NULL;
+    if (rc == LUA_OK)
+        return 1;
+    const char *msg = lua_tostring(L, -1);
+    if (msg == NULL)
+        msg = "(an error object that is not a string)";
+    free(x->cb_error);
+    x->cb_error = dup_range(msg, strlen(msg));
+    lua_pop(L, 1);
+    return 0;
 }
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     xfer *x = userdata;
     size_t n = size * nmemb;
+    if (x->idle_s > 0)
+        x->last_byte_at = monotonic_now();
     if (n > x->max_bytes - x->len || x->len > x->max_bytes) {
         x->too_large = 1;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
@@ -163,6 +266,8 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
     }
     memcpy(x->data + x->len, ptr, n);
     x->len += n;
+    if (x->on_chunk > 0 && n > 0 && !call_on_chunk(x, ptr, n))
+        return 0; /* the callback failed: abort (CURLE_WRITE_ERROR, never retried) */
     return n;
 }
 
@@ -190,6 +295,8 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
 {
     xfer *x = userdata;
     size_t n = size * nitems;
+    if (x->idle_s > 0)
+        x->last_byte_at = monotonic_now();
     if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         clear_headers(x);
         return n;
@@ -257,8 +364,14 @@ static void release_easy(http_state *st, CURL *easy)
     }
 }
 
-static void xfer_free(http_state *st, xfer *x)
+static void xfer_free(lua_State *L, http_state *st, xfer *x)
 {
+    if (x->on_chunk > 0) {
+        luaL_unref(L, LUA_REGISTRYINDEX, x->on_chunk);
+        x->on_chunk = LUA_NOREF;
+    }
+    free(x->cb_error);
+    x->cb_error = NULL;
     if (x->easy) {
         if (x->state == X_ACTIVE)
             curl_multi_remove_handle(st->multi, x->easy);
@@ -278,12 +391,12 @@ static void xfer_free(http_state *st, xfer *x)
     x->url = x->method = x->body = NULL;
 }
 
-static void batch_release(batch *b)
+static void batch_release(lua_State *L, batch *b)
 {
     if (b->x == NULL)
         return;
     for (int i = 0; i < b->n; i++)
-        xfer_free(b->st, &b->x[i]);
+        xfer_free(L, b->st, &b->x[i]);
     free(b->x);
     b->x = NULL;
     b->st->busy = 0;
@@ -291,7 +404,7 @@ static void batch_release(batch *b)
 
 static int batch_gc(lua_State *L)
 {
-    batch_release(luaL_checkudata(L, 1, BATCH_MT));
+    batch_release(L, luaL_checkudata(L, 1, BATCH_MT));
     return 0;
 }
 
@@ -336,6 +449,99 @@ static double opt_number_field(lua_State *L, int t, const char *key, double dflt
 static int has_crlf(const char *s, size_t n)
 {
     return memchr(s, '\r', n) != NULL || memchr(s, '\n', n) != NULL;
+}
+
+static void copy_name(lua_State *L, char *dst, const char *src, size_t n, int i, const char *what)
+{
+    if (n == 0 || n >= POLICY_NAME_MAX || has_crlf(src, n))
+        luaL_error(L, "request %d: retry_policy.%s must be a header name of 1..%d characters", i, what,
+                   POLICY_NAME_MAX - 1);
+    for (size_t k = 0; k < n; k++)
+        dst[k] = (char)tolower((unsigned char)src[k]);
+    dst[n] = '\0';
+}
+
+static double policy_number(lua_State *L, int t, const char *key, double dflt, double lo, double hi, int i)
+{
+    double v = opt_number_field(L, t, key, dflt, i);
+    if (v < lo || v > hi)
+        luaL_error(L, "request %d: retry_policy %s must be in %g..%g", i, key, lo, hi);
+    return v;
+}
+
+/* Reads the retry_policy table at stack index t into p (see the top of the file). */
+static void read_policy(lua_State *L, int t, retry_policy *p, int i)
+{
+    p->enabled = 1;
+    p->nstatuses = 0;
+    if (lua_getfield(L, t, "statuses") != LUA_TNIL) {
+        if (!lua_istable(L, -1))
+            luaL_error(L, "request %d: retry_policy.statuses must be a list of HTTP statuses", i);
+        lua_Integer n = luaL_len(L, -1);
+        if (n > MAX_POLICY_STATUSES)
+            luaL_error(L, "request %d: retry_policy.statuses has more than %d entries", i, MAX_POLICY_STATUSES);
+        for (lua_Integer k = 1; k <= n; k++) {
+            int isnum;
+            lua_rawgeti(L, -1, k);
+            lua_Integer code = lua_tointegerx(L, -1, &isnum);
+            if (!isnum || code < 100 || code > 599)
+                luaL_error(L, "request %d: retry_policy.statuses[%d] must be an HTTP status", i, (int)k);
+            p->statuses[p->nstatuses++] = (int)code;
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    p->status_min = (long)policy_number(L, t, "status_min", 0, 0, 600, i);
+    lua_getfield(L, t, "connection_errors");
+    p->connection_errors = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    p->override_header[0] = '\0';
+    if (lua_getfield(L, t, "override_header") != LUA_TNIL) {
+        size_t n;
+        const char *name = lua_tolstring(L, -1, &n);
+        if (name == NULL || lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "request %d: retry_policy.override_header must be a string", i);
+        copy_name(L, p->override_header, name, n, i, "override_header");
+    }
+    lua_pop(L, 1);
+    p->ndelays = 0;
+    if (lua_getfield(L, t, "delay_headers") != LUA_TNIL) {
+        if (!lua_istable(L, -1))
+            luaL_error(L, "request %d: retry_policy.delay_headers must be a list of {name, unit}", i);
+        lua_Integer n = luaL_len(L, -1);
+        if (n > MAX_DELAY_HEADERS)
+            luaL_error(L, "request %d: retry_policy.delay_headers has more than %d entries", i, MAX_DELAY_HEADERS);
+        for (lua_Integer k = 1; k <= n; k++) {
+            lua_rawgeti(L, -1, k);
+            if (!lua_istable(L, -1) || lua_rawgeti(L, -1, 1) != LUA_TSTRING || lua_rawgeti(L, -2, 2) != LUA_TSTRING)
+                luaL_error(L, "request %d: retry_policy.delay_headers[%d] must be {name, \"ms\"|\"s\"}", i, (int)k);
+            size_t nlen;
+            const char *name = lua_tolstring(L, -2, &nlen), *unit = lua_tostring(L, -1);
+            delay_header *d = &p->delays[p->ndelays];
+            copy_name(L, d->name, name, nlen, i, "delay_headers");
+            if (strcmp(unit, "ms") == 0)
+                d->unit = DELAY_MS;
+            else if (strcmp(unit, "s") == 0)
+                d->unit = DELAY_SECONDS_OR_DATE;
+            else
+                luaL_error(L, "request %d: retry_policy.delay_headers[%d]: unit must be \"ms\" or \"s\"", i, (int)k);
+            p->ndelays++;
+            lua_pop(L, 3);
+        }
+    }
+    lua_pop(L, 1);
+    p->max_delay_s = policy_number(L, t, "max_delay_s", 60, 0, 86400, i);
+    p->initial_s = 0.5, p->multiplier = 2, p->max_s = 8, p->jitter = 0.25;
+    if (lua_getfield(L, t, "backoff") != LUA_TNIL) {
+        if (!lua_istable(L, -1))
+            luaL_error(L, "request %d: retry_policy.backoff must be a table", i);
+        int b = lua_gettop(L);
+        p->initial_s = policy_number(L, b, "initial_s", 0.5, 0, 3600, i);
+        p->multiplier = policy_number(L, b, "multiplier", 2, 1, 100, i);
+        p->max_s = policy_number(L, b, "max_s", 8, 0, 3600, i);
+        p->jitter = policy_number(L, b, "jitter", 0.25, 0, 1, i);
+    }
+    lua_pop(L, 1);
 }
 
 /* Reads req (at stack index t) into x; bad requests are programmer errors and raise. */
@@ -411,6 +617,28 @@ static void read_request(lua_State *L, int t, xfer *x, int i)
         luaL_error(L, "out of memory");
     x->req_headers = grown;
 
+    x->on_chunk = LUA_NOREF;
+    int ct = lua_getfield(L, t, "on_chunk");
+    if (ct == LUA_TFUNCTION)
+        x->on_chunk = luaL_ref(L, LUA_REGISTRYINDEX); /* pops it */
+    else if (ct != LUA_TNIL)
+        luaL_error(L, "request %d: on_chunk must be a function", i);
+    else
+        lua_pop(L, 1);
+
+    x->policy.enabled = 0;
+    int pt = lua_getfield(L, t, "retry_policy");
+    if (pt == LUA_TTABLE)
+        read_policy(L, lua_gettop(L), &x->policy, i);
+    else if (pt != LUA_TNIL && !(pt == LUA_TBOOLEAN && !lua_toboolean(L, -1)))
+        luaL_error(L, "request %d: retry_policy must be a table (or false: no retries)", i);
+    lua_pop(L, 1);
+
+    double idle = opt_number_field(L, t, "idle_timeout_s", 0, i);
+    if (idle < 0)
+        luaL_error(L, "request %d: idle_timeout_s must be positive", i);
+    x->idle_s = idle > 1e6 ? 1e6 : idle;
+
     double timeout = opt_number_field(L, t, "timeout_s", 600, i);
     double connect = opt_number_field(L, t, "connect_timeout_s", 5, i);
     double retries = opt_number_field(L, t, "retries", 2, i);
@@ -447,7 +675,8 @@ static int setup_easy(http_state *st, xfer *x)
         curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)x);
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, x->timeout_ms);
+        /* A stream's limit is silence (checked by the loop), not duration. */
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, x->idle_s > 0 ? 0L : x->timeout_ms);
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, x->connect_timeout_ms);
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->req_headers);
         curl_easy_setopt(e, CURLOPT_USERAGENT, "sparkgen/" SPARKGEN_VERSION);
@@ -467,8 +696,9 @@ static int setup_easy(http_state *st, xfer *x)
         }
     }
     reset_response(x);
+    x->last_byte_at = monotonic_now();
     if (x->attempts++ == 0)
-        x->started = monotonic_now(); /* time in the queue is not the request's */
+        x->started = x->last_byte_at; /* time in the queue is not the request's */
     if (curl_multi_add_handle(st->multi, x->easy) != CURLM_OK)
         return 0;
     x->state = X_ACTIVE;
@@ -498,53 +728,64 @@ static int retryable_curl_error(const xfer *x)
     }
 }
 
-/* Server-suggested delay in seconds, or -1 when absent or not sane. */
-static double retry_after(const xfer *x)
+/* Server-suggested delay in seconds from the policy's delay headers, in order, or -1
+ * when none is present and sane (0 < v <= max_delay_s). */
+static double server_delay(const xfer *x)
 {
-    const header *h = find_header(x, "retry-after-ms");
-    if (h) {
+    const retry_policy *p = &x->policy;
+    for (int k = 0; k < p->ndelays; k++) {
+        const header *h = find_header(x, p->delays[k].name);
+        if (h == NULL)
+            continue;
         char *end;
-        double ms = strtod(h->value, &end);
-        if (end != h->value && *end == '\0' && ms > 0 && ms <= MAX_SANE_RETRY_AFTER * 1000)
-            return ms / 1000;
-    }
-    h = find_header(x, "retry-after");
-    if (h) {
-        char *end;
-        double s = strtod(h->value, &end);
-        if (end == h->value || *end != '\0') { /* not a number: an HTTP date */
+        double v = strtod(h->value, &end);
+        int number = end != h->value && *end == '\0';
+        if (p->delays[k].unit == DELAY_MS) {
+            v = number ? v / 1000 : -1;
+        } else if (!number) { /* not a number: an HTTP date */
             time_t when = curl_getdate(h->value, NULL);
-            s = when == -1 ? -1 : difftime(when, time(NULL));
+            v = when == -1 ? -1 : difftime(when, time(NULL));
         }
-        if (s > 0 && s <= MAX_SANE_RETRY_AFTER)
-            return s;
+        if (v > 0 && v <= p->max_delay_s)
+            return v;
     }
     return -1;
 }
 
-/* Decides whether the finished attempt is retried; sets *delay (seconds) if so. */
+static int status_retries(const retry_policy *p, long status)
+{
+    if (p->status_min > 0 && status >= p->status_min)
+        return 1;
+    for (int k = 0; k < p->nstatuses; k++)
+        if (p->statuses[k] == status)
+            return 1;
+    return 0;
+}
+
+/* Decides, by the request's policy, whether the finished attempt is retried; sets
+ * *delay (seconds) if so. */
 static int plan_retry(http_state *st, const xfer *x, double *delay)
 {
-    if (x->attempts > x->retries)
+    const retry_policy *p = &x->policy;
+    if (!p->enabled || x->attempts > x->retries || x->cb_error)
         return 0;
     if (x->result != CURLE_OK) {
-        if (!retryable_curl_error(x))
+        if (!p->connection_errors || !retryable_curl_error(x))
             return 0;
     } else {
-        const header *h = find_header(x, "x-should-retry");
+        const header *h = p->override_header[0] ? find_header(x, p->override_header) : NULL;
         if (h && strcmp(h->value, "false") == 0)
             return 0;
-        if (!(h && strcmp(h->value, "true") == 0) && x->status != 408 && x->status != 409 &&
-            x->status != 429 && x->status < 500)
+        if (!(h && strcmp(h->value, "true") == 0) && !status_retries(p, x->status))
             return 0;
     }
-    double server = x->result == CURLE_OK ? retry_after(x) : -1;
+    double server = x->result == CURLE_OK ? server_delay(x) : -1;
     if (server > 0) {
         *delay = server;
     } else {
         int n = x->attempts - 1; /* retries already made */
-        double base = fmin(0.5 * pow(2.0, n > 30 ? 30 : n), 8.0);
-        *delay = base * (1 - 0.25 * rand_unit(st)) * x->backoff_scale;
+        double base = fmin(p->initial_s * pow(p->multiplier, n > 30 ? 30 : n), p->max_s);
+        *delay = base * (1 - p->jitter * rand_unit(st)) * x->backoff_scale;
     }
     return 1;
 }
@@ -570,7 +811,10 @@ static void push_answer(lua_State *L, xfer *x, double finished)
     lua_setfield(L, -2, "attempts");
     lua_pushnumber(L, finished - x->started);
     lua_setfield(L, -2, "elapsed_s");
-    if (x->too_large) {
+    if (x->cb_error) {
+        lua_pushfstring(L, "stream callback failed: %s", x->cb_error);
+        lua_setfield(L, -2, "error");
+    } else if (x->too_large) {
         lua_pushfstring(L, "response larger than %I bytes", (lua_Integer)x->max_bytes);
         lua_setfield(L, -2, "error");
     } else if (x->result != CURLE_OK) {
@@ -602,6 +846,67 @@ static int callback_traceback(lua_State *L)
     return 1;
 }
 
+typedef struct {
+    int active, waiting, done;
+    int results, on_done; /* stack indices (on_done 0: none) */
+    int handler;          /* stack index of callback_traceback */
+} loop_state;
+
+/* An attempt of x ended with `result`: plan a retry, or build the answer, store it and
+ * call on_done. */
+static void attempt_done(lua_State *L, batch *b, xfer *x, CURLcode result, loop_state *ls)
+{
+    http_state *st = b->st;
+    x->result = result;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
+    curl_multi_remove_handle(st->multi, x->easy);
+    ls->active--;
+    double delay;
+    double finished = monotonic_now();
+    if (plan_retry(st, x, &delay)) {
+        x->state = X_WAITING;
+        x->wake_at = finished + delay;
+        ls->waiting++;
+        return;
+    }
+    x->state = X_DONE;
+    ls->done++;
+    int idx = (int)(x - b->x) + 1;
+    push_answer(L, x, finished);
+    /* The answer is built: free the buffers and recycle the handle now. */
+    xfer_free(L, st, x);
+    if (ls->on_done) {
+        lua_pushvalue(L, ls->on_done);
+        lua_pushinteger(L, idx);
+        lua_pushvalue(L, -3);
+        if (lua_pcall(L, 2, 0, ls->handler) != LUA_OK) {
+            batch_release(L, b); /* stop the other transfers before re-raising */
+            lua_error(L);
+        }
+    }
+    lua_rawseti(L, ls->results, idx);
+}
+
+/* Ends the attempts that have been silent longer than their idle limit; returns the
+ * nearest silence deadline of the others (HUGE_VAL when none). */
+static double check_silence(lua_State *L, batch *b, loop_state *ls)
+{
+    double now = monotonic_now(), next = HUGE_VAL;
+    for (int i = 0; i < b->n; i++) {
+        xfer *x = &b->x[i];
+        if (x->state != X_ACTIVE || x->idle_s <= 0)
+            continue;
+        double deadline = x->last_byte_at + x->idle_s;
+        if (deadline <= now) {
+            snprintf(x->errbuf, sizeof x->errbuf, "no data received for %.1f s (idle timeout)", x->idle_s);
+            attempt_done(L, b, x, CURLE_OPERATION_TIMEDOUT, ls);
+        } else if (deadline < next) {
+            next = deadline;
+        }
+    }
+    return next;
+}
+
 /* Runs the batch at stack index `bi` (a BATCH_MT userdata) and leaves the answers table
  * on the stack. `on_done` is a stack index or 0. */
 static void run_batch(lua_State *L, int bi, int concurrency, int on_done)
@@ -610,38 +915,41 @@ static void run_batch(lua_State *L, int bi, int concurrency, int on_done)
     http_state *st = b->st;
     lua_pushcfunction(L, callback_traceback);
     int handler = lua_gettop(L);
+    b->L = L;
+    for (int i = 0; i < b->n; i++)
+        b->x[i].owner = b;
     lua_createtable(L, b->n, 0);
-    int results = lua_gettop(L);
+    loop_state ls = {0, 0, 0, lua_gettop(L), on_done, handler};
 
     if (st->maxconnects < concurrency * 2L) {
         st->maxconnects = concurrency * 2L;
         curl_multi_setopt(st->multi, CURLMOPT_MAXCONNECTS, st->maxconnects);
     }
-    int next_fresh = 0, active = 0, waiting = 0, done = 0;
+    int next_fresh = 0;
     st->busy = 1; /* the batch owns the multi handle until batch_release */
 
-    while (done < b->n) {
+    while (ls.done < b->n) {
         double now = monotonic_now();
         double next_wake = HUGE_VAL;
         /* Retries whose timer has expired go first: they have waited already. */
-        for (int i = 0; waiting > 0 && i < b->n && active < concurrency; i++) {
+        for (int i = 0; ls.waiting > 0 && i < b->n && ls.active < concurrency; i++) {
             xfer *x = &b->x[i];
             if (x->state == X_WAITING && x->wake_at <= now) {
-                waiting--;
+                ls.waiting--;
                 if (!setup_easy(st, x)) {
-                    batch_release(b);
+                    batch_release(L, b);
                     luaL_error(L, "cannot start an HTTP transfer (out of memory?)");
                 }
-                active++;
+                ls.active++;
             }
         }
-        while (active < concurrency && next_fresh < b->n) {
+        while (ls.active < concurrency && next_fresh < b->n) {
             xfer *x = &b->x[next_fresh++];
             if (!setup_easy(st, x)) {
-                batch_release(b);
+                batch_release(L, b);
                 luaL_error(L, "cannot start an HTTP transfer (out of memory?)");
             }
-            active++;
+            ls.active++;
         }
         int running;
         curl_multi_perform(st->multi, &running);
@@ -652,48 +960,25 @@ static void run_batch(lua_State *L, int bi, int concurrency, int on_done)
                 continue;
             char *priv = NULL;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-            xfer *x = (xfer *)priv;
-            x->result = msg->data.result;
-            curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
-            curl_multi_remove_handle(st->multi, x->easy);
-            active--;
-            double delay;
-            double finished = monotonic_now();
-            if (plan_retry(st, x, &delay)) {
-                x->state = X_WAITING;
-                x->wake_at = finished + delay;
-                waiting++;
-                continue;
-            }
-            x->state = X_DONE;
-            done++;
-            int idx = (int)(x - b->x) + 1;
-            push_answer(L, x, finished);
-            /* The answer is built: free the buffers and recycle the handle now. */
-            xfer_free(st, x);
-            if (on_done) {
-                lua_pushvalue(L, on_done);
-                lua_pushinteger(L, idx);
-                lua_pushvalue(L, -3);
-                if (lua_pcall(L, 2, 0, handler) != LUA_OK) {
-                    batch_release(b); /* stop the other transfers before re-raising */
-                    lua_error(L);
-                }
-            }
-            lua_rawseti(L, results, idx);
+            attempt_done(L, b, (xfer *)priv, msg->data.result, &ls);
         }
-        if (done == b->n)
+        double silence = check_silence(L, b, &ls);
+        if (ls.done == b->n)
             break;
-        if (active < concurrency && next_fresh < b->n)
+        if (ls.active < concurrency && next_fresh < b->n)
             continue; /* a slot freed up: start the next request now */
         now = monotonic_now();
-        for (int i = 0; waiting > 0 && i < b->n; i++)
+        for (int i = 0; ls.waiting > 0 && i < b->n; i++)
             if (b->x[i].state == X_WAITING && b->x[i].wake_at < next_wake)
                 next_wake = b->x[i].wake_at;
         /* curl wakes us for socket activity and its own timeouts; a retry timer only
-         * matters when a slot is free for it. */
+         * matters when a slot is free for it; a silence deadline always does. */
+        if (!(next_wake < HUGE_VAL && ls.active < concurrency))
+            next_wake = HUGE_VAL;
+        if (silence < next_wake)
+            next_wake = silence;
         int timeout_ms = 1000;
-        if (next_wake < HUGE_VAL && active < concurrency)
+        if (next_wake < HUGE_VAL)
             timeout_ms = next_wake <= now ? 0 : (int)fmin(ceil((next_wake - now) * 1000), 1000);
         if (timeout_ms > 0)
             curl_multi_poll(st->multi, NULL, 0, timeout_ms, NULL);
@@ -725,7 +1010,7 @@ static int l_http_request(lua_State *L)
     read_request(L, 1, &b->x[0], 1);
     run_batch(L, bi, 1, 0);
     lua_rawgeti(L, -1, 1);
-    batch_release(b);
+    batch_release(L, b);
     return 1;
 }
 
@@ -756,7 +1041,7 @@ static int l_http_request_many(lua_State *L)
         lua_pop(L, 1);
     }
     run_batch(L, bi, concurrency, on_done);
-    batch_release(b);
+    batch_release(L, b);
     return 1;
 }
 

@@ -1,11 +1,13 @@
 -- http_spec.lua — sparkgen.http against the Anthropic mock server: answers, ordering,
--- concurrency, the SDK retry policy and its limits. Retries use a tiny backoff_scale so
--- the whole file runs in a few seconds.
+-- concurrency, retries as the policy given as data says (the SDKs' policy from
+-- llm/common.lua, and others), streaming callbacks and silence limits. Retries use a
+-- tiny backoff_scale so the whole file runs in a few seconds.
 package.path = "tests/mock/?.lua;" .. package.path
 local http = require "sparkgen.http"
 local cjson = require "cjson.safe"
 local sys = require "sparkgen.sys"
 local mockserver = require "mock"
+local POLICY = require("sparkgen.llm.common").SDK_RETRY_POLICY
 
 local HEADERS = {["x-api-key"] = "sk-test-secret", ["anthropic-version"] = "2023-06-01",
                  ["content-type"] = "application/json"}
@@ -25,7 +27,7 @@ describe("sparkgen.http", function()
 
   local function req(extra)
     local r = {method = "POST", url = mock.url .. "/v1/messages", headers = HEADERS,
-               body = BODY, backoff_scale = 0.01}
+               body = BODY, backoff_scale = 0.01, retry_policy = POLICY}
     for k, v in pairs(extra or {}) do r[k] = v end
     return r
   end
@@ -226,10 +228,90 @@ describe("sparkgen.http", function()
 
     it("reports a refused connection as an error after all retries", function()
       local a = http.request{url = "http://127.0.0.1:1/v1/messages", retries = 2,
-                             backoff_scale = 0.01}
+                             backoff_scale = 0.01, retry_policy = POLICY}
       assert.is_nil(a.status)
       assert.is_string(a.error)
       assert.equal(3, a.attempts)
+    end)
+  end)
+
+  describe("a retry policy given as data", function()
+    it("retries nothing without a policy", function()
+      mock.script{{status = 529}, {reset = true}}
+      assert.equal(1, http.request(req{retry_policy = false}).attempts)
+      assert.equal(1, http.request(req{retry_policy = false}).attempts)
+    end)
+    it("retries the statuses another provider names, and not the SDK's", function()
+      local other = {statuses = {418}, override_header = "x-retry-hint"}
+      mock.script{{status = 418}, {status = 429}}
+      local a = http.request(req{retry_policy = other})
+      assert.equal(429, a.status) -- 418 retried, 429 not
+      assert.equal(2, a.attempts)
+    end)
+    it("reads its override header and delay header by the names it gives", function()
+      local other = {statuses = {}, override_header = "X-Retry-Hint",
+                     delay_headers = {{"x-wait-ms", "ms"}}}
+      mock.script{{status = 400, headers = {["x-retry-hint"] = "true", ["x-wait-ms"] = "300"}}}
+      local a = http.request(req{retry_policy = other})
+      assert.equal(200, a.status)
+      assert.is_true(a.elapsed_s >= 0.28 and a.elapsed_s < 2, "waited " .. a.elapsed_s)
+    end)
+    it("backs off by its own numbers", function()
+      mock.script{{status = 500}}
+      local a = http.request(req{backoff_scale = 1, retry_policy = {status_min = 500,
+        backoff = {initial_s = 0.3, multiplier = 2, max_s = 1, jitter = 0}}})
+      assert.equal(2, a.attempts)
+      assert.is_true(a.elapsed_s >= 0.29 and a.elapsed_s < 1, "waited " .. a.elapsed_s)
+    end)
+    it("leaves connection errors alone unless the policy retries them", function()
+      local a = http.request{url = "http://127.0.0.1:1/v1/messages", retries = 2, backoff_scale = 0.01,
+                             retry_policy = {status_min = 500}}
+      assert.equal(1, a.attempts)
+      assert.is_string(a.error)
+    end)
+    it("raises for a malformed policy, naming the field", function()
+      assert.has_error(function() http.request(req{retry_policy = {statuses = {"x"}}}) end,
+        "request 1: retry_policy.statuses[1] must be an HTTP status")
+      assert.has_error(function() http.request(req{retry_policy = {delay_headers = {{"a", "minutes"}}}}) end,
+        [[request 1: retry_policy.delay_headers[1]: unit must be "ms" or "s"]])
+    end)
+  end)
+
+  describe("streaming", function()
+    local function stream_req(extra)
+      local body = cjson.decode(BODY)
+      body.stream = true
+      local r = req{body = cjson.encode(body)}
+      for k, v in pairs(extra or {}) do r[k] = v end
+      return r
+    end
+    it("hands every piece of the body to on_chunk as it arrives, with status and attempt", function()
+      local pieces, statuses = {}, {}
+      local a = http.request(stream_req{on_chunk = function(data, status, attempt)
+        pieces[#pieces + 1] = data
+        statuses[status .. "/" .. attempt] = true
+      end})
+      assert.equal(200, a.status)
+      assert.is_true(#pieces >= 1)
+      assert.equal(a.body, table.concat(pieces))
+      assert.same({["200/1"] = true}, statuses)
+    end)
+    it("ends the transfer with one error, never retried, when on_chunk raises", function()
+      local a = http.request(stream_req{on_chunk = function() error("parser broke", 0) end})
+      assert.equal("stream callback failed: parser broke", a.error)
+      assert.equal(1, a.attempts)
+    end)
+    it("lets a slow stream run past the total timeout when a silence limit replaces it", function()
+      mock.script{{stream_delay_ms = 150}}
+      local a = http.request(stream_req{idle_timeout_s = 2, timeout_s = 0.5})
+      assert.is_nil(a.error)
+      assert.equal(200, a.status)
+      assert.is_true(a.elapsed_s > 0.5, "the stream took " .. a.elapsed_s)
+    end)
+    it("still fails a stream that goes silent for longer than the limit", function()
+      mock.script{{stream_stall_s = 3}}
+      local a = http.request(stream_req{idle_timeout_s = 1, retries = 0})
+      assert.matches("no data received for 1.0 s (idle timeout)", a.error, 1, true)
     end)
   end)
 

@@ -249,6 +249,49 @@ describe("openai-compatible provider", function()
   end)
 end)
 
+describe("the SSE reader", function()
+  local stream = require "sparkgen.llm.stream"
+  local EVENTS = table.concat({
+    'event: message_start\r\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant",'
+      .. '"model":"m","content":[],"stop_reason":null,"usage":{"input_tokens":7,"output_tokens":1}}}\r\n\r\n',
+    'event: ping\ndata: {"type": "ping"}\n\n',
+    'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":'
+      .. '{"type":"tool_use","id":"toolu_1","name":"emit_code","input":{}}}\n\n',
+    'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":'
+      .. '{"type":"input_json_delta","partial_json":"{\\"code\\": \\"x = 1"}}\n\n',
+    'event: something_new\ndata: {"type":"something_new"}\n\n',
+    'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":'
+      .. '{"type":"input_json_delta","partial_json":"\\"}"}}\n\n',
+    'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
+    'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},'
+      .. '"usage":{"output_tokens":12}}\n\n',
+    'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+  })
+  it("assembles the message from pieces cut anywhere, skipping pings and unknown events", function()
+    local s = stream.new()
+    for i = 1, #EVENTS do s:feed(EVENTS:sub(i, i), 200, 1) end
+    local msg = assert(s:result())
+    assert.equal("tool_use", msg.stop_reason)
+    assert.same({input_tokens = 7, output_tokens = 12}, msg.usage)
+    assert.same({{type = "tool_use", id = "toolu_1", name = "emit_code", input = {code = "x = 1"}}}, msg.content)
+  end)
+  it("starts over when the transport retries, and ignores an error status's body", function()
+    local s = stream.new()
+    s:feed(EVENTS:sub(1, 200), 200, 1)
+    s:feed('{"type":"error"}', 529, 2)
+    s:feed(EVENTS, 200, 3)
+    assert.equal("tool_use", assert(s:result()).stop_reason)
+  end)
+  it("says a stream that ended early is unusable", function()
+    local s = stream.new()
+    s:feed(EVENTS:sub(1, #EVENTS - 50), 200, 1)
+    local msg, err, why = s:result()
+    assert.is_nil(msg)
+    assert.is_nil(err)
+    assert.equal("the stream ended before message_stop", why)
+  end)
+end)
+
 describe("llm.validate", function()
   local schema = prompt.tool({{name = "non_empty"}}).input_schema
   it("accepts a complete GeneratedCode input", function()
@@ -573,6 +616,49 @@ describe("against the mock", function()
     req.tool = prompt.tool(require("sparkgen.checks").list())
     assert(complete(cfg, req))
     assert.is_true(mock.requests()[1].body.tools[1].strict)
+  end)
+  describe("streamed (anthropic.stream = true)", function()
+    local function stream_cfg()
+      local cfg = mock_cfg()
+      cfg.anthropic.stream = true
+      return cfg
+    end
+    local function same_parts(res)
+      return {output = res.output, usage = res.usage, stop_reason = res.stop_reason, model = res.model}
+    end
+    it("assembles exactly the result the non-streamed call gives", function()
+      local plain = assert(complete(mock_cfg(), request()))
+      mock.reset()
+      local streamed = assert(complete(stream_cfg(), request()))
+      assert.is_true(mock.requests()[1].body.stream)
+      assert.is_true(streamed.streamed)
+      assert.same(same_parts(plain), same_parts(streamed))
+    end)
+    it("assembles text and thinking blocks around the tool call the same way", function()
+      mock.script{{unknown_block = true}}
+      local plain = assert(complete(mock_cfg(), request()))
+      mock.reset()
+      mock.script{{unknown_block = true}}
+      assert.same(same_parts(plain), same_parts(assert(complete(stream_cfg(), request()))))
+    end)
+    it("reports an error event that arrives mid-stream, with the request id", function()
+      mock.script{{stream_error = "overloaded_error"}}
+      local res, err = complete(stream_cfg(), request())
+      assert.is_nil(res)
+      assert.matches("^anthropic: overloaded_error: mock stream error %(request%-id req_", err)
+    end)
+    it("is not cut off by the timeout while the answer keeps arriving", function()
+      local cfg = stream_cfg()
+      cfg.http.timeout_s = 0.5
+      mock.script{{stream_delay_ms = 40}}
+      local res = assert(complete(cfg, request()))
+      assert.is_true(res.elapsed_s > 0.5, "the stream took " .. res.elapsed_s)
+    end)
+    it("asks a streamed max_tokens stop again with more room, as the plain call does", function()
+      mock.script{{stop_reason = "max_tokens"}}
+      local res = assert(complete(stream_cfg(), request()))
+      assert.same({from = 1000, to = 2000}, res.max_tokens_raised)
+    end)
   end)
   it("continues a paused turn with the paused content", function()
     mock.script{{stop_reason = "pause_turn"}}

@@ -31,6 +31,8 @@ Steps (any step may also carry "latency_ms": N and "headers": {name: value}):
     {"tool_input_raw": "..."}   tool_use whose input is not an object
     {"unknown_block": true}     a `thinking` block before the answer (to be skipped)
     {"stream_error": "overloaded_error"}  (streaming) error event after message_start
+    {"stream_delay_ms": N}      (streaming) wait N ms before each event (a slow answer)
+    {"stream_stall_s": N}       (streaming) go silent N seconds after the first ping
 """
 import argparse
 import hashlib
@@ -669,7 +671,11 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.close_connection = True
 
+        delay = float(step.get("stream_delay_ms", 0)) / 1000.0
+
         def event(name, data):
+            if delay:
+                time.sleep(delay)
             self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
             self.wfile.flush()
 
@@ -677,6 +683,8 @@ class Handler(BaseHTTPRequestHandler):
                      usage=dict(message["usage"], output_tokens=1))
         event("message_start", {"type": "message_start", "message": start})
         event("ping", {"type": "ping"})
+        if step.get("stream_stall_s"):
+            time.sleep(float(step["stream_stall_s"]))
         if step.get("stream_error"):
             etype = step["stream_error"]
             event("error", {"type": "error", "error": {"type": etype, "message": "mock stream error"}})

@@ -14,6 +14,9 @@ local M = {}
 
 M.name = "anthropic"
 
+-- The retry rules sparkgen.http applies to this provider's requests (the SDKs' own).
+M.retry_policy = common.SDK_RETRY_POLICY
+
 --- The model id this provider uses with cfg.
 function M.model(cfg)
   return cfg.model or (cfg.anthropic and cfg.anthropic.model) or "claude-sonnet-5"
@@ -86,7 +89,47 @@ function M.build_http(request, cfg, key)
   local beta = cfg.anthropic and cfg.anthropic.beta
   if type(beta) == "table" then beta = table.concat(beta, ",") end
   if beta and beta ~= "" then headers["anthropic-beta"] = beta end
-  return common.post_json(cfg, M.base_url(cfg) .. "/v1/messages", headers, M.body(request, cfg))
+  local body = M.body(request, cfg)
+  local stream = cfg.anthropic and cfg.anthropic.stream
+  if stream then body.stream = true end
+  local req = common.post_json(cfg, M.base_url(cfg) .. "/v1/messages", headers, body, M.retry_policy)
+  if stream then
+    -- Read as it arrives (llm/stream.lua). The limit is silence, not duration: a long
+    -- answer that keeps sending events (pings included) is never cut off.
+    local parser = require("sparkgen.llm.stream").new()
+    req.stream = parser
+    req.on_chunk = function(data, status, attempt) parser:feed(data, status, attempt) end
+    req.idle_timeout_s = req.timeout_s or 600
+  end
+  return req
+end
+
+-- The status the API gives each error type, for an error event that arrives inside a
+-- 200 stream.
+local ERROR_STATUS = {invalid_request_error = 400, authentication_error = 401, permission_error = 403,
+                      not_found_error = 404, request_too_large = 413, rate_limit_error = 429,
+                      api_error = 500, overloaded_error = 529}
+
+--- The answer of a streamed request as the non-streamed call would have given it: the
+--- assembled message as the body, an `error` event as the error envelope, a stream
+--- that ended early as an unusable answer. Anything but a 200 stream is unchanged.
+function M.unstream(resp, parser)
+  if resp.error or resp.status ~= 200 or not parser then return resp end
+  local out = {}
+  for k, v in pairs(resp) do out[k] = v end
+  out.streamed = true
+  local msg, err, why = parser:result()
+  if msg then
+    out.body = util.json_encode(msg)
+  elseif err then
+    local rid = (resp.headers or {})["request-id"]
+    out.status = ERROR_STATUS[err.type] or 500
+    out.body = util.json_encode({type = "error", error = err, request_id = rid})
+  else
+    out.body = ""
+    out.stream_problem = why
+  end
+  return out
 end
 
 local int = common.int
@@ -134,6 +177,9 @@ function M.parse(resp, request)
       return nil, ("anthropic: %s: %s%s"):format(tostring(e.type), excerpt(e.message), rid_suffix(rid)), "http"
     end
     return nil, ("anthropic: HTTP %s: %s%s"):format(tostring(status), excerpt(resp.body, 120), rid_suffix(rid)), "http"
+  end
+  if resp.stream_problem then
+    return nil, ("anthropic: %s%s"):format(resp.stream_problem, rid_suffix(rid)), "protocol"
   end
   if type(doc) ~= "table" then
     return nil, ("anthropic: the response is not valid JSON%s"):format(rid_suffix(rid)), "protocol"

@@ -312,6 +312,24 @@ local function continue_request(sent, content)
   return out
 end
 
+-- A one-line progress display on stderr (a terminal) for one streamed answer: what
+-- has arrived so far, redrawn at most 5 times a second; called with nil to clear it.
+local function stream_progress(label)
+  local started, last = sys.monotonic(), 0
+  return function(p)
+    if p == nil then
+      if last > 0 then io.stderr:write("\r\027[K") io.stderr:flush() end
+      return
+    end
+    local now = sys.monotonic()
+    if now - last < 0.2 then return end
+    last = now
+    io.stderr:write(("\rsparkgen: %s: receiving the answer, %d characters, %.1fs\027[K"):format(
+      label, p.chars, now - started))
+    io.stderr:flush()
+  end
+end
+
 --- complete_many(cfg, requests, opts): every request answered, in input order, as
 --- {res = result} or {err = message, usage =, request_ids =}. Requests go out in
 --- parallel (opts.concurrency, else cfg.http.concurrency); opts.on_done(i, res, err)
@@ -401,6 +419,10 @@ function M.complete_many(cfg, requests, opts)
   -- or an error. Every billed attempt's tokens are added up, whatever becomes of it.
   local function handle(st, resp)
     st.attempts = st.attempts + (math.tointeger(resp.attempts) or 1)
+    if st.http and st.http.stream and provider.unstream then
+      if st.progress then st.progress(nil) end
+      resp = provider.unstream(resp, st.http.stream)
+    end
     local res, err, kind, partial = provider.parse(resp, st.sent)
     local acct = res or partial
     if acct then
@@ -419,7 +441,7 @@ function M.complete_many(cfg, requests, opts)
                      request_ids = st.ids, cached = false, attempts = st.attempts, provider = pname,
                      stop_reason = res.stop_reason, key = st.key, elapsed_s = sys.monotonic() - started,
                      max_tokens_raised = st.raised, pause_continuations = st.pauses > 0 and st.pauses or nil,
-                     streamed = resp.streamed}
+                     streamed = resp.streamed or nil}
         log.info("llm.response", {status = "ok", provider = pname, model = out.model, request_ids = st.ids,
                                   usage = st.usage, attempts = st.attempts, retried = st.retried,
                                   notes = #notes > 0 and #notes or nil})
@@ -477,7 +499,14 @@ function M.complete_many(cfg, requests, opts)
   for _, st in ipairs(pending) do st.sent = st.request end
   while #pending > 0 do
     local reqs, retry = {}, {}
-    for k, st in ipairs(pending) do reqs[k] = provider.build_http(st.sent, cfg, api_key) end
+    for k, st in ipairs(pending) do
+      reqs[k] = provider.build_http(st.sent, cfg, api_key)
+      st.http = reqs[k]
+      if reqs[k].stream and #pending == 1 and opts.progress ~= false and sys.isatty(2) then
+        st.progress = stream_progress(first_words(st.request))
+        reqs[k].stream.on_progress = st.progress
+      end
+    end
     if #reqs == 1 then
       local r = handle(pending[1], http().request(reqs[1]))
       if r then retry[#retry + 1] = r end

@@ -13,6 +13,9 @@ local M = {}
 
 M.name = "openai"
 
+-- The retry rules sparkgen.http applies to this provider's requests (the SDKs' own).
+M.retry_policy = common.SDK_RETRY_POLICY
+
 function M.model(cfg)
   return cfg.model or (cfg.openai and cfg.openai.model) or "llama3.1"
 end
@@ -58,7 +61,7 @@ end
 function M.build_http(request, cfg, key)
   local headers = {}
   if key and key ~= "" then headers["authorization"] = "Bearer " .. key end
-  return common.post_json(cfg, M.base_url(cfg) .. "/v1/chat/completions", headers, M.body(request, cfg))
+  return common.post_json(cfg, M.base_url(cfg) .. "/v1/chat/completions", headers, M.body(request, cfg), M.retry_policy)
 end
 
 local int = common.int
