@@ -187,9 +187,7 @@ local function finish(prep, base, report, cfg)
   end
   result.ok = #result.findings == 0
   if not result.ok and cfg.keep_invalid then result.kept_invalid = true end
-  local usd, why = require("sparkgen.llm").cost(result.model, result.usage, {cfg = cfg})
-  result.cost_usd = usd or util.json_null
-  if not usd then result.cost_note = why end
+  if result.cost_usd == nil then result.cost_usd = 0 end -- a template costs nothing
   return result
 end
 
@@ -284,7 +282,9 @@ M.WINDOW_MIN = 64
 
 --- Generate many requests; results in input order, each {result=} or {error=}.
 --- opts: {concurrency=, on_progress=function(progress), on_result=function(i, outcome),
----        no_cache=, record_dir=, replay_dir=, window=}
+---        no_cache=, record_dir=, replay_dir=, window=, via_batch=, batch_repairs=}
+--- (via_batch: a Message Batch transport from llm/batches.lua for the model calls;
+--- batch_repairs: repairs go through it too instead of synchronously)
 --- With on_result, each outcome is handed over as soon as it is final (in completion
 --- order) and not kept: generate_all then returns nil, progress, and a batch's memory
 --- does not grow with its length.
@@ -335,13 +335,31 @@ function M.generate_all(requests, cfg, opts)
   local llm = require "sparkgen.llm"
   -- A model answer for p: lint it (asynchronously), then either queue a repair or finish.
   local repairs = {}
+  -- What p's answers cost so far: the sum of each one's cost (llm prices every billed
+  -- attempt, a Message Batch item at the batch price); unknown once any is unknown.
+  local function add_cost(p, a)
+    if not a then return end
+    if a.cost_note or a.cost_usd == util.json_null then
+      p.cost_note = p.cost_note or a.cost_note or "price unknown"
+    else
+      p.cost = (p.cost or 0) + (tonumber(a.cost_usd) or 0)
+    end
+  end
+  local function cost_of(p)
+    if p.cost_note then return util.json_null, p.cost_note end
+    return p.cost or 0
+  end
+
   local function on_answer(p, res, err, failed)
+    add_cost(p, res or failed)
     if not res then
       -- A failed request still cost what its billed attempts cost.
       add_usage(p.usage, failed and failed.usage)
       for _, id in ipairs(failed and failed.request_ids or {}) do p.request_ids[#p.request_ids + 1] = id end
+      local usd, note = cost_of(p)
       return report_progress(p.i, {error = err or "the model gave no answer", usage = p.usage,
-                                   request_ids = p.request_ids, model = llm.provider(p.cfg).model(p.cfg)}, p)
+                                   request_ids = p.request_ids, model = llm.provider(p.cfg).model(p.cfg),
+                                   cost_usd = usd, cost_note = note}, p)
     end
     -- attempts counts generation rounds (first answer + repairs), cached or not;
     -- HTTP retries inside one round are the transport's business.
@@ -379,6 +397,7 @@ function M.generate_all(requests, cfg, opts)
         validation_checks = merge_checks(p.type_checks, out.validation_checks, warnings, p.prep.request.context),
         provider = p.provider, model = res.model, usage = p.usage, request_ids = p.request_ids,
         cached = p.all_cached, attempts = p.attempts, warnings = warnings,
+        cost_usd = (cost_of(p)), cost_note = p.cost_note, message_batch = res.message_batch,
       }, report, cfg)}, p)
     end)
   end
@@ -443,9 +462,16 @@ function M.generate_all(requests, cfg, opts)
         on_answer(group[k], res, err, a)
         lint.poll(0) -- hand over what the analysers have finished meanwhile
       end
+      -- Through a Message Batch (opts.via_batch): first attempts always, repairs only
+      -- with opts.batch_repairs (else synchronously).
+      local via = opts.via_batch
+      if via and not opts.batch_repairs then
+        for _, p in ipairs(group) do if p.round > 0 then via = nil end end
+      end
       local answers = llm.complete_many(group[1].cfg, reqs, {
         concurrency = concurrency, no_cache = no_cache, record_dir = opts.record_dir,
-        replay_dir = opts.replay_dir, on_done = done})
+        replay_dir = opts.replay_dir, on_done = done, via_batch = via,
+        via_batch_retries = opts.batch_repairs and true or false})
       for k = 1, #group do
         if not answered[k] then
           local a = answers[k] or {}

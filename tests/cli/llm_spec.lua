@@ -76,6 +76,44 @@ describe("sparkgen prompt", function()
   end)
 end)
 
+describe("sparkgen prompt --count", function()
+  local mock
+  setup(function() mock = require("mock").start{api_key = FAKE_KEY} end)
+  teardown(function() if mock then mock.stop() end end)
+  local function count(extra, key)
+    local env = {ANTHROPIC_API_KEY = key or FAKE_KEY, ANTHROPIC_BASE_URL = mock.url}
+    local argv = {"orders", "revenue_by_category", "--count"}
+    for _, a in ipairs(extra or {}) do argv[#argv + 1] = a end
+    return prompt_cmd(argv, {env = env})
+  end
+
+  it("asks the free count_tokens endpoint and prices the answer", function()
+    mock.reset()
+    local r = count({"--model", "claude-sonnet-4-5", "--json"})
+    assert.equal(0, r.status, r.stderr)
+    local out = cjson.decode(r.stdout)
+    local seen = mock.requests()
+    assert.equal(1, #seen)
+    assert.equal("/v1/messages/count_tokens", seen[1].path)
+    assert.is_nil(seen[1].body.max_tokens)
+    assert.truthy(out.input_tokens > 0)
+    assert.near(out.input_tokens * 3 / 1e6, out.input_cost_usd, 1e-12)
+    assert.near(8192 * 15 / 1e6, out.max_output_cost_usd, 1e-12)
+  end)
+  it("prints the count and says when the model has no price", function()
+    local r = count()
+    assert.equal(0, r.status, r.stderr)
+    assert.matches("^%d+ input tokens for claude%-sonnet%-5\ncost: price unknown for model 'claude%-sonnet%-5'", r.stdout)
+  end)
+  it("reports a rejected key in one line without printing it", function()
+    local r = count(nil, "sk-ant-wrong-one")
+    assert.equal(1, r.status)
+    assert.equal(1, cli.lines(r.stderr), r.stderr)
+    assert.matches("API key was rejected", r.stderr, 1, true)
+    assert.is_nil((r.stdout .. r.stderr):find("sk-ant-wrong-one", 1, true))
+  end)
+end)
+
 describe("generate against the mock", function()
   local mock
   setup(function() mock = require("mock").start{api_key = FAKE_KEY} end)

@@ -417,6 +417,70 @@ describe("sparkgen.http", function()
       return e.error
     end
 
+    local function get(path, headers)
+      return http.request{method = "GET", url = mock.url .. path, headers = headers or HEADERS, retries = 0}
+    end
+    local PARAMS = cjson.decode(BODY)
+
+    it("runs a Message Batch: in_progress, then ended with per-item results in any order", function()
+      mock.script{{}, {batch_result = "errored", status = 529}, {batch_result = "expired"}}
+      local a = post("/v1/messages/batches", {requests = {{custom_id = "a", params = PARAMS},
+        {custom_id = "b", params = PARAMS}, {custom_id = "c", params = PARAMS}}})
+      assert.equal(200, a.status)
+      local b = cjson.decode(a.body)
+      assert.matches("^msgbatch_", b.id)
+      assert.equal("message_batch", b.type)
+      assert.equal("in_progress", b.processing_status)
+      assert.equal(3, b.request_counts.processing)
+      assert.equal(cjson.null, b.results_url)
+      assert.equal(400, get("/v1/messages/batches/" .. b.id .. "/results").status) -- not yet
+      assert.equal("in_progress", cjson.decode(get("/v1/messages/batches/" .. b.id).body).processing_status)
+      local ended = cjson.decode(get("/v1/messages/batches/" .. b.id).body)
+      assert.equal("ended", ended.processing_status)
+      assert.same({processing = 0, succeeded = 1, errored = 1, canceled = 0, expired = 1}, ended.request_counts)
+      local r = http.request{method = "GET", url = ended.results_url, headers = HEADERS, retries = 0}
+      local lines = {}
+      for line in r.body:gmatch("[^\n]+") do lines[#lines + 1] = cjson.decode(line) end
+      assert.same({"c", "b", "a"}, {lines[1].custom_id, lines[2].custom_id, lines[3].custom_id})
+      assert.equal("succeeded", lines[3].result.type)
+      assert.equal("tool_use", lines[3].result.message.content[1].type)
+      assert.same({type = "errored", error = {type = "error", error = {type = "overloaded_error",
+        message = "mock batch item error 529"}}}, lines[2].result)
+      assert.same({type = "expired"}, lines[1].result)
+    end)
+    it("rejects a batch with a bad or repeated custom_id, or an invalid item", function()
+      local a = post("/v1/messages/batches", {requests = {{custom_id = "a b", params = PARAMS}}})
+      assert.equal(400, a.status)
+      assert.matches("custom_id", envelope(a).message)
+      a = post("/v1/messages/batches", {requests = {{custom_id = "a", params = PARAMS}, {custom_id = "a", params = PARAMS}}})
+      assert.matches("duplicate custom_id", envelope(a).message)
+      a = post("/v1/messages/batches", {requests = {{custom_id = "a", params = {model = "m"}}}})
+      assert.equal("requests.0.params.max_tokens: Field required", envelope(a).message)
+      assert.equal(404, get("/v1/messages/batches/msgbatch_unknown").status)
+    end)
+    it("lists the models and gives one model's limits", function()
+      local list = cjson.decode(get("/v1/models").body)
+      assert.is_false(list.has_more)
+      assert.equal("model", list.data[1].type)
+      local m = cjson.decode(get("/v1/models/claude-sonnet-5").body)
+      assert.equal(64000, m.max_tokens)
+      assert.equal(404, get("/v1/models/claude-unknown").status)
+      assert.equal(401, get("/v1/models", {["anthropic-version"] = "2023-06-01"}).status)
+    end)
+    it("checks a strict tool's schema against what strict mode accepts", function()
+      local body = cjson.decode(BODY)
+      body.tools[1].strict = true
+      local a = post("/v1/messages", body)
+      assert.equal(400, a.status)
+      assert.equal("tools.0.input_schema: objects in strict mode must set additionalProperties to false", envelope(a).message)
+      body.tools[1].input_schema = {type = "object", additionalProperties = false,
+                                    properties = {code = {type = "string", minLength = 1}}}
+      assert.equal("tools.0.input_schema.properties.code: 'minLength' is not supported in strict mode",
+        envelope(post("/v1/messages", body)).message)
+      body.tools[1].input_schema.properties.code.minLength = nil
+      assert.equal(200, post("/v1/messages", body).status)
+    end)
+
     it("rejects a request without x-api-key with the error envelope", function()
       local a = post("/v1/messages", BODY, {["anthropic-version"] = "2023-06-01",
                                             ["content-type"] = "application/json"})

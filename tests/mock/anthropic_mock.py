@@ -12,12 +12,16 @@ library only.
 
 prints `PORT <n>` as its first stdout line and serves until killed.
 
+Message Batches and Models endpoints live in mock_batches.py (same protocol rules).
+
 Control API (never counted as API traffic, never consumes a step):
     POST /__mock/script    JSON list of steps, appended to the queue; each API request
                            takes the next step (an empty queue means the default reply)
     GET  /__mock/requests  every API request received (x-api-key / authorization values
                            masked; `api_key_present` tells whether one was sent)
-    POST /__mock/reset     clears the queue, the request log and the prompt cache
+    POST /__mock/reset     clears the queue, the request log, the prompt cache and batches
+    POST /__mock/config    {"batch_polls": N}: a new Message Batch answers in_progress to
+                           N retrievals, then ended (default 1)
 Steps (any step may also carry "latency_ms": N and "headers": {name: value}):
     {"reply": {...}}            200, one tool_use block naming the forced tool
     {"text": "..."}             200, end_turn, text only (the tool was not used)
@@ -33,6 +37,8 @@ Steps (any step may also carry "latency_ms": N and "headers": {name: value}):
     {"stream_error": "overloaded_error"}  (streaming) error event after message_start
     {"stream_delay_ms": N}      (streaming) wait N ms before each event (a slow answer)
     {"stream_stall_s": N}       (streaming) go silent N seconds after the first ping
+    {"batch_result": "errored"|"expired"|"canceled", "status": 500}  (a Message Batch
+                                item) that item's result instead of a message
 """
 import argparse
 import hashlib
@@ -47,6 +53,8 @@ import time
 import uuid
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import mock_batches
 
 ANTHROPIC_VERSIONS = {"2023-06-01", "2023-01-01"}
 ERROR_TYPES = {
@@ -107,6 +115,8 @@ class MockState:
         self.latency_ms = latency_ms
         self.api_key = api_key
         self.cache_min_tokens = cache_min_tokens
+        self.batches = {}      # Message Batches by id (mock_batches.py)
+        self.batch_polls = 1   # retrievals a new batch answers in_progress before it ends
 
     def next_step(self):
         with self.lock:
@@ -471,7 +481,15 @@ class Handler(BaseHTTPRequestHandler):
                 self.state.steps.clear()
                 self.state.requests.clear()
                 self.state.prefixes.clear()
+                self.state.batches.clear()
+                self.state.batch_polls = 1
             return self.send_json(200, {"reset": True}, rid)
+        if path == "/__mock/config" and self.command == "POST":
+            conf = json.loads(raw or b"{}")
+            with self.state.lock:
+                if "batch_polls" in conf:
+                    self.state.batch_polls = int(conf["batch_polls"])
+            return self.send_json(200, {"batch_polls": self.state.batch_polls}, rid)
         return self.send_json(404, {"error": "unknown control endpoint"}, rid)
 
     def record(self, raw):
@@ -503,6 +521,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.control(raw)
         self.record(raw)
         rid = new_id("req_")
+        if mock_batches.handles(self.path):
+            return mock_batches.serve(self, raw, rid, sys.modules[__name__])
         openai = self.path == "/v1/chat/completions"
         try:
             if self.path not in ("/v1/messages", "/v1/messages/count_tokens", "/v1/chat/completions"):
@@ -519,29 +539,35 @@ class Handler(BaseHTTPRequestHandler):
         extra = dict(step.get("headers") or {})
         self.answer(step, body, rid, extra, openai)
 
+    def check_anthropic_headers(self):
+        key = self.headers.get("x-api-key")
+        if not key:
+            raise InvalidRequest("x-api-key header is required", 401)
+        if self.state.api_key and key != self.state.api_key:
+            raise InvalidRequest("invalid x-api-key", 401)
+        version = self.headers.get("anthropic-version")
+        if not version:
+            raise InvalidRequest("anthropic-version: header is required")
+        if version not in ANTHROPIC_VERSIONS:
+            raise InvalidRequest(f"anthropic-version: invalid version '{version}'")
+
+    def json_body(self, raw):
+        ctype = (self.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            raise InvalidRequest("content-type must be application/json")
+        try:
+            return json.loads(raw)
+        except ValueError as e:
+            raise InvalidRequest(f"There was an error parsing the body: {e}")
+
     def validate(self, raw, openai):
         if openai:
             auth = self.headers.get("authorization")
             if self.state.api_key and auth != "Bearer " + self.state.api_key:
                 raise InvalidRequest("invalid api key", 401)
         else:
-            key = self.headers.get("x-api-key")
-            if not key:
-                raise InvalidRequest("x-api-key header is required", 401)
-            if self.state.api_key and key != self.state.api_key:
-                raise InvalidRequest("invalid x-api-key", 401)
-            version = self.headers.get("anthropic-version")
-            if not version:
-                raise InvalidRequest("anthropic-version: header is required")
-            if version not in ANTHROPIC_VERSIONS:
-                raise InvalidRequest(f"anthropic-version: invalid version '{version}'")
-        ctype = (self.headers.get("content-type") or "").split(";")[0].strip().lower()
-        if ctype != "application/json":
-            raise InvalidRequest("content-type must be application/json")
-        try:
-            body = json.loads(raw)
-        except ValueError as e:
-            raise InvalidRequest(f"There was an error parsing the body: {e}")
+            self.check_anthropic_headers()
+        body = self.json_body(raw)
         if openai:
             check_chat_body(body)
         else:

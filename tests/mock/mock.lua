@@ -2,6 +2,7 @@
 -- to its control API, so one server serves a whole test file:
 --   local mock = require("mock").start{latency_ms = 0}
 --   mock.script{{status = 529}, {reply = {...}}}; ...; mock.requests(); mock.stop()
+--   mock.config{batch_polls = 2}   -- Message Batches stay in_progress for 2 retrievals
 -- Load it with package.path including tests/mock (see tests/lua/http_spec.lua).
 local http = require "sparkgen.http"
 local cjson = require "cjson.safe"
@@ -54,6 +55,7 @@ function M.start(opts)
   function self.script(steps) return control(self, "POST", "/__mock/script", cjson.encode(steps)) end
   function self.requests() return control(self, "GET", "/__mock/requests") end
   function self.reset() return control(self, "POST", "/__mock/reset", "") end
+  function self.config(conf) return control(self, "POST", "/__mock/config", cjson.encode(conf)) end
   function self.stop()
     if pipe then
       os.execute("kill " .. math.tointeger(pid) .. " 2>/dev/null")

@@ -3,6 +3,11 @@
 -- returning a list of such tables. Results come back in input order; a failed request
 -- is reported on its own line without stopping the others. On a terminal a progress
 -- bar shows done/failed/cached, elapsed time and tokens.
+--   sparkgen batch FILE --async     submit as one Message Batch (50% price), print its id
+--   sparkgen batch status ID        where its batches are
+--   sparkgen batch collect ID       poll, then the same results (and jobs) as a synchronous
+--                                   batch; repairs as another batch or with --repair-sync
+-- The Message Batches logic lives in lua/sparkgen/llm/batches.lua.
 local sys = require "sparkgen.sys"
 local util = require "sparkgen.util"
 
@@ -11,7 +16,13 @@ local M = {}
 M.summary = "Generate many requests in parallel from a JSON-lines or Lua file."
 
 function M.setup(cmd, cli)
-  cmd:argument("file", "Requests: JSON lines (.jsonl) or a Lua file returning a list.")
+  cmd:argument("file", "Requests: JSON lines (.jsonl) or a Lua file returning a list; "
+    .. "or `status` / `collect` followed by a Message Batch id.")
+  cmd:argument("id", "The Message Batch id, after `status` or `collect`."):args("?")
+  cmd:flag("--async", "Submit the requests as one Message Batch (half price), print its id and return.")
+  cmd:flag("--repair-sync", "collect: send repairs synchronously instead of as another Message Batch.")
+  cmd:option("--poll", "collect: seconds between two looks at a batch still in progress (default 30)."):convert(tonumber)
+  cmd:option("--wait", "collect: give up waiting after this many seconds (default: until the batch ends)."):convert(tonumber)
   cmd:option("--concurrency", "Model requests in flight at once (default http.concurrency)."):convert(tonumber)
   cmd:option("--jobs", "Write one runnable job per successful request into DIR."):argname("<dir>")
   cmd:flag("--no-progress", "Never draw the progress bar.")
@@ -91,10 +102,78 @@ function M.progress_line(p, elapsed, width)
     human_tokens(p.tokens_in), human_tokens(p.tokens_out))
 end
 
+local function positive(v, flag)
+  if v ~= nil and not (v >= 0 and v < math.huge) then return nil, ("%s must be a number of seconds >= 0"):format(flag) end
+  return true
+end
+
+local function submit(args, ctx, reqs)
+  local batches = require "sparkgen.llm.batches"
+  local state, err = batches.submit(reqs, ctx.config, {file = args.file,
+    concurrency = args.concurrency and math.tointeger(args.concurrency)})
+  if not state then return nil, err end
+  ctx.stdout:write(state.id, "\n")
+  io.stderr:write(("sparkgen: submitted %d request%s as Message Batch %s; `sparkgen batch status %s`, then `sparkgen batch collect %s`\n")
+    :format(state.batches[1].requests, state.batches[1].requests == 1 and "" or "s", state.id, state.id, state.id))
+  return 0
+end
+
+local function status(args, ctx)
+  local batches = require "sparkgen.llm.batches"
+  local list, state = batches.status(ctx.config, args.id)
+  if not list then return nil, state end
+  if args.json then
+    ctx.stdout:write(util.json_encode({id = args.id, batches = list, collected_at = state and state.collected_at}, 2), "\n")
+    return 0
+  end
+  for _, b in ipairs(list) do
+    local c = type(b.request_counts) == "table" and b.request_counts or {}
+    ctx.stdout:write(("%s  %-11s  processing %d, succeeded %d, errored %d, expired %d, canceled %d\n"):format(
+      b.id, tostring(b.processing_status), c.processing or 0, c.succeeded or 0, c.errored or 0,
+      c.expired or 0, c.canceled or 0))
+  end
+  if state and state.collected_at then ctx.stdout:write(("collected at %s\n"):format(state.collected_at)) end
+  return 0
+end
+
+local function collect(args, ctx)
+  local batches = require "sparkgen.llm.batches"
+  local started = sys.monotonic()
+  local tty = not args.no_progress and sys.isatty(2)
+  local outcomes, state = batches.collect(ctx.config, args.id, {
+    poll_s = args.poll, wait_s = args.wait, repair_sync = args.repair_sync,
+    concurrency = args.concurrency and math.tointeger(args.concurrency),
+    on_wait = tty and function(b)
+      local c = type(b.request_counts) == "table" and b.request_counts or {}
+      io.stderr:write(("\rsparkgen: Message Batch %s %s, %d processing\027[K"):format(b.id, b.processing_status,
+        c.processing or 0))
+      io.stderr:flush()
+    end or nil})
+  if tty then io.stderr:write("\r\027[K") end
+  if not outcomes then return nil, state end
+  return M.report(state.requests, outcomes, args, ctx, sys.monotonic() - started, {batch = state.id})
+end
+
 function M.run(args, ctx)
   local generator = require "sparkgen.generator"
+  local ok, perr = positive(args.poll, "--poll")
+  if ok then ok, perr = positive(args.wait, "--wait") end
+  if not ok then return nil, perr, 2 end
+  if (args.file == "status" or args.file == "collect") and not util.file_exists(args.file) then
+    if not args.id then return nil, ("usage: sparkgen batch %s ID (a Message Batch id, msgbatch_...)"):format(args.file), 2 end
+    if args.file == "status" then return status(args, ctx) end
+    if args.jobs then
+      local mok, merr = sys.mkdir_p(args.jobs)
+      if not mok then return nil, merr end
+    end
+    return collect(args, ctx)
+  end
+  if args.id then
+    return nil, ("unexpected argument '%s' (only `batch status ID` and `batch collect ID` take an id)"):format(args.id), 2
+  end
   local reqs, err = M.read_requests(args.file)
   if not reqs then return nil, err end
+  if args.async then return submit(args, ctx, reqs) end
   if args.jobs then
     local ok, merr = sys.mkdir_p(args.jobs)
     if not ok then return nil, merr end
@@ -112,9 +191,9 @@ end
 
 local USAGE_KEYS = {"input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"}
 
---- Print the per-request rows and the summary of a finished batch (synchronous or a
---- collected Message Batch: opts.batch prices the tokens at the batch discount) and
---- write the jobs. Returns the exit status.
+--- Print the per-request rows and the summary of a finished batch (synchronous, or a
+--- collected Message Batch: opts.batch is its id) and write the jobs. Returns the exit
+--- status.
 function M.report(reqs, outcomes, args, ctx, elapsed, opts)
   opts = opts or {}
   local llm = require "sparkgen.llm"
@@ -131,8 +210,10 @@ function M.report(reqs, outcomes, args, ctx, elapsed, opts)
     for _, k in ipairs(USAGE_KEYS) do totals[k] = totals[k] + ((usage and usage[k]) or 0) end
     for _, id in ipairs(ids or {}) do totals.request_ids[#totals.request_ids + 1] = id end
     if r and r.cached then totals.cached = totals.cached + 1 end
-    local usd, why = llm.cost((r and r.model) or o.model, usage, {cfg = ctx.config, batch = opts.batch})
-    if usd then totals.cost_usd = totals.cost_usd + usd else unpriced[#unpriced + 1] = why end
+    -- Each result carries what it cost (every billed attempt, at the price it was billed).
+    local usd = (r and r.cost_usd) or o.cost_usd
+    if type(usd) == "number" then totals.cost_usd = totals.cost_usd + usd
+    else unpriced[#unpriced + 1] = (r and r.cost_note) or o.cost_note or "price unknown" end
     if not r and usage then row.usage = usage end
     if r and r.ok then
       row.status = "ok"
@@ -183,7 +264,7 @@ function M.report(reqs, outcomes, args, ctx, elapsed, opts)
     out:write(("%d requests: %d ok, %d failed, %d cached; tokens %d in / %d out (cache: %d written, %d read); cost %s%s; %.1fs\n"):format(
       totals.requests, totals.ok, totals.failed, totals.cached, totals.input_tokens, totals.output_tokens,
       totals.cache_creation_input_tokens, totals.cache_read_input_tokens,
-      llm.prices.format(#unpriced == 0 and totals.cost_usd or nil), opts.batch and " (Message Batch price)" or "", elapsed))
+      llm.prices.format(#unpriced == 0 and totals.cost_usd or nil), opts.batch and ("; Message Batch " .. opts.batch) or "", elapsed))
   end
   return totals.failed == 0 and 0 or 1
 end

@@ -143,6 +143,14 @@ function M.checks(cfg)
     local var = provider == "openai" and (cfg.openai.api_key_env or "OPENAI_API_KEY") or "ANTHROPIC_API_KEY"
     add("api key", present, present and (var .. " is set") or (var .. " is not set (types with templates still work)"),
         "export " .. var .. "=... (never put it in a config file)", true)
+    if present and provider == "anthropic" then
+      -- A free call proves the key works (GET /v1/models), then the model exists.
+      local c = require("sparkgen.llm.anthropic").check_key(cfg, key)
+      add("model api", c.ok and c.model_ok ~= false, c.detail,
+          not c.ok and (c.kind == "auth" and "the key was rejected: set ANTHROPIC_API_KEY to a valid key"
+                        or "check ANTHROPIC_BASE_URL / anthropic.base_url and the network")
+          or "set anthropic.model (or SPARKGEN_MODEL) to a model the API lists", true)
+    end
   end
 
   local cdir = cfg.cache.dir

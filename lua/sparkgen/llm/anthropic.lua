@@ -83,12 +83,24 @@ function M.body(request, cfg)
 end
 
 --- The http request for sparkgen.http.
-function M.build_http(request, cfg, key)
+--- The headers every API call carries: the version, the key, the configured betas.
+function M.headers(cfg, key)
   local headers = {["anthropic-version"] = (cfg.anthropic and cfg.anthropic.version) or "2023-06-01"}
   if key then headers["x-api-key"] = key end
   local beta = cfg.anthropic and cfg.anthropic.beta
   if type(beta) == "table" then beta = table.concat(beta, ",") end
   if beta and beta ~= "" then headers["anthropic-beta"] = beta end
+  return headers
+end
+
+--- A request to another endpoint of the API (Message Batches, models, count_tokens):
+--- method, path under the base URL, the key, and an optional JSON body.
+function M.api_request(cfg, key, method, path, body)
+  return common.request(cfg, method, M.base_url(cfg) .. path, M.headers(cfg, key), body, M.retry_policy)
+end
+
+function M.build_http(request, cfg, key)
+  local headers = M.headers(cfg, key)
   local body = M.body(request, cfg)
   local stream = cfg.anthropic and cfg.anthropic.stream
   if stream then body.stream = true end
@@ -102,6 +114,51 @@ function M.build_http(request, cfg, key)
     req.idle_timeout_s = req.timeout_s or 600
   end
   return req
+end
+
+local function send(req)
+  return (require("sparkgen.llm").http or require("sparkgen.http")).request(req)
+end
+
+--- The input tokens a request would be billed, from the free count_tokens endpoint
+--- (same body without max_tokens, temperature and stream): n or nil, message.
+function M.count_tokens(request, cfg, key)
+  local body = M.body(request, cfg)
+  body.max_tokens, body.temperature, body.stream = nil, nil, nil
+  local resp = send(M.api_request(cfg, key, "POST", "/v1/messages/count_tokens", body))
+  local failed, _, doc = M.failure(resp)
+  if failed then return nil, failed end
+  local n = type(doc) == "table" and math.tointeger(doc.input_tokens)
+  if not n then return nil, "anthropic: the count_tokens answer has no input_tokens" end
+  return n
+end
+
+--- Does the key work? One free call (GET /v1/models), then the configured model's
+--- entry: {ok = bool, detail = "...", model = {max_tokens=, max_input_tokens=}|nil}.
+function M.check_key(cfg, key)
+  local function get(path)
+    local req = M.api_request(cfg, key, "GET", path)
+    req.timeout_s, req.retries = math.min(req.timeout_s or 10, 10), 0
+    return send(req)
+  end
+  local resp = get("/v1/models")
+  local failed, kind, doc = M.failure(resp)
+  if failed then return {ok = false, kind = kind, detail = failed} end
+  local n = type(doc) == "table" and type(doc.data) == "table" and #doc.data or 0
+  local model = M.model(cfg)
+  local mresp = get("/v1/models/" .. model)
+  local mfailed, mkind, mdoc = M.failure(mresp)
+  if mfailed then
+    return {ok = true, model_ok = false, detail = ("key accepted by %s (%d models listed), but model '%s': %s")
+      :format(M.base_url(cfg), n, model, mkind == "http" and mfailed:gsub("^anthropic: ", "") or mfailed)}
+  end
+  local limits = ""
+  if type(mdoc) == "table" and (mdoc.max_tokens or mdoc.max_input_tokens) then
+    local function n(v) return tostring(math.tointeger(v) or v or "?") end
+    limits = (": %s output / %s input tokens"):format(n(mdoc.max_tokens), n(mdoc.max_input_tokens))
+  end
+  return {ok = true, model_ok = true, model = mdoc,
+          detail = ("key accepted by %s (%d models listed); %s%s"):format(M.base_url(cfg), n, model, limits)}
 end
 
 -- The status the API gives each error type, for an error event that arrives inside a
@@ -159,25 +216,32 @@ local excerpt = util.excerpt
 --- or nil, message, kind — kind is one of transport, http, auth, protocol, truncated,
 --- refusal, context, no_tool, paused (partial.content: the paused turn's blocks) — plus, for kinds where the request itself is known, a
 --- partial result {usage=, request_id=} for accounting.
-function M.parse(resp, request)
+--- The failure an answer of any endpoint is, as (message, kind, doc, request id), or
+--- nil plus the decoded body and request id for a 200: a transport error, a rejected
+--- key, an error envelope, or a status with a body that is not one.
+function M.failure(resp)
   if resp.error then
-    return nil, ("anthropic: %s%s"):format(resp.error,
+    return ("anthropic: %s%s"):format(resp.error,
       (resp.attempts and resp.attempts > 1) and (" (after %d attempts)"):format(resp.attempts) or ""), "transport"
   end
   local doc = cjson.decode(resp.body or "")
   local rid = request_id(resp, doc)
   local status = resp.status
-  if status ~= 200 then
-    local e = type(doc) == "table" and type(doc.error) == "table" and doc.error or nil
-    if status == 401 then
-      return nil, ("anthropic: the API key was rejected (%s: %s)%s; set ANTHROPIC_API_KEY to a valid key")
-        :format(e and e.type or "authentication_error", e and excerpt(e.message) or "HTTP 401", rid_suffix(rid)), "auth"
-    end
-    if e then
-      return nil, ("anthropic: %s: %s%s"):format(tostring(e.type), excerpt(e.message), rid_suffix(rid)), "http"
-    end
-    return nil, ("anthropic: HTTP %s: %s%s"):format(tostring(status), excerpt(resp.body, 120), rid_suffix(rid)), "http"
+  if status == 200 then return nil, nil, doc, rid end
+  local e = type(doc) == "table" and type(doc.error) == "table" and doc.error or nil
+  if status == 401 then
+    return ("anthropic: the API key was rejected (%s: %s)%s; set ANTHROPIC_API_KEY to a valid key")
+      :format(e and e.type or "authentication_error", e and excerpt(e.message) or "HTTP 401", rid_suffix(rid)), "auth"
   end
+  if e then
+    return ("anthropic: %s: %s%s"):format(tostring(e.type), excerpt(e.message), rid_suffix(rid)), "http"
+  end
+  return ("anthropic: HTTP %s: %s%s"):format(tostring(status), excerpt(resp.body, 120), rid_suffix(rid)), "http"
+end
+
+function M.parse(resp, request)
+  local failed, fkind, doc, rid = M.failure(resp)
+  if failed then return nil, failed, fkind end
   if resp.stream_problem then
     return nil, ("anthropic: %s%s"):format(resp.stream_problem, rid_suffix(rid)), "protocol"
   end

@@ -10,7 +10,8 @@
 --   result = {output=, model=, usage={input_tokens=, output_tokens=,
 --             cache_creation_input_tokens=, cache_read_input_tokens=}, request_ids={...},
 --             cached=bool, attempts=n, provider=, stop_reason=, key=, elapsed_s=}
---   opts = {no_cache=, record_dir=, replay_dir=, concurrency=, on_done=function(i, res, err, answer)}
+--   opts = {no_cache=, record_dir=, replay_dir=, concurrency=, on_done=function(i, res, err, answer),
+--           via_batch=transport, via_batch_retries=bool}  (see llm/batches.lua)
 --   A failed request still reports what it cost: {err=, usage=, request_ids=}.
 -- Before an answer is judged it is salvaged (validation checks written as strings become
 -- rules or notes); a `max_tokens` stop is asked again once with more room (models.lua);
@@ -338,8 +339,11 @@ function M.complete_many(cfg, requests, opts)
   opts = opts or {}
   local provider, pname = M.provider(cfg)
   local answers = {}
-  local function finish(i, res, err, usage, ids)
-    answers[i] = res and {res = res} or {err = err, usage = usage or empty_usage(), request_ids = ids or util.array({})}
+  local function finish(i, res, err, usage, ids, st)
+    if res and res.cost_usd == nil then res.cost_usd = 0 end -- a cache hit or a replay
+    answers[i] = res and {res = res} or {err = err, usage = usage or empty_usage(), request_ids = ids or util.array({}),
+                                         cost_usd = st and not st.cost_note and st.cost or (st and util.json_null) or 0,
+                                         cost_note = st and st.cost_note}
     if opts.on_done then opts.on_done(i, res, err, answers[i]) end
   end
   if provider then
@@ -378,7 +382,7 @@ function M.complete_many(cfg, requests, opts)
   for i, request in ipairs(requests) do
     local key = M.cache_key(cfg, request, pname)
     local st = {i = i, key = key, request = request, usage = empty_usage(), ids = util.array({}),
-                attempts = 0, retried = false, pauses = 0}
+                attempts = 0, retried = false, pauses = 0, cost = 0}
     if opts.replay_dir then
       local doc = read_json(("%s/%s.json"):format(opts.replay_dir, key))
       local res = doc and from_stored(doc, request.tool)
@@ -428,6 +432,10 @@ function M.complete_many(cfg, requests, opts)
     if acct then
       add_usage(st.usage, acct.usage)
       if acct.request_id then st.ids[#st.ids + 1] = acct.request_id end
+      -- Each attempt priced as billed: a Message Batch item at the batch discount.
+      local usd, why = M.cost(provider.model(cfg), acct.usage, {cfg = cfg, batch = resp.message_batch ~= nil})
+      if usd then st.cost = st.cost + usd else st.cost_note = why end
+      if resp.message_batch then st.message_batch = resp.message_batch end
     end
     local rid = acct and acct.request_id
     local schema = st.request.tool.input_schema
@@ -441,7 +449,8 @@ function M.complete_many(cfg, requests, opts)
                      request_ids = st.ids, cached = false, attempts = st.attempts, provider = pname,
                      stop_reason = res.stop_reason, key = st.key, elapsed_s = sys.monotonic() - started,
                      max_tokens_raised = st.raised, pause_continuations = st.pauses > 0 and st.pauses or nil,
-                     streamed = resp.streamed or nil}
+                     streamed = resp.streamed or nil, message_batch = st.message_batch,
+                     cost_usd = not st.cost_note and st.cost or util.json_null, cost_note = st.cost_note}
         log.info("llm.response", {status = "ok", provider = pname, model = out.model, request_ids = st.ids,
                                   usage = st.usage, attempts = st.attempts, retried = st.retried,
                                   notes = #notes > 0 and #notes or nil})
@@ -492,12 +501,17 @@ function M.complete_many(cfg, requests, opts)
     end
     log.info("llm.response", {status = "error", provider = pname, error = err, kind = kind, request_ids = st.ids,
                               usage = st.usage})
-    finish(st.i, nil, err, st.usage, st.ids)
+    finish(st.i, nil, err, st.usage, st.ids, st)
   end
 
   local concurrency = opts.concurrency or (cfg.http and cfg.http.concurrency) or 4
   for _, st in ipairs(pending) do st.sent = st.request end
+  local first_round = true
   while #pending > 0 do
+    -- A Message Batch transport (llm/batches.lua) answers the first attempts, and the
+    -- follow-up turns too unless they are to go out synchronously.
+    local via = opts.via_batch and (first_round or opts.via_batch_retries ~= false) and opts.via_batch or nil
+    first_round = false
     local reqs, retry = {}, {}
     for k, st in ipairs(pending) do
       reqs[k] = provider.build_http(st.sent, cfg, api_key)
@@ -507,7 +521,14 @@ function M.complete_many(cfg, requests, opts)
         reqs[k].stream.on_progress = st.progress
       end
     end
-    if #reqs == 1 then
+    if via then
+      local resps, verr = via(reqs, pending)
+      for k = 1, #reqs do
+        local r = handle(pending[k], resps and resps[k] or
+          {error = tostring(verr or "no answer from the Message Batch"):gsub("^" .. pname .. ": ", "")})
+        if r then retry[#retry + 1] = r end
+      end
+    elseif #reqs == 1 then
       local r = handle(pending[1], http().request(reqs[1]))
       if r then retry[#retry + 1] = r end
     else
