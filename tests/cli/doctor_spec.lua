@@ -4,10 +4,10 @@ local cli = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua")
 
 local dir = cli.tempdir()
 
-local function doctor(env)
+local function doctor(env, cwd)
   local e = {PATH = "/usr/bin:/bin", SPARK_HOME = "", PGHOST = "/nonexistent-socket-dir", PGDATABASE = "shop"}
   for k, v in pairs(env or {}) do e[k] = v end
-  return cli.run({"doctor"}, {env = e, cwd = dir})
+  return cli.run({"doctor"}, {env = e, cwd = cwd or dir})
 end
 
 describe("sparkgen doctor", function()
@@ -63,15 +63,11 @@ describe("sparkgen doctor and the model endpoint", function()
   local mock, here
   setup(function() mock = require("mock").start{api_key = KEY}; here = cli.tempdir() end)
   teardown(function() if mock then mock.stop() end; cli.rmdir(here) end)
-  local function doctor(env)
-    local e = {PATH = "/usr/bin:/bin", SPARK_HOME = "", PGHOST = "/nonexistent-socket-dir", PGDATABASE = "shop"}
-    for k, v in pairs(env or {}) do e[k] = v end
-    return cli.run({"doctor"}, {env = e, cwd = here})
-  end
+  local function doctor_here(env) return doctor(env, here) end
 
   it("says the key works after one free call to GET /v1/models, with the model's limits", function()
     mock.reset()
-    local r = doctor({ANTHROPIC_API_KEY = KEY, ANTHROPIC_BASE_URL = mock.url})
+    local r = doctor_here({ANTHROPIC_API_KEY = KEY, ANTHROPIC_BASE_URL = mock.url})
     assert.matches("ok%s+model api%s+key accepted by " .. mock.url:gsub("%p", "%%%0")
       .. " %(4 models listed%); claude%-sonnet%-5: 64000 output / 200000 input tokens", r.stdout)
     local seen = mock.requests()
@@ -81,14 +77,14 @@ describe("sparkgen doctor and the model endpoint", function()
   end)
 
   it("says a rejected key is rejected, with the fix, and never prints it", function()
-    local r = doctor({ANTHROPIC_API_KEY = "sk-ant-doctor-wrong-key", ANTHROPIC_BASE_URL = mock.url})
+    local r = doctor_here({ANTHROPIC_API_KEY = "sk-ant-doctor-wrong-key", ANTHROPIC_BASE_URL = mock.url})
     assert.matches("warn%s+model api%s+anthropic: the API key was rejected %(authentication_error", r.stdout)
     assert.matches("fix: the key was rejected: set ANTHROPIC_API_KEY to a valid key", r.stdout, 1, true)
     assert.is_nil((r.stdout .. r.stderr):find("doctor-wrong-key", 1, true))
   end)
 
   it("says when the configured model is not one the API lists", function()
-    local r = doctor({ANTHROPIC_API_KEY = KEY, ANTHROPIC_BASE_URL = mock.url, SPARKGEN_MODEL = "claude-nonexistent-9"})
+    local r = doctor_here({ANTHROPIC_API_KEY = KEY, ANTHROPIC_BASE_URL = mock.url, SPARKGEN_MODEL = "claude-nonexistent-9"})
     assert.matches("warn%s+model api%s+key accepted .* but model 'claude%-nonexistent%-9': not_found_error", r.stdout)
   end)
 end)
