@@ -245,6 +245,22 @@ describe("batch against the model", function()
     assert.equal(25, #out.summary.request_ids)
   end)
 
+  it("streams with a progress line on a terminal and prints the same code", function()
+    local plain = generate({"--no-cache"})
+    local dir = fast_config(", anthropic = {stream = true}")
+    local cmd = ("cd %s && env ANTHROPIC_API_KEY=%s ANTHROPIC_BASE_URL=%s XDG_CACHE_HOME=%s script -qec %s /dev/null"):format(
+      cli.quote(dir), cli.quote(KEY), cli.quote(mock.url), cli.quote(home),
+      cli.quote(("%s generate orders %s --schema %s --no-cache --json"):format(cli.quote(cli.BIN),
+        cli.quote("monthly orders and revenue"), cli.quote(SHOP))))
+    local pipe = io.popen(cmd, "r")
+    local out = pipe:read("a")
+    pipe:close()
+    assert.matches("sparkgen: monthly orders and revenue %(source orders%): receiving the answer, %d+ characters", out)
+    assert.is_true(mock.requests()[#mock.requests()].body.stream)
+    local json = out:gsub("\r\n", "\n"):match("\n?(%{\n.*%})")
+    assert.equal(cjson.decode(plain.stdout).code, cjson.decode(json).code)
+  end)
+
   it("draws a progress bar on a terminal", function()
     local file = requests_file(20)
     local cmd = ("cd %s && env ANTHROPIC_API_KEY=%s ANTHROPIC_BASE_URL=%s XDG_CACHE_HOME=%s script -qec %s /dev/null"):format(

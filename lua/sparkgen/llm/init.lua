@@ -423,7 +423,7 @@ function M.complete_many(cfg, requests, opts)
   -- or an error. Every billed attempt's tokens are added up, whatever becomes of it.
   local function handle(st, resp)
     st.attempts = st.attempts + (math.tointeger(resp.attempts) or 1)
-    if st.http and st.http.stream and provider.unstream then
+    if st.http and st.http.stream and provider.unstream and not resp.message_batch then
       if st.progress then st.progress(nil) end
       resp = provider.unstream(resp, st.http.stream)
     end
