@@ -660,6 +660,25 @@ describe("against the mock", function()
       assert.same({from = 1000, to = 2000}, res.max_tokens_raised)
     end)
   end)
+  it("splits a round larger than one Message Batch may be into several", function()
+    local batches = require "sparkgen.llm.batches"
+    local cfg = mock_cfg()
+    local old = batches.MAX_ITEMS
+    batches.MAX_ITEMS = 2
+    local state = batches.new_state({}, nil)
+    local out
+    with_key(function()
+      out = llm.complete_many(cfg, {request("one"), request("two"), request("three")},
+        {no_cache = true, via_batch = batches.transport(cfg, state, {poll_s = 0.01})})
+    end)
+    batches.MAX_ITEMS = old
+    assert.equal(2, #state.batches)
+    assert.same({2, 1}, {state.batches[1].requests, state.batches[2].requests})
+    for i = 1, 3 do
+      assert.truthy(out[i].res, out[i].err)
+      assert.truthy(out[i].res.message_batch)
+    end
+  end)
   it("continues a paused turn with the paused content", function()
     mock.script{{stop_reason = "pause_turn"}}
     local res = assert(complete(mock_cfg(), request()))

@@ -24,6 +24,8 @@ local util = require "sparkgen.util"
 local M = {}
 
 M.FORMAT = "sparkgen.batch/1"
+M.MAX_ITEMS = 100000             -- the API's limits per Message Batch
+M.MAX_BYTES = 200 * 1024 * 1024  -- (256 MB), with room for the envelope
 
 local PENDING_MT = {__tostring = function(p)
   return ("Message Batch %s is still %s"):format(tostring(p.batch.id), tostring(p.batch.processing_status))
@@ -191,7 +193,7 @@ end
 function M.transport(cfg, state, opts)
   opts = opts or {}
   return function(reqs, sts)
-    local cids, items = {}, {}
+    local cids, items, sizes = {}, {}, {}
     for k, r in ipairs(reqs) do
       local cid = custom_id(sts[k].i, r.body)
       cids[k] = cid
@@ -199,14 +201,25 @@ function M.transport(cfg, state, opts)
         local params = util.json_decode(r.body)
         params.stream = nil -- a batch item is never streamed
         items[#items + 1] = {custom_id = cid, params = params}
+        sizes[#items] = #r.body + #cid + 32
       end
     end
-    if #items > 0 then
-      local b, err = M.create(cfg, items)
+    -- The API takes at most MAX_ITEMS requests and MAX_BYTES per batch: more become
+    -- several batches, each recorded as soon as it exists.
+    local first = 1
+    while first <= #items do
+      local chunk, bytes = {}, 0
+      for j = first, #items do
+        if #chunk > 0 and (#chunk >= M.MAX_ITEMS or bytes + sizes[j] > M.MAX_BYTES) then break end
+        chunk[#chunk + 1] = items[j]
+        bytes = bytes + sizes[j]
+      end
+      first = first + #chunk
+      local b, err = M.create(cfg, chunk)
       if not b then return nil, err end
       state.id = state.id or b.id
-      state.batches[#state.batches + 1] = {id = b.id, created_at = util.timestamp(), requests = #items}
-      for _, it in ipairs(items) do state.items[it.custom_id] = b.id end
+      state.batches[#state.batches + 1] = {id = b.id, created_at = util.timestamp(), requests = #chunk}
+      for _, it in ipairs(chunk) do state.items[it.custom_id] = b.id end
       local ok, serr = M.save(cfg, state)
       if not ok then return nil, ("cannot save the batch state: %s"):format(serr) end
     end
