@@ -492,7 +492,14 @@ end
 function M.generate(req, cfg, opts)
   local outcomes = M.generate_all({req}, cfg, opts)
   local o = outcomes[1]
-  if o.error then return nil, o.error end
+  if o.error then
+    -- What the failed attempts were billed is part of the answer, not lost with it.
+    local u = o.usage
+    if u and ((u.input_tokens or 0) + (u.output_tokens or 0)) > 0 then
+      return nil, ("%s (billed: %d input / %d output tokens)"):format(o.error, u.input_tokens or 0, u.output_tokens or 0)
+    end
+    return nil, o.error
+  end
   return o.result
 end
 

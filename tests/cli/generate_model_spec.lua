@@ -199,6 +199,9 @@ describe("generate against faults", function()
       assert.equal(1, cli.lines(r.stderr), r.stderr)
       assert.matches(case[3], r.stderr, 1, true)
       assert.matches("request%-id req_", r.stderr)
+      if case[2].status ~= 401 and not case[2].invalid_json then
+        assert.matches("billed: %d+ input / %d+ output tokens", r.stderr) -- answers that were paid for
+      end
       assert.equal("", r.stdout)
     end)
   end
