@@ -209,6 +209,10 @@ function M.load_file(path)
   return value
 end
 
+-- The variable behind each checked key of the environment layer, for its errors.
+local ENV_VARS = {provider = "SPARKGEN_PROVIDER", ["log.level"] = "SPARKGEN_LOG", model = "SPARKGEN_MODEL",
+                  schema = "SPARKGEN_SCHEMA", ["cache.dir"] = "SPARKGEN_CACHE_DIR"}
+
 local function env_layer()
   local e = {}
   local function set(key, value) if value and value ~= "" then e[key] = value end end
@@ -274,7 +278,13 @@ function M.load(opts)
   end
   local env = env_layer()
   local ok, err = check_keys(env, M.DEFAULTS, "", "environment")
-  if not ok then return nil, err end
+  if not ok then
+    -- name the variable the bad value came from
+    local key = err:match("config key '([^']+)'")
+    local var = key and ENV_VARS[key]
+    if var then err = err:gsub("^environment:", "environment variable " .. var .. ":") end
+    return nil, err
+  end
   if opts.flags then
     ok, err = check_keys(opts.flags, M.DEFAULTS, "", "command line")
     if not ok then return nil, err end

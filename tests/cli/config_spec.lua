@@ -26,6 +26,13 @@ describe("config values out of range", function()
     end)
   end
 
+  it("names the environment variable a bad value came from", function()
+    local r = cli.run({"types"}, {env = {SPARKGEN_LOG = "loud"}})
+    assert.equal(1, r.status, r.stderr)
+    assert.matches("^sparkgen: environment variable SPARKGEN_LOG: config key 'log.level' must be one of " ..
+      "debug, info, warn, error, off, got 'loud'\n$", r.stderr)
+  end)
+
   it("names the command line for a flag", function()
     local r = cli.run({"batch", dir .. "/none.jsonl", "--concurrency", "0"})
     assert.equal(1, r.status, r.stderr)
