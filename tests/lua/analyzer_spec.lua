@@ -3,7 +3,6 @@
 -- on full pipes, without seeing sparkgen's secrets; a dead process fails what it owed
 -- with one message and is replaced; a batch lints each answer as it arrives.
 local analyzer = require "sparkgen.analyzer"
-local cjson = require "cjson.safe"
 local config = require "sparkgen.config"
 local lint = require "sparkgen.lint"
 local sys = require "sparkgen.sys"
@@ -127,20 +126,8 @@ describe("a batch and the analyser", function()
     local base = submitted()
     -- A transport that answers one request at a time and, before each answer, notes how
     -- many answers the analysers have been given so far.
-    llm.http = {request_many = function(reqs, o)
-      local out = {}
-      for i = 1, #reqs do
-        submitted_at_done[i] = submitted() - base
-        local input = {code = ('orders = read_table("orders")\nresult_df = orders.select("order_id", F.lit(%d).alias("n"))\n'):format(i),
-                       description = "d", tables_used = {"orders"}, estimated_complexity = "low",
-                       validation_checks = {}}
-        out[i] = {status = 200, attempts = 1, headers = {["request-id"] = "req_" .. i},
-                  body = cjson.encode{id = "msg_" .. i, type = "message", role = "assistant", model = "m",
-                    content = {{type = "tool_use", id = "toolu_" .. i, name = "emit_code", input = input}},
-                    stop_reason = "tool_use", usage = {input_tokens = 1, output_tokens = 1}}}
-        o.on_done(i, out[i])
-      end
-      return out
+    llm.http = dofile(HOME .. "/tests/lib/fake_model.lua").new{before_answer = function(i)
+      submitted_at_done[i] = submitted() - base
     end}
     sys.setenv("ANTHROPIC_API_KEY", "sk-test")
     local reqs = {}

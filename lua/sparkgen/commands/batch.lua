@@ -1,8 +1,10 @@
 -- commands/batch.lua — `sparkgen batch FILE`: many requests at once, in parallel.
 -- FILE is JSON lines ({"source": ..., "type": ..., "context": {...}}) or a Lua file
--- returning a list of such tables. Results come back in input order; a failed request
--- is reported on its own line without stopping the others. On a terminal a progress
--- bar shows done/failed/cached, elapsed time and tokens.
+-- returning a list of such tables. Results are written as they complete, in input order
+-- (or completion order with --unordered), and jobs as they finish, so memory does not
+-- grow with the batch; a failed request is reported on its own line without stopping
+-- the others. On a terminal a progress bar shows done/failed/cached, elapsed time and
+-- tokens.
 --   sparkgen batch FILE --async     submit as one Message Batch (50% price), print its id
 --   sparkgen batch status ID        where its batches are
 --   sparkgen batch collect ID       poll, then the same results (and jobs) as a synchronous
@@ -26,6 +28,7 @@ function M.setup(cmd, cli)
   cmd:option("--concurrency", "Model requests in flight at once (default http.concurrency)."):convert(tonumber)
   cmd:option("--jobs", "Write one runnable job per successful request into DIR."):argname("<dir>")
   cmd:flag("--no-progress", "Never draw the progress bar.")
+  cmd:flag("--unordered", "Write each result as soon as it is done, not in input order.")
   cli.add_source_options(cmd)
   cli.add_llm_options(cmd)
   cli.add_history_option(cmd)
@@ -154,6 +157,138 @@ local function collect(args, ctx)
   return M.report(state.requests, outcomes, args, ctx, sys.monotonic() - started, {batch = state.id})
 end
 
+local USAGE_KEYS = {"input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"}
+
+--- The summary a batch ends with, filled by count(totals, outcome) one outcome at a
+--- time. opts.batch is a collected Message Batch's id.
+function M.totals(n, opts)
+  return {requests = n, ok = 0, failed = 0, cached = 0, input_tokens = 0, output_tokens = 0,
+          cache_creation_input_tokens = 0, cache_read_input_tokens = 0,
+          request_ids = util.array({}), cost_usd = 0, _unpriced = {}, _batch = opts and opts.batch}
+end
+
+local function count(totals, o, cfg)
+  local r = o.result
+  -- A failed request's billed attempts count too (o.usage): tokens spent are tokens spent.
+  local usage, ids = (r and r.usage) or o.usage, (r and r.request_ids) or o.request_ids
+  for _, k in ipairs(USAGE_KEYS) do totals[k] = totals[k] + ((usage and usage[k]) or 0) end
+  for _, id in ipairs(ids or {}) do totals.request_ids[#totals.request_ids + 1] = id end
+  if r and r.cached then totals.cached = totals.cached + 1 end
+  -- Each result carries what it cost (every billed attempt, at the price it was billed).
+  local usd = (r and r.cost_usd) or o.cost_usd
+  if type(usd) == "number" then totals.cost_usd = totals.cost_usd + usd
+  else totals._unpriced[#totals._unpriced + 1] = (r and r.cost_note) or o.cost_note or "price unknown" end
+end
+
+-- The row a batch prints for request i (its job written now, with --jobs).
+local function make_row(i, req, o, args, cfg)
+  local row = {index = i, source = req.source, type = req.type}
+  local r = o.result
+  local usage = (r and r.usage) or o.usage
+  if not r and usage then row.usage = usage end
+  if r and r.ok then
+    row.status = "ok"
+    row.result = r
+    if args.jobs then
+      local name = ("%s/%03d-%s.py"):format(args.jobs, i, (r.request.type or "request"))
+      local ok, jerr = require("sparkgen.job").write(r, name, cfg)
+      if ok then row.job = name else row.status, row.error = "failed", jerr end
+    end
+  else
+    row.status = "failed"
+    row.error = o.error or "generated code failed its checks"
+    row.result = r
+  end
+  return row
+end
+
+local function text_line(row)
+  local r = row.result
+  local detail
+  if row.status == "ok" then
+    detail = ("%s%s, %d attempt%s, tokens %d/%d%s"):format(r.provider, r.cached and " (cached)" or "",
+      r.attempts, r.attempts == 1 and "" or "s", r.usage.input_tokens, r.usage.output_tokens,
+      row.job and (", job " .. row.job) or "")
+  else
+    detail = row.error
+    if r and r.findings then
+      local f = r.findings[1]
+      if f then detail = ("%s (line %s: %s: %s)"):format(detail, f.line or "?", f.id, f.message) end
+    end
+    local u = (r and r.usage) or row.usage
+    if u and ((u.input_tokens or 0) + (u.output_tokens or 0)) > 0 then
+      detail = ("%s; tokens %d/%d"):format(detail, u.input_tokens or 0, u.output_tokens or 0)
+    end
+  end
+  return ("%3d  %-6s  %s %s — %s\n"):format(row.index, row.status, row.source, row.type, detail)
+end
+
+--- A writer of a batch's rows as they come: in input order (a row waits only for the
+--- rows before it, which the generator's windows keep close), or as they complete
+--- (`unordered`). With `json`, the output is one document {"results": [...],
+--- "summary": {...}} whose rows are written one by one. Returns {add = fn(i, row),
+--- finish = fn(totals)}.
+function M.writer(out, opts)
+  local held, next_i, first = {}, 1, true
+  local function write(row)
+    if opts.json then
+      out:write(first and "" or ",\n", "    ", (util.json_encode(row, 2):gsub("\n", "\n    ")))
+      first = false
+    else
+      out:write(text_line(row))
+    end
+  end
+  if opts.json then out:write('{\n  "results": [\n') end
+  local w = {}
+  function w.add(i, row)
+    if opts.unordered then return write(row) end
+    held[i] = row
+    while held[next_i] do
+      write(held[next_i])
+      held[next_i] = nil
+      next_i = next_i + 1
+    end
+  end
+  function w.finish(totals)
+    local unpriced, batch = totals._unpriced or {}, totals._batch
+    totals._unpriced, totals._batch = nil, nil
+    if #unpriced > 0 then
+      totals.cost_usd = util.json_null
+      totals.cost_note = unpriced[1]
+    end
+    if batch then totals.message_batch = batch end
+    if opts.json then
+      out:write(first and "" or "\n", '  ],\n  "summary": ', (util.json_encode(totals, 2):gsub("\n", "\n  ")), "\n}\n")
+    else
+      out:write(("%d requests: %d ok, %d failed, %d cached; tokens %d in / %d out (cache: %d written, %d read); cost %s%s; %.1fs\n"):format(
+        totals.requests, totals.ok, totals.failed, totals.cached, totals.input_tokens, totals.output_tokens,
+        totals.cache_creation_input_tokens, totals.cache_read_input_tokens,
+        require("sparkgen.llm").prices.format(#unpriced == 0 and totals.cost_usd or nil),
+        batch and ("; Message Batch " .. batch) or "", totals.elapsed_s or 0))
+    end
+    out:flush()
+  end
+  return w
+end
+
+-- One outcome into the totals and the output.
+local function sink(reqs, args, ctx, opts)
+  local totals = M.totals(#reqs, opts)
+  local writer = M.writer(ctx.stdout, {json = args.json, unordered = args.unordered})
+  local function add(i, o)
+    count(totals, o, ctx.config)
+    local row = make_row(i, reqs[i], o, args, ctx.config)
+    if row.status == "ok" then totals.ok = totals.ok + 1 else totals.failed = totals.failed + 1 end
+    writer.add(i, row)
+  end
+  local function finish(elapsed)
+    totals.elapsed_s = elapsed
+    writer.finish(totals)
+    return totals.failed == 0 and 0 or 1
+  end
+  return add, finish
+end
+
 function M.run(args, ctx)
   local generator = require "sparkgen.generator"
   local ok, perr = positive(args.poll, "--poll")
@@ -183,90 +318,24 @@ function M.run(args, ctx)
   local function on_progress(p)
     if tty then io.stderr:write("\r", M.progress_line(p, sys.monotonic() - started), "\027[K") io.stderr:flush() end
   end
-  local outcomes = generator.generate_all(reqs, ctx.config, {
-    concurrency = args.concurrency and math.tointeger(args.concurrency), on_progress = on_progress})
+  -- Each result is counted, written (and its job too) as soon as it is final, then
+  -- dropped: memory stays flat however long the batch is.
+  local add, finish = sink(reqs, args, ctx)
+  generator.generate_all(reqs, ctx.config, {
+    concurrency = args.concurrency and math.tointeger(args.concurrency), on_progress = on_progress,
+    on_result = add})
   if tty then io.stderr:write("\n") end
-  return M.report(reqs, outcomes, args, ctx, sys.monotonic() - started)
+  return finish(sys.monotonic() - started)
 end
 
-local USAGE_KEYS = {"input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"}
-
---- Print the per-request rows and the summary of a finished batch (synchronous, or a
+--- Print the per-request rows and the summary of a finished batch (the outcomes of a
 --- collected Message Batch: opts.batch is its id) and write the jobs. Returns the exit
 --- status.
 function M.report(reqs, outcomes, args, ctx, elapsed, opts)
-  opts = opts or {}
-  local llm = require "sparkgen.llm"
-  local totals = {requests = #reqs, ok = 0, failed = 0, cached = 0, input_tokens = 0, output_tokens = 0,
-                  cache_creation_input_tokens = 0, cache_read_input_tokens = 0, elapsed_s = elapsed,
-                  request_ids = util.array({}), cost_usd = 0}
-  local unpriced = {}
-  local rows = util.array({})
-  for i, o in ipairs(outcomes) do
-    local row = {index = i, source = reqs[i].source, type = reqs[i].type}
-    local r = o.result
-    -- A failed request's billed attempts count too (o.usage): tokens spent are tokens spent.
-    local usage, ids = (r and r.usage) or o.usage, (r and r.request_ids) or o.request_ids
-    for _, k in ipairs(USAGE_KEYS) do totals[k] = totals[k] + ((usage and usage[k]) or 0) end
-    for _, id in ipairs(ids or {}) do totals.request_ids[#totals.request_ids + 1] = id end
-    if r and r.cached then totals.cached = totals.cached + 1 end
-    -- Each result carries what it cost (every billed attempt, at the price it was billed).
-    local usd = (r and r.cost_usd) or o.cost_usd
-    if type(usd) == "number" then totals.cost_usd = totals.cost_usd + usd
-    else unpriced[#unpriced + 1] = (r and r.cost_note) or o.cost_note or "price unknown" end
-    if not r and usage then row.usage = usage end
-    if r and r.ok then
-      row.status = "ok"
-      row.result = r
-      if args.jobs then
-        local name = ("%s/%03d-%s.py"):format(args.jobs, i, (r.request.type or "request"))
-        local ok, jerr = require("sparkgen.job").write(r, name, ctx.config)
-        if ok then row.job = name else row.status, row.error = "failed", jerr end
-      end
-    else
-      row.status = "failed"
-      row.error = o.error or "generated code failed its checks"
-      row.result = r
-    end
-    if row.status == "ok" then totals.ok = totals.ok + 1 else totals.failed = totals.failed + 1 end
-    rows[#rows + 1] = row
-  end
-  if #unpriced > 0 then
-    totals.cost_usd = util.json_null
-    totals.cost_note = unpriced[1]
-  end
-  if opts.batch then totals.message_batch = opts.batch end
-
-  local out = ctx.stdout
-  if args.json then
-    out:write(util.json_encode({results = rows, summary = totals}, 2), "\n")
-  else
-    for _, row in ipairs(rows) do
-      local r = row.result
-      local detail
-      if row.status == "ok" then
-        detail = ("%s%s, %d attempt%s, tokens %d/%d%s"):format(r.provider, r.cached and " (cached)" or "",
-          r.attempts, r.attempts == 1 and "" or "s", r.usage.input_tokens, r.usage.output_tokens,
-          row.job and (", job " .. row.job) or "")
-      else
-        detail = row.error
-        if r and r.findings then
-          local f = r.findings[1]
-          if f then detail = ("%s (line %s: %s: %s)"):format(detail, f.line or "?", f.id, f.message) end
-        end
-        local u = (r and r.usage) or row.usage
-        if u and ((u.input_tokens or 0) + (u.output_tokens or 0)) > 0 then
-          detail = ("%s; tokens %d/%d"):format(detail, u.input_tokens or 0, u.output_tokens or 0)
-        end
-      end
-      out:write(("%3d  %-6s  %s %s — %s\n"):format(row.index, row.status, row.source, row.type, detail))
-    end
-    out:write(("%d requests: %d ok, %d failed, %d cached; tokens %d in / %d out (cache: %d written, %d read); cost %s%s; %.1fs\n"):format(
-      totals.requests, totals.ok, totals.failed, totals.cached, totals.input_tokens, totals.output_tokens,
-      totals.cache_creation_input_tokens, totals.cache_read_input_tokens,
-      llm.prices.format(#unpriced == 0 and totals.cost_usd or nil), opts.batch and ("; Message Batch " .. opts.batch) or "", elapsed))
-  end
-  return totals.failed == 0 and 0 or 1
+  local add, finish = sink(reqs, args, ctx, opts)
+  for i, o in ipairs(outcomes) do add(i, o) end
+  return finish(elapsed)
 end
+
 
 return M
