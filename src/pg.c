@@ -66,6 +66,8 @@
  *   when the server refuses it as read-only; nil, message otherwise.
  * @function conn:identity()  {host=, port=, dbname=, user=} of the live session
  * @function conn:server_version()  e.g. 150018
+ * @function conn:setting(name)  the session's value of a setting (current_setting, the
+ *   name as a parameter), e.g. conn:setting("jit") --> "off"; nil, message when unknown
  * @function conn:close()
  *
  * @example
@@ -109,13 +111,14 @@ typedef struct {
 /* One row per column (tables without columns still get one row with NULL attnum).
  * Columns by number: 0 oid, 1 schema, 2 name, 3 relkind, 4 rows, 5 table comment,
  * 6 attname, 7 attnum, 8 type, 9 notnull, 10 default, 11 generated, 12 column comment,
- * 13 position in the primary key. */
+ * 13 position in the primary key.
+ * The rows of a partitioned table are summed once per partitioned table in a join, not
+ * in a subquery of the select list: the planner charges such a subquery to every output
+ * row (one per column), which put a 10,000-table catalog's estimate at 11 million, far
+ * past the JIT thresholds; joined, the estimate stays proportional to the catalog. */
 static const char CATALOG_SQL[] =
     "SELECT c.oid, n.nspname, c.relname, c.relkind,\n"
-    "       CASE WHEN c.relkind = 'p' THEN\n"
-    "              (SELECT sum(pc.reltuples) FILTER (WHERE pc.reltuples >= 0)\n"
-    "                 FROM pg_partition_tree(c.oid) pt JOIN pg_class pc ON pc.oid = pt.relid\n"
-    "                WHERE pt.isleaf)\n"
+    "       CASE WHEN c.relkind = 'p' THEN pr.rows\n"
     "            WHEN c.reltuples >= 0 THEN c.reltuples END::bigint AS rows,\n"
     "       td.description,\n"
     "       a.attname, a.attnum, format_type(a.atttypid, a.atttypmod), a.attnotnull,\n"
@@ -130,6 +133,10 @@ static const char CATALOG_SQL[] =
     "  LEFT JOIN pg_description cd ON cd.objoid = c.oid\n"
     "       AND cd.classoid = 'pg_class'::regclass AND cd.objsubid = a.attnum\n"
     "  LEFT JOIN pg_constraint pk ON pk.conrelid = c.oid AND pk.contype = 'p'\n"
+    "  LEFT JOIN (SELECT p.oid, sum(pc.reltuples) FILTER (WHERE pc.reltuples >= 0) AS rows\n"
+    "               FROM pg_class p CROSS JOIN LATERAL pg_partition_tree(p.oid) pt\n"
+    "               JOIN pg_class pc ON pc.oid = pt.relid\n"
+    "              WHERE p.relkind = 'p' AND pt.isleaf GROUP BY p.oid) pr ON pr.oid = c.oid\n"
     " WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')\n"
     "   AND NOT c.relispartition\n"
     "   AND n.nspname NOT IN ('pg_catalog', 'information_schema')\n"
@@ -759,12 +766,16 @@ static int l_pg_connect(lua_State *L)
         lua_pushliteral(L, "08001");
         return 3;
     }
-    /* The user's own options (or PGOPTIONS) are kept; ours come last and win. Built to
-     * any length: a truncated string would silently drop the read-only setting. */
+    /* The user's own options (or PGOPTIONS) are kept. The tuning comes first, so a user
+     * can override it: no JIT (compiling the catalog query cost 0.3-0.6 s at 10,000
+     * tables and gains nothing on a catalog read) and enough work_mem to sort a big
+     * catalog's rows in memory (10,000 tables spilled 37 MB to disk at the default
+     * 4 MB). The safety settings come last and win. Built to any length: a truncated
+     * string would silently drop the read-only setting. */
     const char *user_options = option_value(parsed, "options");
     if (user_options == NULL)
         user_options = getenv("PGOPTIONS");
-    const char *options = lua_pushfstring(L, "%s%s-c default_transaction_read_only=on -c statement_timeout=%I",
+    const char *options = lua_pushfstring(L, "-c jit=off -c work_mem=64MB %s%s-c default_transaction_read_only=on -c statement_timeout=%I",
                                           user_options ? user_options : "", user_options ? " " : "",
                                           (lua_Integer)timeout_ms);
     const char *password = option_value(parsed, "password");
@@ -1165,6 +1176,22 @@ static int l_conn_server_version(lua_State *L)
     return 1;
 }
 
+static int l_conn_setting(lua_State *L)
+{
+    pg_conn *c = check_conn(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    const char *params[1] = {name};
+    PGresult *res = PQexecParams(c->pg, "SELECT current_setting($1)", 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        int r = push_result_error(L, c, res, "cannot read the setting");
+        PQclear(res);
+        return r;
+    }
+    lua_pushstring(L, PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 1;
+}
+
 static int l_conn_close(lua_State *L)
 {
     pg_conn *c = (pg_conn *)luaL_checkudata(L, 1, CONN_MT);
@@ -1199,6 +1226,7 @@ static const luaL_Reg conn_methods[] = {
     {"identity", l_conn_identity},
     {"credentials", l_conn_credentials},
     {"server_version", l_conn_server_version},
+    {"setting", l_conn_setting},
     {"close", l_conn_close},
     {NULL, NULL},
 };

@@ -192,6 +192,17 @@ describe("sparkgen.pg sessions", function()
     assert.not_matches("impostor", names)
   end)
 
+  it("run the catalog without JIT and with room to sort it in memory, unless the user says otherwise", function()
+    local conn <close> = assert(pg.connect(AWKWARD))
+    assert.equal("off", conn:setting("jit"))
+    assert.equal("64MB", conn:setting("work_mem"))
+    local mine <close> = assert(pg.connect(AWKWARD .. " options='-c work_mem=8MB -c default_transaction_read_only=off'"))
+    assert.equal("8MB", mine:setting("work_mem"))                   -- tuning: the user's wins
+    assert.equal("on", mine:setting("default_transaction_read_only")) -- safety: ours wins
+    local _, err = conn:setting("no_such_setting")
+    assert.matches('unrecognized configuration parameter "no_such_setting"', err)
+  end)
+
   it("raise when used after close", function()
     local conn = assert(pg.connect(AWKWARD))
     conn:close()
