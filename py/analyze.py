@@ -1039,9 +1039,10 @@ def facts_of(data):
 
 
 def serve():
-    """--serve: one request per stdin line, {"id": ..., "code": "..."}, one reply per
-    stdout line in the same order, {"id": ..., "facts": {...}} (or {"id": ..., "error":
-    "..."} for a line that is not such a request), until stdin closes. A thread reads
+    """--serve: one request per stdin line, {"id": N, "code": "..."} (N an integer), one
+    reply per stdout line in the same order, exactly `{"id": N, "facts": {...}}` (or
+    {"id": ..., "error": "..."} for a line that is not such a request), until stdin
+    closes. A thread reads
     the requests as they come, so a client that writes many requests before reading
     any reply never waits on a full pipe while this process waits on it."""
     import queue
@@ -1071,10 +1072,15 @@ def serve():
                 req = json.loads(line.decode("utf-8", "surrogateescape"))
                 code = req["code"].encode("utf-8", "surrogateescape")
             rid = req.get("id")
-            reply = {"id": rid, "facts": facts_of(code)}
+            if not isinstance(rid, int) or isinstance(rid, bool):
+                raise ValueError("id must be an integer")
+            facts = json.dumps(facts_of(code), sort_keys=True)
+            # Written in this exact shape so that the client can keep the facts' own
+            # JSON text (its cache entry) without encoding them again.
+            reply = '{"id": %d, "facts": %s}' % (rid, facts)
         except Exception as e:  # a malformed request line: say so, keep serving
-            reply = {"id": rid, "error": "bad request line (%s: %s)" % (type(e).__name__, e)}
-        out.write(json.dumps(reply, sort_keys=True).encode("ascii") + b"\n")
+            reply = json.dumps({"id": rid, "error": "bad request line (%s: %s)" % (type(e).__name__, e)})
+        out.write(reply.encode("ascii") + b"\n")
         out.flush()
 
 

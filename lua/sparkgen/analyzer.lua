@@ -7,8 +7,10 @@
 --                                                   the number of online cores)
 --   analyzer.shared(python) -> pool | nil, message  one pool per interpreter per
 --                                                   sparkgen process (py/analyze.py)
---   pool:submit(code, cb)      queue `code`; cb(facts) or cb(nil, message) is called
---                              later, from pool:poll / pool:wait / pool:analyze
+--   pool:submit(code, cb)      queue `code`; cb(facts, nil, facts_json) or
+--                              cb(nil, message) is called later, from pool:poll /
+--                              pool:wait / pool:analyze (facts_json: the facts as the
+--                              analyser wrote them)
 --   pool:poll(timeout_s?)      deliver the answers that are ready (waits up to
 --                              timeout_s for the first one); returns how many
 --   pool:wait(timeout_s?)      deliver every outstanding answer
@@ -133,15 +135,19 @@ function Pool:drain(w)
     self.outstanding = self.outstanding - 1
     self.served = self.served + 1
     n = n + 1
-    local reply = cjson.decode(line)
-    if type(reply) ~= "table" or reply.id ~= item.id then
-      item.cb(nil, "the code analyser answered out of turn")
-      self:retire(w, "it answered out of turn")
-      return n
-    elseif type(reply.facts) ~= "table" then
-      item.cb(nil, ("the code analyser failed: %s"):format(tostring(reply.error or "no facts")))
+    -- `{"id": N, "facts": F}`: F is decoded once and also handed over as text
+    local id, raw = line:match('^{"id": (%d+), "facts": (.*)}$')
+    local facts = raw and cjson.decode(raw)
+    if math.tointeger(tonumber(id)) == item.id and type(facts) == "table" then
+      item.cb(facts, nil, raw)
     else
-      item.cb(reply.facts)
+      local reply = cjson.decode(line)
+      if type(reply) ~= "table" or reply.id ~= item.id then
+        item.cb(nil, "the code analyser answered out of turn")
+        self:retire(w, "it answered out of turn")
+        return n
+      end
+      item.cb(nil, ("the code analyser failed: %s"):format(tostring(reply.error or "no facts")))
     end
   end
   if pending(w) == 0 then w.head, w.tail = 1, 0 end

@@ -223,9 +223,9 @@ function M.analyze_async(code, python, cache_dir, cb)
     local facts = cached and util.json_decode(cached)
     if type(facts) == "table" then return cb(strip_nulls(facts)) end
   end
-  pool:submit(code, function(facts, err)
+  pool:submit(code, function(facts, err, raw)
     if not facts then return cb(nil, err) end
-    if key then store:put(key, util.json_encode(facts), 30 * 24 * 3600) end
+    if key then store:put(key, raw or util.json_encode(facts), 30 * 24 * 3600) end
     cb(strip_nulls(facts))
   end)
 end
@@ -610,17 +610,35 @@ M.MAX_CODE_BYTES = 256 * 1024
 --- at once when no analyser is needed (cached facts, no python3, a bad policy) and
 --- otherwise from lint.poll / lint.wait, so a batch keeps its model requests in flight
 --- while answers are analysed. opts as for check.
+local resolved = setmetatable({}, {__mode = "k"})
+local NO_POLICY = {}
+-- The policy and interpreter for a policy table (cfg.lint), worked out once per table
+-- and environment: a batch lints thousands of answers under one policy.
+local function resolve_policy(overrides)
+  local key = overrides or NO_POLICY
+  local env = tostring(os.getenv("SPARKGEN_PYTHON")) .. "\0" .. tostring(os.getenv("PATH"))
+  local r = resolved[key]
+  if not r or r.env ~= env then
+    local policy, perr = M.policy(overrides)
+    r = {env = env, policy = policy, err = perr}
+    if policy then r.python, r.why = M.python(policy) end
+    resolved[key] = r
+  end
+  return r
+end
+
 function M.check_async(code, opts, cb)
   assert(type(code) == "string", "lint.check: code must be a string")
   if #code > M.MAX_CODE_BYTES then
     return cb(nil, ("the code is %d bytes, more than the %d KiB sparkgen reviews"):format(#code, M.MAX_CODE_BYTES // 1024))
   end
   opts = opts or {}
-  local policy, perr = M.policy(opts.policy)
-  if not policy then return cb(nil, perr) end
+  local r = resolve_policy(opts.policy)
+  local policy = r.policy
+  if not policy then return cb(nil, r.err) end
   local schema = adapt_schema(opts.schema)
   local python, why = opts.python, nil
-  if not python then python, why = M.python(policy) end
+  if not python then python, why = r.python, r.why end
   if not python then return cb(check_without_python(code, schema, policy, why)) end
   M.analyze_async(code, python, opts.cache_dir, function(facts, err)
     if not facts then return cb(nil, err) end

@@ -204,6 +204,7 @@ end
 --- declares their parameters. The schema stays inside what strict tool use accepts
 --- (every object closed with additionalProperties = false; no length, range or pattern
 --- keywords), so capable models can be sent `strict: true` (llm/models.lua).
+--- The tool is frozen (util.json_freeze): nothing may change it after it is built.
 function M.tool(rules)
   local rule_schema = {type = "string", description = "The name of a validation rule."}
   if rules and #rules > 0 then
@@ -212,11 +213,11 @@ function M.tool(rules)
     table.sort(enum)
     rule_schema.enum = enum
   end
-  return {
+  return util.json_freeze({
     name = M.TOOL_NAME,
     description = "Return the PySpark body that answers the request, with its description, "
       .. "the tables it reads, its complexity and the validation checks its result must pass.",
-    input_schema = {
+    input_schema = util.json_freeze({
       type = "object",
       properties = {
         code = {type = "string", description = "The PySpark body: reads tables with read_table(), "
@@ -244,8 +245,8 @@ function M.tool(rules)
       },
       required = {"code", "description", "tables_used", "estimated_complexity", "validation_checks"},
       additionalProperties = false,
-    },
-  }
+    }),
+  })
 end
 
 local function render(name, env)
@@ -301,23 +302,24 @@ function M.build(args)
     if memo then memo.system = system end
   end
 
-  local tables = {}
-  for i, t in ipairs(args.tables or {}) do tables[i] = clean_table(t) end
-  -- Sorted by name, not by relevance: the same set of tables gives the same block
-  -- whatever the request, so the provider's prompt cache can reuse it.
-  table.sort(tables, function(a, b)
-    if (a.schema or "") ~= (b.schema or "") then return (a.schema or "") < (b.schema or "") end
-    return a.name < b.name
-  end)
-  local schema_key
+  local schema_key, schema_block
   if memo then
     local ids = {}
-    for i, t in ipairs(tables) do ids[i] = table_ident(t) end
+    for i, t in ipairs(args.tables or {}) do ids[i] = table_ident(t) end
+    table.sort(ids)
     schema_key = table.concat(ids, "\0") .. "\0" .. #(args.foreign_keys or {})
     memo.schema = memo.schema or {}
+    schema_block = memo.schema[schema_key]
   end
-  local schema_block = memo and memo.schema[schema_key]
   if not schema_block then
+    local tables = {}
+    for i, t in ipairs(args.tables or {}) do tables[i] = clean_table(t) end
+    -- Sorted by name, not by relevance: the same set of tables gives the same block
+    -- whatever the request, so the provider's prompt cache can reuse it.
+    table.sort(tables, function(a, b)
+      if (a.schema or "") ~= (b.schema or "") then return (a.schema or "") < (b.schema or "") end
+      return a.name < b.name
+    end)
     local env = base_env()
     env.tables = tables
     env.relationships = relationships(tables, args.foreign_keys)

@@ -60,62 +60,141 @@ function M.json_decode(text)
   return value
 end
 
+local function by_string(a, b) return tostring(a) < tostring(b) end
 local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  local keys, strings = {}, true
+  for k in pairs(t) do
+    keys[#keys + 1] = k
+    if strings and type(k) ~= "string" then strings = false end
+  end
+  table.sort(keys, not strings and by_string or nil)
   return keys
 end
 M.sorted_keys = sorted_keys
+
+-- cjson escapes "/" as "\/"; valid JSON, but noisy in paths and code.
+local function enc_plain(v)
+  local e = cjson.encode(v)
+  if e:find("\\/", 1, true) then e = e:gsub("\\/", "/") end
+  return e
+end
+
+-- Encodings worth remembering: object keys (few distinct ones, used over and over) and
+-- long strings (a batch encodes the same system prompt and schema block for every
+-- request, twice: its cache key and its body). Strings are immutable, so a remembered
+-- encoding is always right; both memos are bounded and start over when full.
+local key_memo, key_memo_n = {}, 0
+local long_memo, long_memo_n = {}, 0
+local LONG = 512
+
+local function enc_key(k)
+  local e = key_memo[k]
+  if e then return e end
+  e = enc_plain(tostring(k))
+  if key_memo_n >= 4096 then key_memo, key_memo_n = {}, 0 end
+  key_memo[k] = e
+  key_memo_n = key_memo_n + 1
+  return e
+end
+
+local function enc_string(v)
+  if #v < LONG then return enc_plain(v) end
+  local e = long_memo[v]
+  if e then return e end
+  e = enc_plain(v)
+  if long_memo_n >= 64 then long_memo, long_memo_n = {}, 0 end
+  long_memo[v] = e
+  long_memo_n = long_memo_n + 1
+  return e
+end
+
+-- Tables promised never to change again (json_freeze): their compact encoding is
+-- computed once (false while it is being computed).
+local frozen = setmetatable({}, {__mode = "k"})
+
+--- Promise that table t (and everything in it) will not change again, so the compact
+--- json_encode of it is computed once and reused: a batch encodes the same tool schema
+--- into every request's cache key and body. Returns t.
+function M.json_freeze(t)
+  if frozen[t] == nil then frozen[t] = true end
+  return t
+end
 
 --- Canonical JSON: object keys sorted at every level, so equal values encode equally
 --- (used for cache keys, files and --json output). Arrays are tables with keys 1..n
 --- only, or tables marked with M.array (needed for empty ones). `indent` pretty-prints.
 function M.json_encode(value, indent)
-  local buf = {}
+  local buf, n = {}, 0
+  local colon = indent and ": " or ":"
+  local pads = {}
+  local function pad_of(depth)
+    local p = pads[depth]
+    if not p then
+      p = indent and ("\n" .. (" "):rep(indent * depth)) or ""
+      pads[depth] = p
+    end
+    return p
+  end
   local function is_array(t)
     if getmetatable(t) == M.ARRAY_MT then return true end
-    local n = 0
-    for _ in pairs(t) do n = n + 1 end
-    return n > 0 and n == #t
+    if t[1] == nil then return false end -- no element 1: an object (or empty)
+    local count = 0
+    for _ in pairs(t) do count = count + 1 end
+    return count == #t
   end
   local function emit(v, depth)
     local tv = type(v)
     if tv == "table" then
-      local pad = indent and ("\n" .. (" "):rep(indent * (depth + 1))) or ""
-      local close = indent and ("\n" .. (" "):rep(indent * depth)) or ""
+      local f = not indent and frozen[v]
+      if f == true then
+        frozen[v] = false -- being encoded: the nested call encodes its contents
+        f = M.json_encode(v)
+        frozen[v] = f
+      end
+      if f then n = n + 1; buf[n] = f return end
+      local pad, close = pad_of(depth + 1), pad_of(depth)
       if is_array(v) then
-        if #v == 0 then buf[#buf + 1] = "[]" return end
-        buf[#buf + 1] = "["
-        for i = 1, #v do
-          if i > 1 then buf[#buf + 1] = "," end
-          buf[#buf + 1] = pad
+        local len = #v
+        if len == 0 then n = n + 1; buf[n] = "[]" return end
+        for i = 1, len do
+          n = n + 1
+          buf[n] = i == 1 and "[" or ","
+          n = n + 1
+          buf[n] = pad
           emit(v[i], depth + 1)
         end
-        buf[#buf + 1] = close .. "]"
+        n = n + 1
+        buf[n] = close .. "]"
       else
         local keys = sorted_keys(v)
-        if #keys == 0 then buf[#buf + 1] = "{}" return end
-        buf[#buf + 1] = "{"
+        if #keys == 0 then n = n + 1; buf[n] = "{}" return end
         for i, k in ipairs(keys) do
-          if i > 1 then buf[#buf + 1] = "," end
-          buf[#buf + 1] = pad .. (cjson.encode(tostring(k)):gsub("\\/", "/")) .. (indent and ": " or ":")
+          n = n + 1
+          buf[n] = i == 1 and "{" or ","
+          n = n + 1
+          buf[n] = pad
+          n = n + 1
+          buf[n] = enc_key(k)
+          n = n + 1
+          buf[n] = colon
           emit(v[k], depth + 1)
         end
-        buf[#buf + 1] = close .. "}"
+        n = n + 1
+        buf[n] = close .. "}"
       end
     elseif tv == "number" and math.type(v) == "float" and v == math.floor(v) and v > -2^53 and v < 2^53 then
-      buf[#buf + 1] = ("%d"):format(v)
+      n = n + 1
+      buf[n] = ("%d"):format(v)
     elseif tv == "string" then
-      -- cjson escapes "/" as "\/"; valid JSON, but noisy in paths and code.
-      buf[#buf + 1] = (cjson.encode(v):gsub("\\/", "/"))
+      n = n + 1
+      buf[n] = enc_string(v)
     else
-      local s = cjson.encode(v)
-      buf[#buf + 1] = s or "null"
+      n = n + 1
+      buf[n] = cjson.encode(v) or "null"
     end
   end
   emit(value, 0)
-  return table.concat(buf)
+  return table.concat(buf, "", 1, n)
 end
 
 --- Levenshtein distance (small strings: identifiers).
