@@ -93,6 +93,15 @@ describe("sparkgen.pg catalog (awkward schema)", function()
     assert.equal(3000, tables["public.events"].rows)
   end)
 
+  it("lists the tables by schema then name, in byte order", function()
+    local list = assert(conn:catalog())
+    for i = 2, #list do
+      local a, b = list[i - 1], list[i]
+      assert.truthy(a.schema < b.schema or (a.schema == b.schema and a.name < b.name),
+        ("%s.%s before %s.%s"):format(a.schema, a.name, b.schema, b.name))
+    end
+  end)
+
   it("says a view's row count is unknown rather than -1", function()
     assert.is_nil(tables["sales.big_lines"].rows)
   end)
