@@ -290,9 +290,10 @@ M.WINDOW_MIN = 64
 --- does not grow with its length.
 ---
 --- The batch flows through in windows of `window` requests (default 4 x concurrency,
---- at least 64): a window's requests are prepared, sent in parallel with their model
---- answers linted as they arrive (while the rest are still in flight), and the repairs
---- a window needs ride along with the next window's first attempts. So at most about
+--- at least 64): a window's requests are sent in parallel with their model answers
+--- linted as they arrive (while the rest are still in flight), the next window is
+--- prepared one request per answer meanwhile, and the repairs a window needs ride
+--- along with the next window's first attempts. So at most about
 --- two windows of requests, prompts and answers are alive at once, and a result is
 --- never more than a few windows behind the requests after it.
 function M.generate_all(requests, cfg, opts)
@@ -434,11 +435,24 @@ function M.generate_all(requests, cfg, opts)
             all_cached = true, warnings = util.array({}), round = 0}
   end
 
-  local next_i = 1
-  while next_i <= n or #repairs > 0 do
-    -- This round: the repairs the last one asked for, then fresh requests up to a window.
+  local next_i, upcoming = 1, {}
+  -- The next window is prepared a request at a time from inside the current window's
+  -- answers, while its other requests are in flight: a window boundary then waits for
+  -- no prompt building, only for the current window's last answers.
+  local function prefetch()
+    if next_i <= n and #upcoming < window then
+      local p = prepare(next_i)
+      next_i = next_i + 1
+      if p then upcoming[#upcoming + 1] = p end
+    end
+  end
+  while next_i <= n or #repairs > 0 or #upcoming > 0 do
+    -- This round: the repairs the last one asked for, the requests prepared meanwhile,
+    -- then fresh requests up to a window.
     local round = repairs
     repairs = {}
+    for _, p in ipairs(upcoming) do round[#round + 1] = p end
+    upcoming = {}
     while next_i <= n and #round < window do
       local p = prepare(next_i)
       next_i = next_i + 1
@@ -461,6 +475,7 @@ function M.generate_all(requests, cfg, opts)
         answered[k] = true
         on_answer(group[k], res, err, a)
         lint.poll(0) -- hand over what the analysers have finished meanwhile
+        prefetch()
       end
       -- Through a Message Batch (opts.via_batch): first attempts always, repairs only
       -- with opts.batch_repairs (else synchronously).
