@@ -97,6 +97,33 @@ function Schema:_named(name)
   return list
 end
 
+--- The tables whose names may match a request's words ({word = true, ...}, lower
+--- case), as {schema=, name=} in catalog order: a cached snapshot reads one bucket per
+--- word (the store's word index); a schema in memory offers every table.
+function Schema:_word_candidates(words)
+  if self._all or not self._store then return self:_index() end
+  local out, seen = {}, {}
+  for w in pairs(words) do
+    local hits, bad = self._store:word(w)
+    if not hits then
+      self:_rebuild(bad)
+      return self:_word_candidates(words)
+    end
+    for _, h in ipairs(hits) do
+      local k = key_of(h[1], h[2])
+      if not seen[k] then
+        seen[k] = true
+        out[#out + 1] = {schema = h[1], name = h[2]}
+      end
+    end
+  end
+  table.sort(out, function(a, b)
+    if a.schema ~= b.schema then return a.schema < b.schema end
+    return a.name < b.name
+  end)
+  return out
+end
+
 -- Every table's summary {schema=, name=, kind=, rows=}: from memory or the store.
 function Schema:_index()
   if self._all then return self._all end

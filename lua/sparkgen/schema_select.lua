@@ -1,7 +1,7 @@
 -- schema_select.lua — which tables a model is shown for a request: the source, the
 -- type's tables, their foreign-key neighbourhood and tables the request's words name,
 -- most relevant first, within a budget. Works on any Schema (schema.lua) through
--- S:table, S:foreign_keys, S:_named and S:_index.
+-- S:table, S:foreign_keys, S:_named and S:_word_candidates.
 local names = require "sparkgen.schema_names"
 
 local M = {}
@@ -91,9 +91,10 @@ function M.select(S, opts)
     end
     frontier = next_frontier
   end
-  -- Tables whose names the request mentions.
+  -- Tables whose names the request mentions: only those tables are looked at
+  -- (S:_word_candidates), not every name of the catalog.
   if next(words) then
-    for _, e in ipairs(S:_index()) do
+    for _, e in ipairs(S:_word_candidates(words)) do
       local s = name_score(e.name, words)
       if s > 0 then add(find_in(S:_named(e.name), e.schema), 100 + 10 * s) end
     end

@@ -7,21 +7,29 @@
 --   handle.source, handle.captured_epoch, handle.dir
 --   handle:named(name) → the tables called `name` (every schema, normal form), or
 --                        nil, message when the file holding them is damaged
+--   handle:word(word)  → {{schema, name}, ...}: the tables whose lower-case name, or a
+--                        part of it (runs of letters and digits, 3 or more), is
+--                        `word` (store.name_words); or nil, message when damaged
 --   handle:index()     → {{schema=, name=, kind=, rows=}, ...} for every table, or nil, message
 --   handle:side_get(kind, t) / handle:side_put(kind, t, value)  per-table extras (a
 --                        damaged one is removed and counts as absent)
 --   store.cache_root(cfg), store.count(cfg, hit), store.tally(cfg), store.reset_tally(cfg),
 --   store.check_cache_dir(dir)   upkeep for `sparkgen cache`
 --
--- The cache is built for big catalogs: tables are spread over bucket files by a hash
--- of their name (about 32 tables a bucket, at most 1024 buckets: 10,000 files would
--- cost more to create than the catalog query itself), plus a names index and a tiny
--- meta file. Looking up one table parses only its bucket; nothing else is read until
--- asked for.
+-- The cache is built so that preparing a request costs the same at 10,000 tables as at
+-- 5: it reads only what the request needs. Every table is one JSON record in a single
+-- data file (one file: 10,000 files would cost more to create than the catalog query
+-- itself); small bucket files, chosen by a hash of the name (about 32 names a bucket,
+-- at most 1024 buckets), hold where each name's records are and which tables each word
+-- of a name belongs to. Looking up a table reads its bucket and its record's bytes;
+-- matching the words of a request reads one bucket per word; the full index is read
+-- only to list every table or to suggest a name. Every part is checked as it is read.
 --
 --   cache/schema/<key>/meta.json     source, captured time, bucket count (freshness)
+--                      tables.json   the records, one JSON table a line
 --                      index.json    [[schema, name, kind, rows], ...] (listing, suggestions)
---                      t/<b>.json    {name: [tables with that name]} for bucket b
+--                      t/<b>.json    {"n": {name: [[schema, offset, length], ...]},
+--                                     "w": {word: [[schema, name], ...]}} for bucket b
 --                      f/<h>.json    foreign keys fetched on demand, per table named N
 --                      s/<h>.json    statistics fetched on demand, per table named N
 --   cache/schema/alias/<h>           {dir=, key=}: a connection string + environment
@@ -36,7 +44,7 @@ local cjson = require "cjson.safe"
 local M = {}
 
 -- Bumped whenever the cache's file layout changes, so old caches are never misread.
-local CACHE_LAYOUT = 2
+local CACHE_LAYOUT = 3
 
 -- FNV-1a, 64 bits: cache file names and buckets only need a stable spread, and a
 -- lookup must stay well under a millisecond (the first sha256 call costs about one
@@ -122,21 +130,48 @@ end
 
 -- The cache's files, read and checked (schema_check): the decoded value, or nil and
 -- what is wrong with it.
+--- The words a table name is found by: the whole name in lower case and each run of
+--- letters and digits in it of 3 characters or more ("order_items": order_items,
+--- order, items). schema_select matches a request's words against these.
+function M.name_words(name)
+  local lname = name:lower()
+  local out, seen = {lname}, {[lname] = true}
+  for part in lname:gmatch("[%w]+") do
+    if #part >= 3 and not seen[part] then
+      seen[part] = true
+      out[#out + 1] = part
+    end
+  end
+  return out
+end
+
 local function read_bucket(path)
   local data, err = util.read_file(path)
   if not data then return nil, err end
   local decoded = cjson.decode(data)
-  if type(decoded) ~= "table" then return nil, path .. ": not a JSON object" end
-  for tname, tables in pairs(decoded) do
-    if type(tname) ~= "string" or not check.is_list(tables) then
-      return nil, ("%s: entry %s is not a list of tables"):format(path, tostring(tname))
+  if type(decoded) ~= "table" or type(decoded.n) ~= "table" or type(decoded.w) ~= "table" then
+    return nil, path .. ": not a bucket {n = {...}, w = {...}}"
+  end
+  for name, entries in pairs(decoded.n) do
+    if type(name) ~= "string" or not check.is_list(entries) then
+      return nil, ("%s: name %s has no list of records"):format(path, tostring(name))
     end
-    for i, t in ipairs(tables) do
-      t = format.denull(t)
-      tables[i] = t
-      local ok, cerr = check.check_table(t, ("%s: table #%d"):format(path, i))
-      if not ok then return nil, cerr end
-      if t.name ~= tname then return nil, ("%s: table %s filed under '%s'"):format(path, t.name, tname) end
+    for i, e in ipairs(entries) do
+      local off, len = check.is_list(e) and math.tointeger(e[2]), check.is_list(e) and math.tointeger(e[3])
+      if type(e[1]) ~= "string" or not off or not len or off < 0 or len < 2 then
+        return nil, ("%s: record %d of %s is not [schema, offset, length]"):format(path, i, name)
+      end
+      entries[i] = {e[1], off, len}
+    end
+  end
+  for word, hits in pairs(decoded.w) do
+    if type(word) ~= "string" or not check.is_list(hits) then
+      return nil, ("%s: word %s has no list of tables"):format(path, tostring(word))
+    end
+    for i, h in ipairs(hits) do
+      if not check.is_list(h) or type(h[1]) ~= "string" or type(h[2]) ~= "string" then
+        return nil, ("%s: table %d of word %s is not [schema, name]"):format(path, i, word)
+      end
     end
   end
   return decoded
@@ -165,7 +200,41 @@ Store.__index = Store
 
 local function handle(dir, meta)
   return setmetatable({dir = dir, source = meta.source, captured_epoch = meta.captured_epoch,
-                       _buckets = meta.buckets, _loaded = {}, _by_name = {}}, Store)
+                       _buckets = meta.buckets, _bucket = {}, _by_name = {}}, Store)
+end
+
+-- Bucket b's checked maps {n=, w=} (a bucket no name or word hashes to is absent:
+-- empty maps), read once; nil, message when it is damaged.
+function Store:_bucket_map(b)
+  local m = self._bucket[b]
+  if m then return m end
+  local path = ("%s/t/%d.json"):format(self.dir, b)
+  local bad
+  m = {n = {}, w = {}}
+  if sys.stat(path) then m, bad = read_bucket(path) end
+  if not m then return nil, bad end
+  self._bucket[b] = m
+  return m
+end
+
+-- One table's record: `len` bytes at `off` of the data file, decoded and checked; the
+-- table (normal form) or nil, message.
+function Store:_record(off, len, schema, name)
+  local path = self.dir .. "/tables.json"
+  if self._data == nil then self._data = io.open(path, "rb") or false end
+  local f = self._data
+  if not f then return nil, path .. ": cannot be opened" end
+  local text = f:seek("set", off) and f:read(len)
+  local t = text and #text == len and cjson.decode(text)
+  if type(t) ~= "table" then return nil, ("%s: no record at %d"):format(path, off) end
+  t = format.denull(t)
+  local ok, cerr = check.check_table(t, ("%s: record at %d"):format(path, off))
+  if not ok then return nil, cerr end
+  if t.name ~= name or t.schema ~= schema then
+    return nil, ("%s: the record at %d is %s.%s, not %s.%s"):format(path, off, tostring(t.schema),
+      tostring(t.name), schema, name)
+  end
+  return format.normalize_table(t)
 end
 
 --- The snapshot stored in dir for key, or nil when there is none (or it belongs to
@@ -181,29 +250,29 @@ function M.open(dir, key)
   return handle(dir, meta)
 end
 
---- The tables named exactly `name` (every schema): reads the one bucket file holding
---- that name, once. nil, message when that file is damaged.
+--- The tables named exactly `name` (every schema): the bucket holding that name, then
+--- those tables' records only, once. nil, message when a file is damaged.
 function Store:named(name)
   local list = self._by_name[name]
   if list then return list end
-  local b = bucket_of(name, self._buckets)
-  if not self._loaded[b] then
-    local path = ("%s/t/%d.json"):format(self.dir, b)
-    -- A bucket may be absent only when no table hashes there.
-    local decoded, bad = {}, nil
-    if sys.stat(path) then decoded, bad = read_bucket(path) end
-    if not decoded then return nil, bad end
-    self._loaded[b] = true
-    for tname, tables in pairs(decoded) do
-      if not self._by_name[tname] then
-        for i, t in ipairs(tables) do tables[i] = format.normalize_table(t) end
-        self._by_name[tname] = tables
-      end
-    end
+  local m, bad = self:_bucket_map(bucket_of(name, self._buckets))
+  if not m then return nil, bad end
+  list = {}
+  for _, e in ipairs(m.n[name] or {}) do
+    local t, rbad = self:_record(e[2], e[3], e[1], name)
+    if not t then return nil, rbad end
+    list[#list + 1] = t
   end
-  list = self._by_name[name] or {}
   self._by_name[name] = list
   return list
+end
+
+--- The tables a word of a request names (see name_words): {{schema, name}, ...}, or
+--- nil, message when the bucket holding the word is damaged.
+function Store:word(word)
+  local m, bad = self:_bucket_map(bucket_of(word, self._buckets))
+  if not m then return nil, bad end
+  return m.w[word] or {}
 end
 
 --- Every table's summary {schema=, name=, kind=, rows=}, from the index file; nil,
@@ -270,27 +339,48 @@ local function write_cache(dir, key, source, tables, epoch)
   local nbuckets = 1
   while nbuckets * 32 < #tables and nbuckets < 1024 do nbuckets = nbuckets * 2 end
   local buckets = {}
-  local index = {}
-  for i, t in ipairs(tables) do
-    local b = bucket_of(t.name, nbuckets)
-    local bucket = buckets[b]
-    if not bucket then
-      bucket = {}
-      buckets[b] = bucket
+  local function bucket(b)
+    local m = buckets[b]
+    if not m then
+      m = {n = {}, w = {}}
+      buckets[b] = m
     end
-    local g = bucket[t.name]
+    return m
+  end
+  local index = {}
+  local encode = cjson.encode
+  local data, derr = io.open(tmp .. "/tables.json", "wb")
+  if not data then util.remove_tree(tmp) return nil, derr end
+  local off = 0
+  for i, t in ipairs(tables) do
+    local rec = encode(t)
+    data:write(rec, "\n")
+    local n = bucket(bucket_of(t.name, nbuckets)).n
+    local g = n[t.name]
     if not g then
       g = {}
-      bucket[t.name] = g
+      n[t.name] = g
     end
-    g[#g + 1] = t
+    g[#g + 1] = {t.schema, off, #rec}
+    off = off + #rec + 1
+    for _, w in ipairs(M.name_words(t.name)) do
+      local wm = bucket(bucket_of(w, nbuckets)).w
+      local list = wm[w]
+      if not list then
+        list = {}
+        wm[w] = list
+      end
+      list[#list + 1] = {t.schema, t.name}
+    end
     index[i] = {t.schema, t.name, t.kind, t.rows or cjson.null}
   end
-  local encode = cjson.encode
-  for b, bucket in pairs(buckets) do
+  local dok, dwerr = data:close()
+  if not dok then util.remove_tree(tmp) return nil, dwerr end
+  for b, m in pairs(buckets) do
     local f, ferr = io.open(("%s/t/%d.json"):format(tmp, b), "wb")
     if not f then util.remove_tree(tmp) return nil, ferr end
-    f:write(encode(bucket))
+    -- an empty map must stay an object
+    f:write('{"n":', next(m.n) and encode(m.n) or "{}", ',"w":', next(m.w) and encode(m.w) or "{}", "}")
     f:close()
   end
   local writes = {

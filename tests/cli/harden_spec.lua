@@ -240,6 +240,9 @@ describe("damaged schema snapshots", function()
       for _, path in ipairs(files_under(snap .. "/t")) do cli.write(path, cli.slurp(path):sub(1, 40)) end
     end},
     {"a truncated index", function(snap) cli.write(snap .. "/index.json", '{"tables": [["pub') end},
+    {"a truncated data file", function(snap)
+      cli.write(snap .. "/tables.json", cli.slurp(snap .. "/tables.json"):sub(1, 100))
+    end},
     {'an index of {"tables":[1]}', function(snap) cli.write(snap .. "/index.json", '{"tables":[1]}') end},
   }) do
     it_pg(damage[1] .. " is reported, dropped and rebuilt: the right answer, never 0 tables", function()

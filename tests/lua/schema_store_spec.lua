@@ -1,0 +1,117 @@
+-- schema_store_spec.lua — a request costs the same on a big catalog as on a small one:
+-- preparing a request against a cached 10,000-table snapshot (whose tables' foreign
+-- keys an earlier request fetched) reads only the files, and the bytes of the data
+-- file, that the request needs, and never the database.
+local config = require "sparkgen.config"
+local generator = require "sparkgen.generator"
+local schema = require "sparkgen.schema"
+local store = require "sparkgen.schema_store"
+local sys = require "sparkgen.sys"
+local util = require "sparkgen.util"
+
+local TMP = os.getenv("TEST_TMP") or "/tmp"
+local N = 10000
+
+-- N tables of 20 columns in normal form, s1..s5.t1..tN, no foreign keys.
+local function synthetic(n)
+  local tables = {}
+  for i = 1, n do
+    local cols = {}
+    for c = 1, 20 do
+      cols[c] = {name = c == 1 and "id" or ("col_%d"):format(c), position = c,
+                 type = c == 1 and "integer" or "text", nullable = c ~= 1}
+    end
+    tables[i] = {schema = ("s%d"):format(1 + i % 5), name = ("t%d"):format(i), kind = "table",
+                 rows = 100, columns = cols, primary_key = {"id"}}
+  end
+  return tables
+end
+
+-- Every file opened (through io.open or util.read_file) and the bytes read from each.
+local function recording(fn)
+  local opened, bytes = {}, {}
+  local real_open, real_read = io.open, util.read_file
+  local function note(path, n)
+    local base = path:match("([^/]+/[^/]+)$") or path
+    opened[#opened + 1] = base
+    bytes[base] = (bytes[base] or 0) + n
+  end
+  io.open = function(path, mode)
+    local f, err = real_open(path, mode)
+    if not f or (mode and mode:find("w")) then return f, err end
+    local proxy = {}
+    function proxy.read(_, ...) local s = f:read(...) note(path, s and #s or 0) return s end
+    function proxy.seek(_, ...) return f:seek(...) end
+    function proxy.lines(_, ...) return f:lines(...) end
+    function proxy.close() return f:close() end
+    return proxy
+  end
+  util.read_file = function(path, ...)
+    local s, err = real_read(path, ...)
+    if s then note(path, #s) end
+    return s, err
+  end
+  local ok, a, b = pcall(fn)
+  io.open, util.read_file = real_open, real_read
+  assert(ok, a)
+  return opened, bytes, a, b
+end
+
+describe("a prepared request on a 10,000-table cached snapshot", function()
+  local cfg, dir
+  setup(function()
+    cfg = assert(config.load{files = {}})
+    cfg.cache.dir = ("%s/store-spec-%d-%d"):format(TMP, sys.getpid(), math.random(1, 1 << 30))
+    -- A database that cannot be reached: the snapshot must be enough.
+    cfg.db = "host=" .. TMP .. "/no-such-socket-dir dbname=big user=analyst"
+    local identity = assert(require("sparkgen.pg").identity(cfg.db))
+    local key
+    dir, key = store.locate(cfg, identity, nil)
+    local st = assert(store.write(dir, key, {kind = "postgres", database = "big"}, synthetic(N), sys.now()))
+    -- What earlier requests left behind: foreign keys are fetched per table on demand
+    -- (reading them all would add half again to a cold snapshot) and then cached.
+    for _, t in ipairs({{schema = "s1", name = "t5000"}, {schema = "s3", name = "t4242"}}) do
+      st:side_put("f", t, {outgoing = {}, incoming = {}})
+    end
+  end)
+  teardown(function() util.remove_tree(cfg.cache.dir) end)
+
+  it("reads its tables' buckets and records, one bucket per word, never the whole catalog", function()
+    local pg = require "sparkgen.pg"
+    local connects, real_connect = 0, pg.connect
+    pg.connect = function(...) connects = connects + 1 return real_connect(...) end
+    local opened, bytes, prep = recording(function()
+      return assert(generator.prepare({source = "s1.t5000", type = "rows of t4242 per week"}, cfg))
+    end)
+    pg.connect = real_connect
+    assert.equal(0, connects)
+    local names = {}
+    for _, t in ipairs(prep.tables) do names[#names + 1] = t.schema .. "." .. t.name end
+    assert.same({"s1.t5000", "s3.t4242"}, names)
+    assert.equal(20, #prep.tables[2].columns)
+
+    local buckets, seen = 0, {}
+    for _, f in ipairs(opened) do
+      assert.is_nil(f:find("index.json", 1, true), "the full index was read")
+      if f:match("^t/") and not seen[f] then buckets = buckets + 1 end
+      seen[f] = true
+    end
+    local total_buckets = #sys.listdir(dir .. "/t")
+    assert.truthy(total_buckets >= 256, total_buckets)
+    -- the source's, the matched table's, and one per word of the request (row(s),
+    -- t4242(s), per(s), week(s): words of 3 letters or more, singular and plural)
+    assert.truthy(buckets <= 10, ("%d of %d bucket files read"):format(buckets, total_buckets))
+    local data_size = sys.stat(dir .. "/tables.json").size
+    local read = 0
+    for f, n in pairs(bytes) do if f:match("tables%.json$") then read = read + n end end
+    -- two records of about 1.5 KB each, out of 15 MB
+    assert.truthy(read > 0 and read < 8192, ("%d of %d bytes of records read"):format(read, data_size))
+  end)
+
+  it("finds a table by a word of its name, and nothing for a word no name has", function()
+    local S = assert(schema.open(cfg))
+    local hits = S:_word_candidates({t77 = true})
+    assert.same({{schema = "s3", name = "t77"}}, hits)
+    assert.same({}, S:_word_candidates({refunds = true}))
+  end)
+end)
