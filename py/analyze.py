@@ -1042,9 +1042,9 @@ def serve():
     """--serve: one request per stdin line, {"id": N, "code": "..."} (N an integer), one
     reply per stdout line in the same order, exactly `{"id": N, "facts": {...}}` (or
     {"id": ..., "error": "..."} for a line that is not such a request), until stdin
-    closes. A thread reads
-    the requests as they come, so a client that writes many requests before reading
-    any reply never waits on a full pipe while this process waits on it."""
+    closes. A thread reads the requests as they come, so a client that writes many
+    requests before reading any reply never waits on a full pipe while this process
+    waits on it."""
     import queue
     import threading
 
