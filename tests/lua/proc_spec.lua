@@ -158,10 +158,13 @@ describe("sparkgen.proc", function()
 
   it("starts a detached process that outlives its handle", function()
     local marker = (os.getenv("TEST_TMP") or "/tmp") .. "/proc_spec_detached." .. sys.getpid()
-    local pid = assert(proc.spawn{argv = {"sh", "-c", "sleep 0.2; echo done > " .. marker}, detach = true})
+    local pid = assert(proc.spawn{argv = {"sh", "-c", "sleep 0.2; echo done > " .. marker .. ".part && mv " .. marker .. ".part " .. marker},
+                                  detach = true})
     assert.are.equal("integer", math.type(pid))
     local t0 = sys.monotonic()
-    while not io.open(marker) and sys.monotonic() - t0 < 5 do sys.sleep(0.05) end
+    -- the child renames a finished file into place, so seeing the marker means it is complete
+    local function exists() local f = io.open(marker); if f then f:close() end; return f ~= nil end
+    while not exists() and sys.monotonic() - t0 < 5 do sys.sleep(0.05) end
     local f = assert(io.open(marker))
     assert.are.equal("done", f:read("l"))
     f:close()
