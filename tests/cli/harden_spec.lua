@@ -38,6 +38,15 @@ describe("reads that are not regular files", function()
     assert.matches("not a regular file %(a FIFO%)\n$", r.stderr)
   end)
 
+  it("a FIFO given to run --trusted as the recipe does not wait for a writer", function()
+    local dir = cli.tempdir()
+    assert(os.execute("mkfifo " .. dir .. "/fifo"))
+    local r = cli.run({"run", "--trusted", dir .. "/fifo"}, {timeout = 20})
+    cli.rmdir(dir)
+    assert.equal(1, r.status)
+    assert.matches("^sparkgen: .*/fifo: not a regular file %(a FIFO%)\n$", r.stderr)
+  end)
+
   it("a FIFO in place of a cache entry does not block generate", function()
     local home = cli.tempdir()
     local env = {XDG_CACHE_HOME = home}

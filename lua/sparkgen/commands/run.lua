@@ -9,6 +9,8 @@
 -- of any module, debug) and no budgets: for sparkgen's own tools — the test runner
 -- (tests/busted.lua), bench drivers, examples/eval/record.lua — and for scripts a team
 -- has reviewed like code. An unexpected error there gets a traceback.
+local util = require "sparkgen.util"
+
 local M = {}
 
 M.summary = "Run a recipe script that uses require \"sparkgen\"."
@@ -35,7 +37,10 @@ local function exit_status(status)
 end
 
 local function run_trusted(script, argt)
-  local chunk, err = loadfile(script, "t")
+  -- Read like every other file (a regular file, bounded), then compile as text only.
+  local text, rerr = util.read_file(script)
+  if not text then return nil, rerr end
+  local chunk, err = load(text, "@" .. script, "t")
   if not chunk then return nil, err end
   local sparkgen = require "sparkgen"
   local saved = _G.arg
@@ -59,7 +64,6 @@ end
 
 local function run_sandboxed(script, argt)
   local sandbox = require "sparkgen.sandbox"
-  local util = require "sparkgen.util"
   local sparkgen = require "sparkgen"
   local api = sparkgen.recipe_api()
   local function recipe_require(name)
