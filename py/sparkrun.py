@@ -46,7 +46,8 @@ def session(app="sparkgen-sparkrun", master=None, packages=None, conf=None):
     jdbc_options()  # the credentials leave the environment before the JVM starts
     if _taken["remote"]:
         spark = SparkSession.builder.appName(app).remote(_taken["remote"]) \
-            .config("spark.sql.session.timeZone", "UTC").getOrCreate()
+            .config("spark.sql.session.timeZone", "UTC") \
+            .config("spark.sql.variable.substitute", "false").getOrCreate()
         return spark
     if packages is None and os.environ.get("SPARKGEN_SPARK_PACKAGES") is not None:
         # sparkgen eval passes exactly what spark.lua would give spark-submit.
@@ -61,6 +62,8 @@ def session(app="sparkgen-sparkrun", master=None, packages=None, conf=None):
     builder = (SparkSession.builder.appName(app)
                .master(master or os.environ.get("SPARKGEN_SPARK_MASTER", "local[2]"))
                .config("spark.sql.session.timeZone", "UTC")
+               # as in templates/job.py: no ${env:NAME} / ${system:prop} in SQL text
+               .config("spark.sql.variable.substitute", "false")
                .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
                .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
                .config("spark.ui.enabled", "false")

@@ -395,7 +395,10 @@ def main(argv):
         builder = SparkSession.builder.appName($(app_name))
         if remote:
             builder = builder.remote(remote)
-        spark = builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()
+        # Variable substitution off: Spark would otherwise replace ${env:NAME} and
+        # ${system:prop} in SQL text before parsing it (the gate refuses "${" too).
+        spark = (builder.config("spark.sql.session.timeZone", "UTC")
+                 .config("spark.sql.variable.substitute", "false").getOrCreate())
         if args.progress and not remote:
             start_progress(spark, args.progress)
         # Checks and output are several Spark actions; keep the result instead of

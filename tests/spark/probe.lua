@@ -60,6 +60,9 @@ tap(has("getProperty(java.version)", "%d") and has("sql reflect getProperties()"
   "the body read the JVM's system properties (getProperty, reflect)")
 tap(has("/proc/parent/cmdline", "SparkSubmit") and has("/proc/self/environ", "SPARKGEN_JDBC_FILE="),
   "the body read /proc/self/environ and its parent JVM's cmdline")
+tap(rows["sql ${env:PATH}"] == "${env:PATH}" and rows["sql ${spark.app.name}"] == "${spark.app.name}",
+  ("Spark substitutes no ${...} in SQL text (got %s, %s)"):format(tostring(rows["sql ${env:PATH}"]),
+    tostring(rows["sql ${spark.app.name}"])))
 tap(has("hand-over file (jvm)", "^gone"), "the hand-over file was gone before the body ran")
 tap(rows["os.environ"] ~= nil and not rows["os.environ"]:find("SPARKGEN_JDBC", 1, true),
   "no SPARKGEN_JDBC_* variable is left in os.environ")

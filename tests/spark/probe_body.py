@@ -21,6 +21,8 @@ def sql_value(query):
 
 System = spark._jvm.java.lang.System
 add("sql java_method getenv()", sql_value("SELECT java_method('java.lang.System', 'getenv') AS v"))
+add("sql ${env:PATH}", sql_value("SELECT '${env:PATH}' AS v"))
+add("sql ${spark.app.name}", sql_value("SELECT '${spark.app.name}' AS v"))
 add("sql reflect getProperties()", sql_value("SELECT reflect('java.lang.System', 'getProperties') AS v"))
 env_names = sorted(str(n) for n in System.getenv().keySet().toArray())
 for name in env_names:
