@@ -5,18 +5,22 @@ spark-submit costs seconds of JVM start-up per job, so the tests and `sparkgen e
 import rendered jobs as modules and run them all in ONE SparkSession:
 transform(read_table, PARAMS), then run_checks. It also runs reference SQL on
 PostgreSQL (through the same read-only JDBC settings, with Spark's `query` option) and
-compares rows the way BIRD/Spider score execution accuracy: rows as a multiset, column
-order and names ignored, numbers equal within a relative tolerance, row order only
-when asked.
+compares rows the way BIRD/Spider score execution accuracy (sparkcompare.py: rows as a
+multiset, columns by name, numbers equal within a relative tolerance, row order only
+when asked). A body's current_date() and friends are pinned to params["as_of"]
+(pinclock.py).
 
 Library use:
     spark = session()
     job = load_job("out/revenue.py")
     outcome = run_job(spark, job)              # {"rows", "columns", "failed_checks", "error"}
-    ok, diff = compare(outcome["rows"], reference_rows(spark, sql))
+    rows, columns = reference_rows(spark, sql)
+    ok, diff = compare(outcome["rows"], rows, actual_columns=outcome["columns"],
+                       expected_columns=columns)
 
 Command line (one JSON object per case on stdout):
-    python3 sparkrun.py CASES.json     # [{"name", "job", "reference_sql"?, "ordered"?}]
+    python3 sparkrun.py CASES.json     # [{"name", "job", "reference_sql"? | "expected_rows"?
+                                       #   "columns"?, "ordered"?, "match"?, "map"?}]
 
 The JDBC settings (and a Spark Connect URL) are handed over exactly as to a job: a 0600
 JSON file named by SPARKGEN_JDBC_FILE, read and deleted before the session starts (see
@@ -24,17 +28,16 @@ take_credentials in templates/job.py), so no body run here finds them in os.envi
 the JVM's environment or its system properties. The SPARKGEN_JDBC_* variables work too.
 """
 import importlib.util
-import itertools
 import json
-import math
 import os
 import sys
-from datetime import date, datetime
-from decimal import Decimal
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pinclock  # noqa: E402
+import sparkcompare  # noqa: E402
 
 POSTGRES_PACKAGE = "org.postgresql:postgresql:42.7.14"
 JUNIXSOCKET_PACKAGE = "com.kohlschutter.junixsocket:junixsocket-core:2.10.1"
-REL_TOL = 1e-6
 
 
 def session(app="sparkgen-sparkrun", master=None, packages=None, conf=None):
@@ -109,7 +112,10 @@ def run_job(spark, job, params=None):
     out = {"rows": [], "columns": [], "failed_checks": [], "error": None}
     try:
         read_table = job.read_table_factory(spark, jdbc_options())
-        df = job.transform(read_table, dict(params if params is not None else job.PARAMS))
+        params = dict(params if params is not None else job.PARAMS)
+        # current_date() and friends mean params["as_of"] here (pinclock.py).
+        with pinclock.pinned(params.get("as_of"), job):
+            df = job.transform(read_table, params)
         # The checks and the collect are separate actions: read the database once.
         df = df.persist()
         out["columns"] = list(df.columns)
@@ -154,116 +160,21 @@ def reference_rows(spark, sql):
     return [tuple(row) for row in df.collect()], list(df.columns)
 
 
-def _norm(value):
-    """A comparable form: numbers as floats, times as ISO text."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float, Decimal)):
-        return float(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        return tuple(_norm(v) for v in value)
-    return str(value)
+def compare(actual, expected, ordered=False, limit=3, **columns):
+    """Execution-accuracy comparison (sparkcompare.compare: columns by name unless the
+    case asks for match="positional"). Returns (True, "") or (False, short diff)."""
+    return sparkcompare.compare(actual, expected, ordered, limit, **columns)
 
 
-def _close(a, b):
-    if isinstance(a, float) and isinstance(b, float):
-        if math.isnan(a) or math.isnan(b):
-            return math.isnan(a) and math.isnan(b)
-        return abs(a - b) <= max(REL_TOL * max(abs(a), abs(b)), 1e-9)
-    return a == b
-
-
-def _sort_key(row):
-    # Numbers rounded for sorting only (equality is judged by _close); None sorts first.
-    return tuple((0, "") if v is None else
-                 (1, "%.9g" % v) if isinstance(v, float) else (2, str(v)) for v in row)
-
-
-def _rows_match(actual, expected, ordered):
-    if len(actual) != len(expected):
-        return False
-    if not ordered:
-        actual = sorted(actual, key=_sort_key)
-        expected = sorted(expected, key=_sort_key)
-    if all(all(_close(a, b) for a, b in zip(ra, rb)) for ra, rb in zip(actual, expected)):
-        return True
-    if ordered:
-        return False
-    # Sorting can pair near-equal rows differently; fall back to greedy matching.
-    remaining = list(expected)
-    for ra in actual:
-        for i, rb in enumerate(remaining):
-            if all(_close(a, b) for a, b in zip(ra, rb)):
-                del remaining[i]
-                break
-        else:
-            return False
-    return True
-
-
-def _column_orders(actual, expected):
-    """Column permutations of the actual rows worth trying: as given, then columns
-    matched by equal value multisets, then (few columns only) every permutation."""
-    n = len(expected[0])
-    identity = tuple(range(n))
-    yield identity
-
-    def signature(rows, i):
-        return sorted(_sort_key((r[i],)) for r in rows)
-    order, used = [], set()
-    for j in range(n):
-        want = signature(expected, j)
-        free = [i for i in range(n) if i not in used]
-        pick = next((i for i in free if signature(actual, i) == want), free[0])
-        used.add(pick)
-        order.append(pick)
-    if tuple(order) != identity:
-        yield tuple(order)
-    if n <= 5:
-        for perm in itertools.permutations(range(n)):
-            if perm != identity and perm != tuple(order):
-                yield perm
-
-
-def compare(actual, expected, ordered=False, limit=3):
-    """Execution-accuracy comparison. Returns (True, "") or (False, short diff)."""
-    act = [tuple(_norm(v) for v in row) for row in actual]
-    exp = [tuple(_norm(v) for v in row) for row in expected]
-    width_a = {len(r) for r in act}
-    width_e = {len(r) for r in exp}
-    if act and exp and width_a != width_e:
-        return False, "expected %s columns, got %s" % (sorted(width_e)[0], sorted(width_a)[0])
-    if not act or not exp:
-        if len(act) == len(exp):
-            return True, ""
-        return False, "expected %d rows, got %d" % (len(exp), len(act))
-    for order in _column_orders(act, exp):
-        permuted = [tuple(r[i] for i in order) for r in act]
-        if _rows_match(permuted, exp, ordered):
-            return True, ""
-    # Report against the identity column order: counts and a few rows on either side.
-    missing = [r for r in exp if r not in act][:limit]
-    extra = [r for r in act if r not in exp][:limit]
-    parts = ["expected %d rows, got %d" % (len(exp), len(act))]
-    if missing:
-        parts.append("missing e.g. " + "; ".join(repr(r) for r in missing))
-    if extra:
-        parts.append("unexpected e.g. " + "; ".join(repr(r) for r in extra))
-    if ordered and not missing and not extra:
-        parts.append("same rows in a different order")
-    return False, ", ".join(parts)
-
-
-def run_cases(spark, cases):
-    """Run case dicts {"name", "job", "reference_sql"? | "expected_rows"?, "ordered"?,
-    "params"?}; yields
-    {"name", "ok", "error", "failed_checks", "diff", "rows", "expected_rows", "seconds"}."""
+def run_cases(spark, cases, on_start=None):
+    """Run case dicts {"name", "job", "reference_sql"? | "expected_rows"? + "columns"?,
+    "ordered"?, "match"?, "map"?, "params"?}; yields
+    {"name", "ok", "error", "failed_checks", "diff", "rows", "expected_rows", "seconds"}.
+    on_start(case) is called before each case runs."""
     import time
     for case in cases:
+        if on_start:
+            on_start(case)
         started = time.monotonic()
         result = {"name": case.get("name", case["job"]), "ok": False, "error": None,
                   "failed_checks": [], "diff": "", "rows": 0, "expected_rows": None}
@@ -279,15 +190,19 @@ def run_cases(spark, cases):
         result["failed_checks"] = outcome["failed_checks"]
         result["rows"] = len(outcome["rows"])
         ok = outcome["error"] is None
+        how = {"actual_columns": outcome["columns"], "match": case.get("match") or "name",
+               "column_map": case.get("map")}
         if ok and case.get("expected_rows") is not None:
             expected = [tuple(r) for r in case["expected_rows"]]
             result["expected_rows"] = len(expected)
-            ok, result["diff"] = compare(outcome["rows"], expected, case.get("ordered", False))
+            ok, result["diff"] = compare(outcome["rows"], expected, case.get("ordered", False),
+                                         expected_columns=case.get("columns"), **how)
         elif ok and case.get("reference_sql"):
             try:
-                expected, _ = reference_rows(spark, case["reference_sql"])
+                expected, columns = reference_rows(spark, case["reference_sql"])
                 result["expected_rows"] = len(expected)
-                ok, result["diff"] = compare(outcome["rows"], expected, case.get("ordered", False))
+                ok, result["diff"] = compare(outcome["rows"], expected, case.get("ordered", False),
+                                             expected_columns=columns, **how)
             except Exception as exc:
                 ok, result["error"] = False, "reference query failed: " + first_line(exc)
         result["ok"] = ok and not outcome["failed_checks"]

@@ -1,16 +1,19 @@
 -- examples/eval/shop.lua — the eval suite over the example shop database
--- (examples/shop/schema.sql). Run offline from the recorded answers:
---   sparkgen eval examples/eval/shop.lua --schema examples/shop/schema.json \
---     --db "host=... dbname=shop" --replay examples/eval/replay
+-- (examples/shop/schema.sql, loaded into a database that --db / SPARKGEN_DB names; see
+-- README, "Evaluating"). Run offline from the recorded answers:
+--   sparkgen eval examples/eval/shop.lua --replay examples/eval/replay
 -- Every built-in type, a few of them in a second context, free-text questions in the
 -- style of BIRD (joins across 3+ tables, windows, cohorts, time windows, nulls, ties,
--- customers without orders) and three answers that are wrong on purpose (expect =
--- "fail": fan-out double counting, a month without its year, lines counted as
--- orders), which eval must report as failures. Reference SQL is written from the
--- question, independently of any template or recorded answer.
+-- customers without orders) and three answers that are known wrong (expect = "wrong":
+-- fan-out double counting, a month without its year, lines counted as orders), which
+-- eval must report as wrong results. Reference SQL is written from the question,
+-- independently of any template or recorded answer; its column names are the names
+-- the answer must use.
 return {
   name = "shop",
   source = "orders",
+  -- The snapshot the recordings were made against (used when no schema is configured).
+  schema = "../shop/schema.json",
   context = {as_of = "2026-11-15"},
   cases = {
     -- Every built-in type (template provider offline; the model when one is configured).
@@ -166,18 +169,18 @@ FROM (SELECT customer_id, date_trunc('month', min(order_date))::date AS first_mo
       FROM orders GROUP BY customer_id) f
 GROUP BY first_month]]},
 
-    -- Answers recorded wrong on purpose: eval must report each as a failure.
-    {name = "wrong_fanout_revenue_by_category", expect = "fail",
+    -- Answers known to be wrong: eval must report each as a wrong result.
+    {name = "wrong_fanout_revenue_by_category", expect = "wrong",
      text = "revenue per product category over all orders, from the order lines",
      reference_sql = [[
 SELECT p.category, sum(i.quantity * i.unit_price) AS revenue
 FROM order_items i JOIN products p ON p.product_id = i.product_id
 GROUP BY p.category]]},
-    {name = "wrong_month_without_year", expect = "fail",
+    {name = "wrong_month_without_year", expect = "wrong",
      text = "number of orders per calendar month over all orders, keeping the year",
      reference_sql = [[
 SELECT date_trunc('month', order_date)::date AS month, count(*) AS order_count FROM orders GROUP BY 1]]},
-    {name = "wrong_lines_as_orders", expect = "fail",
+    {name = "wrong_lines_as_orders", expect = "wrong",
      text = "number of orders containing each product category",
      reference_sql = [[
 SELECT p.category, count(DISTINCT i.order_id) AS order_count

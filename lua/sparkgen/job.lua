@@ -133,12 +133,76 @@ function M.tables_literal(names, S, spark_cfg)
   return "{\n" .. table.concat(lines, "\n") .. "\n}"
 end
 
---- The body as the inside of `def transform(read_table, params):`.
+-- Python's string syntax, enough to know where literals start and end: an optional
+-- prefix (r, b, f, u, combined), then ' " ''' or """; a backslash escapes the next
+-- character (in raw strings too, as far as ending the literal goes); # starts a comment
+-- outside strings. Returns, per line, whether the line starts inside a string literal
+-- and whether it ends inside one.
+local function scan_lines(code)
+  local lines, info = {}, {}
+  for line in (code .. "\n"):gmatch("(.-)\r?\n") do lines[#lines + 1] = line end
+  local quote = nil -- the closing delimiter of the open literal
+  for n, line in ipairs(lines) do
+    local starts = quote ~= nil
+    local i, len = 1, #line
+    while i <= len do
+      local c = line:sub(i, i)
+      if quote then
+        if c == "\\" then
+          i = i + 2
+        elseif line:sub(i, i + #quote - 1) == quote then
+          i, quote = i + #quote, nil
+        else
+          i = i + 1
+        end
+      elseif c == "#" then
+        break
+      elseif c == "'" or c == '"' then
+        quote = line:sub(i, i + 2) == c:rep(3) and c:rep(3) or c
+        i = i + #quote
+      else
+        i = i + 1
+      end
+    end
+    -- A one-line literal ends with its line, unless a backslash continues it.
+    if quote and #quote == 1 and line:sub(-1) ~= "\\" then quote = nil end
+    info[n] = {text = line, starts_in_string = starts, ends_in_string = quote ~= nil}
+  end
+  return info
+end
+
+--- Problems that would keep the body from compiling inside a function, as findings
+--- ({id, severity, line, message}): today `from X import *`, which Python allows only
+--- at module level. Lines inside string literals are not code and are not looked at.
+function M.body_findings(code)
+  local out = {}
+  for n, l in ipairs(scan_lines(code or "")) do
+    if not l.starts_in_string then
+      local module = l.text:match("^%s*from%s+([%w_.]+)%s+import%s+%*")
+      if module then
+        out[#out + 1] = {id = "star-import", severity = "error", line = n,
+          message = ("`from %s import *` cannot run inside the job's transform() (Python allows it only " ..
+            "at module level): use the `F` module (F.col, F.sum) or import the names you need"):format(module)}
+      end
+    end
+  end
+  return out
+end
+
+--- The body as the inside of `def transform(read_table, params):`. Code lines are
+--- indented by four spaces and lose trailing blanks; a line that starts inside a
+--- multi-line string literal is copied unchanged, and a line that ends inside one keeps
+--- its trailing blanks, so no string literal changes.
 function M.indent_body(code)
   local out = {}
-  for line in ((code or "") .. "\n"):gmatch("(.-)\r?\n") do
-    line = line:gsub("%s+$", "")
-    out[#out + 1] = line == "" and "" or ("    " .. line)
+  for _, l in ipairs(scan_lines(code or "")) do
+    local line = l.text
+    if l.starts_in_string then
+      out[#out + 1] = line
+    else
+      if not l.ends_in_string then line = line:gsub("%s+$", "") end
+      out[#out + 1] = line == "" and "" or ("    " .. line)
+    end
   end
   while #out > 0 and out[#out] == "" do out[#out] = nil end
   while #out > 0 and out[1] == "" do table.remove(out, 1) end
@@ -225,10 +289,15 @@ local function header(result)
 end
 
 --- render(result, {cfg = cfg, schema = S|nil, typedef = typedef|nil, filename = name|nil})
---- → job text, or nil, message.
+--- → job text, or nil, message[, finding] (a finding when the body itself cannot be
+--- embedded, see body_findings).
 function M.render(result, opts)
   assert(type(result) == "table", "job.render: result must be a table")
   opts = opts or {}
+  local problem = M.body_findings(result.code)[1]
+  if problem then
+    return nil, ("line %d: %s: %s"):format(problem.line, problem.id, problem.message), problem
+  end
   local cfg = opts.cfg or {}
   local spark_cfg = cfg.spark or {}
   local req = result.request or {}

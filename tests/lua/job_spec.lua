@@ -117,3 +117,56 @@ describe("job.render", function()
     assert.matches("no_such_rule", err, 1, true)
   end)
 end)
+
+describe("job.render embeds the body without changing a string literal", function()
+  -- The literals' values as Python sees them in the rendered job's transform().
+  local function literals(text)
+    local dir = assert(util.tempdir("job-spec"))
+    local path = dir .. "/job.py"
+    assert(util.write_file(path, text))
+    local p = io.popen("python3 -c " .. util.shell_quote([[
+import ast, json, sys
+tree = ast.parse(open(sys.argv[1]).read())
+fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "transform")
+print(json.dumps([n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and isinstance(n.value, str)]))
+]]) .. " " .. util.shell_quote(path) .. " 2>&1")
+    local out = p:read("a")
+    p:close()
+    util.remove_tree(dir)
+    return util.json_decode(out) or out
+  end
+
+  it("keeps the inside of multi-line strings, their indentation and trailing blanks", function()
+    local sql = "\nSELECT a,   \n       b\t\n  FROM t  \n\n"
+    local code = 'q = """' .. sql .. '"""\nnote = \'\'\'x  \n  y\'\'\'\nresult_df = read_table("t").selectExpr(q)\n'
+    local text = assert(job.render(result({code = code}), {cfg = CFG, schema = SCHEMA}))
+    local got = literals(text)
+    assert.same({sql, "x  \n  y", "t"}, type(got) == "table" and {got[1], got[2], got[3]} or got)
+  end)
+
+  it("keeps a string continued with a backslash and ignores quotes in comments", function()
+    local code = 'a = "one \\\n  two"  # a """ in a comment\nresult_df = read_table("t")\n'
+    local text = assert(job.render(result({code = code}), {cfg = CFG, schema = SCHEMA}))
+    assert.same({"one   two", "t"}, literals(text))
+  end)
+
+  it("still strips trailing blanks and indents the code lines", function()
+    assert.equal('    x = 1\n\n    result_df = x', job.indent_body('\n  \nx = 1   \n\t\nresult_df = x  \n\n'))
+  end)
+end)
+
+describe("job.render and star imports", function()
+  it("reports `from ... import *` as a finding instead of a job that cannot compile", function()
+    local code = 'from pyspark.sql.functions import *\nresult_df = read_table("orders").select(col("order_id"))\n'
+    local text, err, finding = job.render(result({code = code}), {cfg = CFG, schema = SCHEMA})
+    assert.is_nil(text)
+    assert.matches("^line 1: star%-import: `from pyspark.sql.functions import %*` cannot run inside", err)
+    assert.same({id = "star-import", line = 1, severity = "error"},
+                {id = finding.id, line = finding.line, severity = finding.severity})
+  end)
+
+  it("does not mistake the text of a string for an import", function()
+    local code = 's = """\nfrom x import *\n"""\nresult_df = read_table("orders")\n'
+    assert.is_truthy(job.render(result({code = code}), {cfg = CFG, schema = SCHEMA}))
+  end)
+end)

@@ -539,6 +539,25 @@ describe("record and replay", function()
     assert.equal(GOOD.code, res.output.code)
     assert.is_true(res.replayed)
   end)
+  it("replays a recording made against another base URL and transport settings", function()
+    local dir = fresh_dir("rec")
+    with_key(function()
+      llm.http = fake_transport({anthropic_answer(GOOD)})
+      local cfg = make_cfg()
+      cfg.anthropic.base_url = "https://proxy.example.com/anthropic"
+      assert(llm.complete(cfg, request(), {no_cache = true, record_dir = dir}))
+    end)
+    local cfg = make_cfg()
+    cfg.anthropic.base_url = "http://127.0.0.1:9"
+    cfg.http.timeout_s, cfg.http.retries = 5, 0
+    local t = fake_transport({})
+    llm.http = t
+    local res, err = llm.complete(cfg, request(), {replay_dir = dir})
+    llm.http = nil
+    assert.is_nil(err)
+    assert.equal(0, #t.sent)
+    assert.equal(GOOD.code, res.output.code)
+  end)
   it("fails a missing recording naming the key and the request", function()
     local dir = fresh_dir("rec")
     local t = fake_transport({})

@@ -32,8 +32,9 @@ def type_case(spark, case):
         return
     tap(not out["failed_checks"], "%s: validation checks pass%s" % (
         case["name"], "" if not out["failed_checks"] else " (failed: %s)" % ", ".join(out["failed_checks"])))
-    expected, _ = sparkrun.reference_rows(spark, case["reference_sql"])
-    ok, diff = sparkrun.compare(out["rows"], expected)
+    expected, columns = sparkrun.reference_rows(spark, case["reference_sql"])
+    ok, diff = sparkrun.compare(out["rows"], expected, actual_columns=out["columns"],
+                                expected_columns=columns)
     tap(ok and len(expected) > 0, "%s: %d rows match the reference SQL (%.1f s)%s" % (
         case["name"], len(expected), seconds, "" if ok else ": " + diff))
 
@@ -69,10 +70,11 @@ def exec_case(spark, case, timeout=240):
     for path in paths:
         with open(path) as f:
             records.extend(json.loads(line) for line in f if line.strip())
-    expected, _ = sparkrun.reference_rows(spark, case["reference_sql"])
-    # JSON objects keep the job's column order; compare() ignores names and order anyway.
+    expected, columns = sparkrun.reference_rows(spark, case["reference_sql"])
+    # JSON objects keep the job's column names and order.
     rows = [tuple(r.values()) for r in records]
-    ok, diff = sparkrun.compare(rows, expected)
+    ok, diff = sparkrun.compare(rows, expected, actual_columns=list(records[0]) if records else None,
+                                expected_columns=columns)
     tap(ok and len(expected) > 0, "%s: %s prints the reference rows (%d)%s" % (
         case["name"], label, len(expected), "" if ok else ": " + diff))
 

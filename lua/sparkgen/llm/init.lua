@@ -85,13 +85,14 @@ function M.cost(model, usage, opts)
 end
 
 --- The canonical form of a request (everything that changes the answer, never the
---- key) and its cache key: sha256 of its canonical JSON.
+--- key) and its cache key: sha256 of its canonical JSON. Transport settings (base URL,
+--- timeouts, retries, headers) do not change the answer, so a recording made against
+--- one endpoint replays against any other.
 function M.canonical(cfg, request, pname)
   local provider = assert(M.provider(pname or cfg))
   return {
     provider = provider.name,
     model = provider.model(cfg),
-    base_url = provider.base_url(cfg),
     max_tokens = request.max_tokens,
     temperature = request.temperature,
     system = request.system,

@@ -1,0 +1,5 @@
+orders = read_table("orders")
+week = orders.filter((F.col("order_date") >= F.date_sub(F.current_date(), 7)) & (F.col("order_date") < F.current_date()))
+days = week.selectExpr("order_id", "CAST(order_date AS DATE) AS day").where("day < current_date()")
+result_df = (days.groupBy("day").agg(F.count("*").alias("orders"))
+             .filter(F.expr("day >= current_date() - INTERVAL 7 DAYS")))
