@@ -7,7 +7,7 @@
 set -u
 cd "$(dirname "$0")/.."
 status=0
-for b in bench/batch.sh bench/catalog.sh bench/spark.sh; do
+for b in bench/batch.sh bench/catalog.sh bench/spark.sh bench/plancheck.sh; do
   echo "== $b"
   "$b" || status=1
   echo

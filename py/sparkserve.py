@@ -13,9 +13,14 @@ print -- goes to --log, or to /dev/null without it):
     {"op": "run", "cases": [...]}    -> {"event": "start", "name": n} before each case,
                                         {"event": "result", ...sparkrun.run_cases's dict}
                                         after it, then {"event": "end"}
-    {"op": "plan", "code": body, "tables": {...}, "params": {...}}
+    {"op": "plan", "job": path, "tables": {...}, "body_offset": n}
                                      -> {"event": "plan", "ok": bool, "columns": [...],
-                                        "findings": [...], "seconds": s}  (plancheck.py)
+                                        "findings": [...], "warnings": [...], "seconds": s}
+                                        (plancheck.py: empty tables, no data read)
+    {"op": "sample", "job": path, "tables": {...}, "sample_rows": n}
+                                     -> {"event": "sample", ...samplerun.run's dict}
+                                        (the job on the first n rows of each table,
+                                        read once per session and cached)
     anything that fails              -> {"event": "error", "message": first line}
 
 The session is created on the first request that needs it (JDBC settings and packages
@@ -48,7 +53,7 @@ def main(argv):
         # A session for the plan check only: no credentials were handed over, and
         # nothing can be read (empty JDBC options, no driver on the classpath).
         sparkrun._taken["options"] = {}
-    state = {"spark": None}
+    state = {"spark": None, "samples": {}}
 
     def send(obj):
         proto.write(json.dumps(obj, sort_keys=True, default=str) + "\n")
@@ -79,9 +84,16 @@ def main(argv):
                 send({"event": "end"})
             elif op == "plan":
                 import plancheck
-                out = plancheck.check(spark(), req.get("code") or "", req.get("tables") or {},
-                                      req.get("params") or {})
+                out = plancheck.check(spark(), req["job"], req.get("tables") or {},
+                                      body_offset=req.get("body_offset") or 0)
                 out["event"] = "plan"
+                out["seconds"] = round(time.monotonic() - started, 3)
+                send(out)
+            elif op == "sample":
+                import samplerun
+                out = samplerun.run(spark(), req["job"], req.get("tables") or {}, int(req.get("sample_rows") or 1000),
+                                    state["samples"])
+                out["event"] = "sample"
                 out["seconds"] = round(time.monotonic() - started, 3)
                 send(out)
             else:

@@ -79,6 +79,13 @@ function M.add_llm_options(cmd)
   cmd:flag("--no-cache", "Do not read or write the response cache.")
   cmd:option("--max-repairs", "Repair attempts after lint findings (default 2).")
      :convert(tonumber)
+  cmd:option("--candidates", "Ask for N answers and return the one most of them agree on (runs them on a sample).")
+     :argname("<n>"):convert(tonumber)
+  cmd:option("--sample-rows", "Rows per table the candidates run on (default 1000)."):argname("<n>"):convert(tonumber)
+  cmd:mutex(
+    cmd:flag("--plan-check", "Analyse the code on Spark with empty tables before accepting it (needs Spark)."),
+    cmd:flag("--no-plan-check", "Skip the plan check, also where it is on by default (eval).")
+  )
 end
 
 --- --no-log: the commands that generate record each generation (history.lua).
@@ -132,6 +139,9 @@ local function flags_layer(args)
   if args.concurrency then f.http = {concurrency = args.concurrency} end
   if args.strict then f.strict = true end
   if args.keep_invalid then f.keep_invalid = true end
+  if args.plan_check then f.plan_check = "on" elseif args.no_plan_check then f.plan_check = "off" end
+  if args.candidates then f.candidates = math.tointeger(args.candidates) or args.candidates end
+  if args.sample_rows then f.sample_rows = math.tointeger(args.sample_rows) or args.sample_rows end
   if args.master then f.spark = {master = args.master} end
   if args.log_level or args.log_format then
     f.log = {level = args.log_level, format = args.log_format}

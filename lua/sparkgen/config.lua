@@ -27,6 +27,9 @@ M.DEFAULTS = {
   max_tokens = 8192,
   temperature = 0,
   max_repairs = 2,
+  plan_check = "auto",        -- analyse code on Spark with empty tables: auto | on | off (plancheck.lua)
+  candidates = 1,             -- answers to ask for and choose from by agreement (candidates.lua)
+  sample_rows = 1000,         -- rows per table the candidates run on
   anthropic = {base_url = "https://api.anthropic.com", version = "2023-06-01",
                model = "claude-sonnet-5", beta = false, stream = false},
   models = {},                -- capabilities per model id (see llm/models.lua)
@@ -79,6 +82,9 @@ local RULES = {
   max_tokens = {kind = "integer", min = 1, max = 1000000},
   temperature = {kind = "number", min = 0, max = 2},
   max_repairs = {kind = "integer", min = 0, max = 10},
+  plan_check = {kind = "enum", values = {"auto", "on", "off"}},
+  candidates = {kind = "integer", min = 1, max = 20},
+  sample_rows = {kind = "integer", min = 1, max = 10000000},
   ["http.timeout_s"] = {kind = "number", gt = 0, max = 86400},
   ["http.connect_timeout_s"] = {kind = "number", gt = 0, max = 3600},
   ["http.retries"] = {kind = "integer", min = 0, max = 10},

@@ -144,10 +144,21 @@ function M.generate(suite, cfg, opts)
     sys.setenv("ANTHROPIC_API_KEY", "replay-without-key")
     restore = true
   end
-  local outcomes, progress = generator.generate_all(requests, cfg, {
-    record_dir = opts.record_dir, replay_dir = opts.replay_dir, no_cache = opts.no_cache,
-    on_progress = opts.on_progress,
-  })
+  local gen_opts = {record_dir = opts.record_dir, replay_dir = opts.replay_dir, no_cache = opts.no_cache,
+                    on_progress = opts.on_progress, purpose = "eval"}
+  local outcomes, progress
+  if (cfg.candidates or 1) > 1 then
+    -- --candidates: each case is its own vote among N answers (candidates.lua).
+    outcomes, progress = {}, {total = #requests, done = 0}
+    for i, req in ipairs(requests) do
+      local r, err = generator.generate(req, cfg, gen_opts)
+      outcomes[i] = r and {result = r} or {error = err}
+      progress.done = i
+      if opts.on_progress then opts.on_progress(progress) end
+    end
+  else
+    outcomes, progress = generator.generate_all(requests, cfg, gen_opts)
+  end
   if restore then sys.setenv("ANTHROPIC_API_KEY", nil) end
   return outcomes, progress
 end

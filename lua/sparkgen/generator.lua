@@ -172,6 +172,50 @@ local function errors_of(report)
   return out
 end
 
+-- The plan check (plancheck.lua) of code that passed lint: its findings are errors
+-- like lint's. Returns the findings (empty when it passed or could not decide) and
+-- records what happened in `state` ({checks, rejections, seconds, status, reason,
+-- columns, warnings}).
+local function plan_check(code, prep, report, cfg, state, provider)
+  local plancheck = require "sparkgen.plancheck"
+  local pc, err = plancheck.check(cfg, {code = code, request = prep.request, tables_used = report.tables_used,
+                                        provider = provider}, prep.schema, prep.typedef)
+  state.checks = state.checks + 1
+  if not pc then
+    state.status, state.reason = "error", err
+    state.warnings[#state.warnings + 1] = "the plan check could not run: " .. tostring(err)
+    return {}
+  end
+  state.seconds = state.seconds + pc.seconds
+  for _, w in ipairs(pc.warnings or {}) do state.warnings[#state.warnings + 1] = w end
+  if #pc.findings > 0 then
+    state.rejections = state.rejections + 1
+    state.status = "rejected"
+  else
+    state.status = #(pc.warnings or {}) > 0 and "inconclusive" or "passed"
+    state.columns = pc.columns
+  end
+  log.info("generate.plan_check", {source = prep.request.source, status = state.status,
+                                  findings = #pc.findings, seconds = pc.seconds})
+  return pc.findings
+end
+
+local function new_plan_state(plan)
+  return {status = plan.on and "pending" or "off", reason = not plan.on and plan.why or nil,
+          checks = 0, rejections = 0, seconds = 0, warnings = {}}
+end
+
+-- Lint passed: when the plan check is on, analyse the code on Spark and add its
+-- findings to the report (they repair like lint's). Returns the report's errors.
+local function gate(code, prep, report, cfg, plan, state, provider)
+  local errors = errors_of(report)
+  if #errors == 0 and plan.on then
+    errors = plan_check(code, prep, report, cfg, state, provider)
+    for _, f in ipairs(errors) do report.findings[#report.findings + 1] = f end
+  end
+  return errors
+end
+
 --- Finish a result from code + lint report (shared by template and model paths).
 local function finish(prep, base, report, cfg)
   local typedef = prep.typedef
@@ -187,6 +231,14 @@ local function finish(prep, base, report, cfg)
   end
   result.ok = #result.findings == 0
   if not result.ok and cfg.keep_invalid then result.kept_invalid = true end
+  local state = base.plan_state
+  if state then
+    for _, w in ipairs(state.warnings) do result.warnings[#result.warnings + 1] = w end
+    result.plan_check = {status = state.status, checks = state.checks, rejections = state.rejections,
+                         seconds = state.seconds, reason = state.reason, columns = state.columns}
+    result.checked = util.array(state.checks > 0 and {"lint", "plan"} or {"lint"})
+    result.plan_state = nil
+  end
   if result.cost_usd == nil then result.cost_usd = 0 end -- a template costs nothing
   return result
 end
@@ -201,7 +253,7 @@ local function resolve_type_checks(typedef, context)
 end
 
 -- The template's result, to cb(result) or cb(nil, message) once its code is linted.
-local function from_template(prep, cfg, cb)
+local function from_template(prep, cfg, plan, cb)
   local typedef = prep.typedef
   if #prep.missing_tables > 0 then
     return cb(nil, ("type '%s' needs table%s %s, not found in the schema (%s); if this database names "
@@ -228,10 +280,13 @@ local function from_template(prep, cfg, cb)
   local vchecks, cerr = resolve_type_checks(typedef, prep.request.context)
   if not vchecks then return cb(nil, cerr) end
   lint_code(code, prep, cfg, function(report)
+    local state = new_plan_state(plan)
+    gate(code, prep, report, cfg, plan, state, "template")
     cb(finish(prep, {
       code = code, description = util.trim(description), validation_checks = vchecks,
       provider = "template", model = util.json_null, usage = empty_usage(),
       request_ids = util.array({}), cached = false, attempts = 1, warnings = util.array({}),
+      plan_state = state,
     }, report, cfg))
   end)
 end
@@ -282,9 +337,12 @@ M.WINDOW_MIN = 64
 
 --- Generate many requests; results in input order, each {result=} or {error=}.
 --- opts: {concurrency=, on_progress=function(progress), on_result=function(i, outcome),
----        no_cache=, record_dir=, replay_dir=, window=, via_batch=, batch_repairs=}
+---        no_cache=, record_dir=, replay_dir=, window=, via_batch=, batch_repairs=,
+---        purpose = "generate"|"eval"|"candidates" (what plan_check = "auto" decides on)}
 --- (via_batch: a Message Batch transport from llm/batches.lua for the model calls;
 --- batch_repairs: repairs go through it too instead of synchronously)
+--- A request may carry variant = {index=, total=} (candidates.lua): candidate k > 1 is
+--- asked for an independent answer at temperature 1, a request of its own.
 --- With on_result, each outcome is handed over as soon as it is final (in completion
 --- order) and not kept: generate_all then returns nil, progress, and a batch's memory
 --- does not grow with its length.
@@ -326,6 +384,12 @@ function M.generate_all(requests, cfg, opts)
     if opts.on_progress then opts.on_progress(progress) end
   end
 
+  local plan_on, plan_why = require("sparkgen.plancheck").mode(cfg, opts.purpose or "generate")
+  if plan_on == nil then
+    for i = 1, n do report_progress(i, {error = plan_why}) end
+    return outcomes, progress
+  end
+  local plan = {on = plan_on, why = plan_why}
   local lint = require "sparkgen.lint"
   local concurrency = opts.concurrency or cfg.http.concurrency
   local window = math.tointeger(opts.window) or math.max(4 * (math.tointeger(concurrency) or 8), M.WINDOW_MIN)
@@ -374,7 +438,7 @@ function M.generate_all(requests, cfg, opts)
     end
     local out = normalise_output(res.output or {})
     lint_code(out.code, p.prep, cfg, function(report)
-      local errors = errors_of(report)
+      local errors = gate(out.code, p.prep, report, cfg, plan, p.plan_state, p.provider)
       if #errors > 0 and p.round < max_repairs then
         log.info("generate.repair", {source = p.prep.request.source, round = p.round + 1, findings = #errors})
         local request, rerr = require("sparkgen.prompt").repair(p.base, {code = out.code, findings = errors})
@@ -397,7 +461,7 @@ function M.generate_all(requests, cfg, opts)
         estimated_complexity = out.estimated_complexity,
         validation_checks = merge_checks(p.type_checks, out.validation_checks, warnings, p.prep.request.context),
         provider = p.provider, model = res.model, usage = p.usage, request_ids = p.request_ids,
-        cached = p.all_cached, attempts = p.attempts, warnings = warnings,
+        cached = p.all_cached, attempts = p.attempts, warnings = warnings, plan_state = p.plan_state,
         cost_usd = (cost_of(p)), cost_note = p.cost_note, message_batch = res.message_batch,
       }, report, cfg)}, p)
     end)
@@ -416,7 +480,7 @@ function M.generate_all(requests, cfg, opts)
       return report_progress(i, {error = err})
     elseif provider == "template" then
       span:done("ok", {provider = "template"})
-      return from_template(prep, cfg, function(result, terr)
+      return from_template(prep, cfg, plan, function(result, terr)
         report_progress(i, result and {result = result} or {error = terr})
       end)
     end
@@ -430,9 +494,16 @@ function M.generate_all(requests, cfg, opts)
       tables = prep.tables, foreign_keys = prep.foreign_keys, schema = prep.schema, rules = rules,
       cfg = pcfg, memo = memo}
     if not base then return report_progress(i, {error = perr}) end
+    if req.variant and req.variant.index > 1 then
+      -- One of several candidates: its own request, so its own answer and cache entry.
+      base = util.copy(base)
+      base.user = base.user .. ("\n\nThis is independent answer %d of %d to the same request: "
+        .. "work it out on your own; a different correct approach is welcome."):format(req.variant.index, req.variant.total)
+      base.temperature = 1
+    end
     return {i = i, prep = prep, provider = provider, cfg = pcfg, type_checks = vchecks, base = base,
             request = base, usage = empty_usage(), request_ids = util.array({}), attempts = 0,
-            all_cached = true, warnings = util.array({}), round = 0}
+            all_cached = true, warnings = util.array({}), round = 0, plan_state = new_plan_state(plan)}
   end
 
   local next_i, upcoming = 1, {}
@@ -505,6 +576,7 @@ end
 --- Generate one request: result or nil, message. A result whose code failed the lint
 --- gate is returned with ok = false (callers must not present it as good).
 function M.generate(req, cfg, opts)
+  if (cfg.candidates or 1) > 1 then return require("sparkgen.candidates").generate(req, cfg, opts) end
   local outcomes = M.generate_all({req}, cfg, opts)
   local o = outcomes[1]
   if o.error then

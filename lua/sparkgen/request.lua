@@ -111,9 +111,16 @@ function M.print_findings(result, err)
   for _, f in ipairs(result.findings) do err:write("  ", M.finding_line(f, true), "\n") end
 end
 
---- Print a result's warnings, one `sparkgen: warning:` line each.
+--- Print a result's warnings, one `sparkgen: warning:` line each, and what was checked
+--- beyond lint: one line when the plan check ran.
 function M.print_warnings(result, err)
-  for _, w in ipairs(result.warnings or {}) do (err or io.stderr):write("sparkgen: warning: ", w, "\n") end
+  err = err or io.stderr
+  for _, w in ipairs(result.warnings or {}) do err:write("sparkgen: warning: ", w, "\n") end
+  local pc = result.plan_check
+  if pc and pc.checks and pc.checks > 0 then
+    err:write(("sparkgen: plan check %s on Spark (%d analysed, %d rejected, %.2f s; no data read)\n"):format(
+      pc.status, pc.checks, pc.rejections, pc.seconds or 0))
+  end
 end
 
 return M
