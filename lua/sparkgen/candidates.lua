@@ -83,7 +83,7 @@ function M.generate(req, cfg, opts)
   server:start()
   local outcomes = generator.generate_all(requests, cfg, {purpose = "candidates", no_cache = opts.no_cache,
     record_dir = opts.record_dir, replay_dir = opts.replay_dir, concurrency = opts.concurrency})
-  local usage, ids, all_cached, attempts = {}, util.array({}), true, 0
+  local usage, ids, all_cached, attempts, cost = {}, util.array({}), true, 0, 0
   local survivors, first_error = {}, nil
   for k, o in ipairs(outcomes) do
     local r = o.result
@@ -93,6 +93,8 @@ function M.generate(req, cfg, opts)
           :format(tostring(r.request.type))
       end
       add_usage(usage, r.usage)
+      -- One unknown price makes the total unknown, never too low.
+      if type(r.cost_usd) == "number" and cost ~= util.json_null then cost = cost + r.cost_usd else cost = util.json_null end
       for _, id in ipairs(r.request_ids or {}) do ids[#ids + 1] = id end
       all_cached = all_cached and r.cached
       attempts = attempts + (r.attempts or 0)
@@ -104,7 +106,7 @@ function M.generate(req, cfg, opts)
     -- Nothing passed the gate: the first candidate says why (its findings or error).
     local o = outcomes[1]
     if o.error then return nil, o.error end
-    o.result.usage, o.result.request_ids = usage, ids
+    o.result.usage, o.result.request_ids, o.result.cost_usd = usage, ids, cost
     o.result.candidates = {total = n, survivors = 0, agreeing = 0, groups = util.array({}), sample_rows = sample_rows}
     return o.result
   end
@@ -150,6 +152,7 @@ function M.generate(req, cfg, opts)
     if not s.sample.ok then rejected[#rejected + 1] = {candidate = s.k, error = s.sample.error} end
   end
   chosen.usage, chosen.request_ids, chosen.cached, chosen.attempts = usage, ids, all_cached, attempts
+  chosen.cost_usd = cost
   chosen.candidates = {total = n, survivors = #survivors, agreeing = #best.members, groups = summary,
                        sample_rows = sample_rows, checks_passed = best.passed, failed_on_sample = rejected}
   if not best.passed then
