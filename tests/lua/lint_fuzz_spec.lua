@@ -104,6 +104,17 @@ local function sql_string(s)
   return q .. s .. q
 end
 
+-- The parts of a qualified name, each in a random case and maybe backquoted.
+local function random_parts(parts)
+  local out = {}
+  for _, p in ipairs(parts) do
+    p = random_case(p)
+    if math.random(3) == 1 then p = "`" .. p .. "`" end
+    out[#out + 1] = p
+  end
+  return out
+end
+
 -- A random spelling of a call of `name` with `args`.
 local function spelling(name, args)
   local parts = ({{}, {"builtin"}, {"system", "builtin"}})[math.random(3)]
@@ -113,13 +124,7 @@ local function spelling(name, args)
   local head
   if math.random(4) == 1 then
     -- IDENTIFIER('...'): the name inside a string, maybe escaped, maybe in two pieces
-    local inner = {}
-    for _, p in ipairs(all) do
-      p = random_case(p)
-      if math.random(3) == 1 then p = "`" .. p .. "`" end
-      inner[#inner + 1] = p
-    end
-    local text = table.concat(inner, ".")
+    local text = table.concat(random_parts(all), ".")
     local lit
     if math.random(3) == 1 and #text > 2 then
       local cut = math.random(#text - 1)
@@ -133,13 +138,7 @@ local function spelling(name, args)
     end
     head = random_case("identifier") .. "(" .. lit .. ")"
   else
-    local out = {}
-    for _, p in ipairs(all) do
-      p = random_case(p)
-      if math.random(3) == 1 then p = "`" .. p .. "`" end
-      out[#out + 1] = p
-    end
-    head = table.concat(out, pick({".", " . ", "/* c */."}))
+    head = table.concat(random_parts(all), pick({".", " . ", "/* c */."}))
   end
   return head .. pick(GAPS) .. "(" .. args .. ")"
 end
