@@ -27,6 +27,7 @@ JSON file named by SPARKGEN_JDBC_FILE, read and deleted before the session start
 take_credentials in templates/job.py), so no body run here finds them in os.environ,
 the JVM's environment or its system properties. The SPARKGEN_JDBC_* variables work too.
 """
+import ast
 import importlib.util
 import json
 import os
@@ -39,6 +40,40 @@ import sparkcompare  # noqa: E402
 POSTGRES_PACKAGE = "org.postgresql:postgresql:42.7.14"
 JUNIXSOCKET_PACKAGE = "com.kohlschutter.junixsocket:junixsocket-core:2.10.1"
 
+SKELETON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "templates", "job.py")
+
+
+def _skeleton(start, end):
+    """The text of templates/job.py from the line starting with `start` up to `end`
+    (parts of the skeleton that hold no template code), and its first line's number."""
+    with open(SKELETON) as f:
+        text = f.read()
+    first = text.index("\n" + start) + 1
+    return text[first:text.index(end, first)], text.count("\n", 0, first) + 1
+
+
+def _session_conf():
+    text, _ = _skeleton("SESSION_CONF = ", "\n\n")
+    return ast.literal_eval(text.split("=", 1)[1].strip())
+
+
+# Every job's session settings (templates/job.py's SESSION_CONF, which says why each is
+# there), for the shared session on Spark Connect and on local Spark alike.
+SESSION_CONF = _session_conf()
+# What only a local session started here adds.
+LOCAL_CONF = (
+    ("spark.driver.extraJavaOptions", "-Duser.timezone=UTC"),
+    ("spark.executor.extraJavaOptions", "-Duser.timezone=UTC"),
+    ("spark.ui.enabled", "false"),
+    ("spark.sql.shuffle.partitions", "4"),
+)
+
+
+def _configured(builder, settings):
+    for key, value in settings:
+        builder = builder.config(key, value)
+    return builder
+
 
 def session(app="sparkgen-sparkrun", master=None, packages=None, conf=None):
     """A SparkSession pinned to UTC with the JDBC driver (and junixsocket when the
@@ -48,10 +83,8 @@ def session(app="sparkgen-sparkrun", master=None, packages=None, conf=None):
     from pyspark.sql import SparkSession
     jdbc_options()  # the credentials leave the environment before the JVM starts
     if _taken["remote"]:
-        spark = SparkSession.builder.appName(app).remote(_taken["remote"]) \
-            .config("spark.sql.session.timeZone", "UTC") \
-            .config("spark.sql.variable.substitute", "false").getOrCreate()
-        return spark
+        return _configured(SparkSession.builder.appName(app).remote(_taken["remote"]),
+                           SESSION_CONF).getOrCreate()
     if packages is None and os.environ.get("SPARKGEN_SPARK_PACKAGES") is not None:
         # sparkgen eval passes exactly what spark.lua would give spark-submit.
         packages = [p for p in os.environ["SPARKGEN_SPARK_PACKAGES"].split(",") if p]
@@ -62,20 +95,13 @@ def session(app="sparkgen-sparkrun", master=None, packages=None, conf=None):
     conf = dict(conf or {})
     if os.environ.get("SPARKGEN_SPARK_JARS"):
         conf.setdefault("spark.jars", os.environ["SPARKGEN_SPARK_JARS"])
-    builder = (SparkSession.builder.appName(app)
-               .master(master or os.environ.get("SPARKGEN_SPARK_MASTER", "local[2]"))
-               .config("spark.sql.session.timeZone", "UTC")
-               # as in templates/job.py: no ${env:NAME} / ${system:prop} in SQL text
-               .config("spark.sql.variable.substitute", "false")
-               .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-               .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
-               .config("spark.ui.enabled", "false")
-               .config("spark.sql.shuffle.partitions", "4"))
+    builder = _configured(
+        SparkSession.builder.appName(app)
+        .master(master or os.environ.get("SPARKGEN_SPARK_MASTER", "local[2]")),
+        SESSION_CONF + LOCAL_CONF)
     if packages:
         builder = builder.config("spark.jars.packages", ",".join(packages))
-    for key, value in conf.items():
-        builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    spark = _configured(builder, conf.items()).getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
@@ -140,11 +166,11 @@ def jdbc_options():
 def _take_credentials():
     """templates/job.py's own take_credentials (one reader of the hand-over for jobs
     and this runner): that part of the skeleton holds no template code."""
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "templates", "job.py")) as f:
-        text = f.read()
+    text, line = _skeleton("class JobError", "def _quote_name")
     from urllib.parse import quote
     scope = {"os": os, "json": json, "quote": quote, "FETCH_SIZE": 10000}
-    exec(compile(text[text.index("class JobError"):text.index("def _quote_name")], "templates/job.py", "exec"), scope)
+    # blank lines first, so a traceback names the skeleton's own line numbers
+    exec(compile("\n" * (line - 1) + text, SKELETON, "exec"), scope)
     return scope["take_credentials"]()
 
 

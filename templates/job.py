@@ -36,6 +36,17 @@ FETCH_SIZE = $(fetch_size)
 # Results with at most this many rows are written as one file (--partitions N overrides).
 SINGLE_FILE_ROWS = $(single_file_rows)
 
+% -- py/sparkrun.py's shared session (eval, tests) reads this table from here: a job is
+% -- standalone and imports nothing of sparkgen, so the skeleton is where the list lives.
+% -- Keep it a plain literal ending at a blank line.
+# The settings of the job's Spark session, local or Spark Connect: dates and timestamps
+# in UTC, and variable substitution off — Spark would otherwise replace ${env:NAME} and
+# ${system:prop} in SQL text before parsing it (the gate refuses "${" too).
+SESSION_CONF = (
+    ("spark.sql.session.timeZone", "UTC"),
+    ("spark.sql.variable.substitute", "false"),
+)
+
 # Physical name and partitioned-read bounds of each table the request uses (from the
 # schema's statistics; tables below the size threshold are read in one partition).
 TABLES = $(tables)
@@ -395,10 +406,9 @@ def main(argv):
         builder = SparkSession.builder.appName($(app_name))
         if remote:
             builder = builder.remote(remote)
-        # Variable substitution off: Spark would otherwise replace ${env:NAME} and
-        # ${system:prop} in SQL text before parsing it (the gate refuses "${" too).
-        spark = (builder.config("spark.sql.session.timeZone", "UTC")
-                 .config("spark.sql.variable.substitute", "false").getOrCreate())
+        for key, value in SESSION_CONF:
+            builder = builder.config(key, value)
+        spark = builder.getOrCreate()
         if args.progress and not remote:
             start_progress(spark, args.progress)
         # Checks and output are several Spark actions; keep the result instead of

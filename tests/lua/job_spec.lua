@@ -3,16 +3,22 @@
 local job = require "sparkgen.job"
 local util = require "sparkgen.util"
 
-local function compiles(text)
+local ROOT = os.getenv("SPARKGEN_HOME") or "."
+
+-- Run python3 ARGS on the rendered job `text`, saved as job.py in a temporary directory
+-- (args holds %s where its path goes). Returns ok, the output (stdout and stderr).
+local function python_on(text, args)
   local dir = assert(util.tempdir("job-spec"))
   local path = dir .. "/job.py"
   assert(util.write_file(path, text))
-  local p = io.popen("python3 -m py_compile " .. util.shell_quote(path) .. " 2>&1")
+  local p = io.popen("python3 " .. args:format(util.shell_quote(path)) .. " 2>&1")
   local out = p:read("a")
   local ok = p:close()
   util.remove_tree(dir)
   return ok, out
 end
+
+local function compiles(text) return python_on(text, "-m py_compile %s") end
 
 local SCHEMA = {
   tables_by_name = {
@@ -111,6 +117,25 @@ describe("job.render", function()
     assert.matches("# Provider: template\n", text, 1, true)
   end)
 
+  it("starts its session with SESSION_CONF, the settings py/sparkrun.py's shared session reads", function()
+    local text = assert(job.render(result(), {cfg = CFG, schema = SCHEMA}))
+    -- the rendered job's table, read without running the job, beside sparkrun's
+    local _, out = python_on(text, "-c " .. util.shell_quote([[
+import ast, json, sys
+sys.path.insert(0, sys.argv[2])
+import sparkrun
+tree = ast.parse(open(sys.argv[1]).read())
+job = next(ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+           and [t.id for t in n.targets if isinstance(t, ast.Name)] == ["SESSION_CONF"])
+print(json.dumps([job, sparkrun.SESSION_CONF]))
+]]) .. " %s " .. (util.shell_quote(ROOT .. "/py"):gsub("%%", "%%%%")))
+    local both = util.json_decode(out)
+    assert.is_table(both, out)
+    assert.same({"spark.sql.variable.substitute", "false"}, both[1][2])
+    assert.same(both[1], both[2])
+    assert.matches("\n        for key, value in SESSION_CONF:\n            builder = builder.config(key, value)\n", text, 1, true)
+  end)
+
   it("fails with a message for an unknown check rule", function()
     local text, err = job.render(result({validation_checks = {{rule = "no_such_rule"}}}), {cfg = CFG})
     assert.is_nil(text)
@@ -121,18 +146,12 @@ end)
 describe("job.render embeds the body without changing a string literal", function()
   -- The literals' values as Python sees them in the rendered job's transform().
   local function literals(text)
-    local dir = assert(util.tempdir("job-spec"))
-    local path = dir .. "/job.py"
-    assert(util.write_file(path, text))
-    local p = io.popen("python3 -c " .. util.shell_quote([[
+    local _, out = python_on(text, "-c " .. util.shell_quote([[
 import ast, json, sys
 tree = ast.parse(open(sys.argv[1]).read())
 fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "transform")
 print(json.dumps([n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and isinstance(n.value, str)]))
-]]) .. " " .. util.shell_quote(path) .. " 2>&1")
-    local out = p:read("a")
-    p:close()
-    util.remove_tree(dir)
+]]) .. " %s")
     return util.json_decode(out) or out
   end
 
