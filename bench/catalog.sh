@@ -27,7 +27,7 @@ fi
 
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sparkgen-bench.XXXXXX")
 chmod 755 "$TEST_TMP"
-export TEST_TMP XDG_CACHE_HOME="$TEST_TMP/cache" XDG_CONFIG_HOME="$TEST_TMP/config"
+export TEST_TMP XDG_CACHE_HOME="$TEST_TMP/cache" XDG_CONFIG_HOME="$TEST_TMP/config" XDG_DATA_HOME="$TEST_TMP/data"
 unset DATABASE_URL PGHOST PGDATABASE PGUSER PGPASSWORD PGSERVICE PGOPTIONS SPARKGEN_DB
 MOCK_PID=
 trap '[ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null; tests/lib/pg.sh stop-all >/dev/null 2>&1; rm -rf "$TEST_TMP"' EXIT

@@ -20,6 +20,13 @@ local M = {}
 M.SCHEMA_VERSION = 1
 local FLUSH_EVERY = 64
 local BUSY_TIMEOUT_MS = 30000
+-- The write-ahead log is folded into the database and truncated once it passes this
+-- many bytes. A process that opens the database when no other one has it open reads
+-- the whole log to rebuild its index, and that recovery also forgets what an earlier
+-- process had already checkpointed, so SQLite's own checkpoints (passive, at 1000
+-- pages) never let a log written by one-shot processes restart: it grew without
+-- bound, and every `sparkgen generate` read all of it (a few ms at 4 MB).
+M.WAL_LIMIT = 256 * 1024
 
 local SCHEMA = [[
 CREATE TABLE IF NOT EXISTS prompts (
@@ -109,7 +116,7 @@ function M.open(cfg, existing)
     if not ok then return nil, ("history %s: %s"):format(file, tostring(merr)) end
   end
   -- No checkpoint when this process closes the database: it would cost an fsync per
-  -- sparkgen run; commits checkpoint the log once it passes SQLite's 1000 pages.
+  -- sparkgen run. The log is kept short instead (Recorder:flush, M.WAL_LIMIT).
   local db, err = sqlite.open(file, {busy_timeout_ms = BUSY_TIMEOUT_MS, checkpoint_on_close = false})
   if not db then return nil, "history " .. err end
   local steps = {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"}
@@ -226,6 +233,16 @@ function Recorder:flush()
   end
   for k, e in ipairs(entries) do
     if e.result then e.result.history_id = ids[k] end
+  end
+  local wal = sys.stat(self.cfg.history.file .. "-wal")
+  if wal and wal.size > M.WAL_LIMIT then
+    -- Without waiting: when another process is reading, a later flush tries again.
+    db:query("PRAGMA busy_timeout = 0")
+    local ck, cerr = db:query("PRAGMA wal_checkpoint(TRUNCATE)")
+    db:query("PRAGMA busy_timeout = " .. BUSY_TIMEOUT_MS)
+    if not ck or (ck[1] and ck[1].busy ~= 0) then
+      log.debug("history", {status = "log not truncated", error = ck and "busy" or tostring(cerr)})
+    end
   end
   return true
 end

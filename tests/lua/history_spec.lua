@@ -152,6 +152,23 @@ describe("history", function()
     assert.matches('"status":"not recorded"', table.concat(lines), 1, true)
   end)
 
+  it("keeps the write-ahead log short however many generations are recorded", function()
+    -- Each sparkgen process reads the whole log when it opens the history, so the log
+    -- must not grow with the history (it did: SQLite's own checkpoints never restart a
+    -- log that one-shot processes write).
+    local sys = require "sparkgen.sys"
+    local largest = 0
+    for _ = 1, 40 do
+      local rec = history.recorder(cfg)
+      rec:add{result = result{code = ("x = 1\n"):rep(4000)}}
+      assert(rec:flush())
+      local wal = sys.stat(cfg.history.file .. "-wal")
+      largest = math.max(largest, wal and wal.size or 0)
+    end
+    assert.equal(40, #assert(history.list(cfg)))
+    assert.is_true(largest <= history.WAL_LIMIT + 64 * 1024, ("the log reached %d bytes"):format(largest))
+  end)
+
   it("records nothing when history.enabled is false or the config has no history", function()
     assert.is_nil(history.recorder({history = {enabled = false, file = cfg.history.file}}))
     assert.is_nil(history.recorder({}))
