@@ -11,7 +11,6 @@
 -- cfg.plan_check: "auto" (default), "on", "off". "auto" is on where Spark runs anyway
 -- (eval, --candidates) and off for a plain generate or batch, where a cold JVM would add
 -- seconds to every command; "on" (--plan-check) forces it and fails without Spark.
-local job = require "sparkgen.job"
 local sys = require "sparkgen.sys"
 local util = require "sparkgen.util"
 
@@ -29,14 +28,14 @@ function M.mode(cfg, purpose)
     return nil, ("plan_check must be auto, on or off, got '%s'%s"):format(tostring(v), util.suggest(tostring(v), M.MODES))
   end
   if v == "off" then return false, "off" end
-  local sparkserver = require "sparkgen.sparkserver"
-  local ok, why = sparkserver.available(cfg)
+  -- Decided before looking for Spark: a plain generate neither needs nor loads it.
+  if v == "auto" and purpose ~= "eval" and purpose ~= "candidates" then
+    return false, "off for a single generate (plan_check = \"auto\"); --plan-check turns it on"
+  end
+  local ok, why = require("sparkgen.sparkserver").available(cfg)
   if v == "on" then
     if not ok then return nil, "the plan check (--plan-check) needs Spark: " .. tostring(why) end
     return true
-  end
-  if purpose ~= "eval" and purpose ~= "candidates" then
-    return false, "off for a single generate (plan_check = \"auto\"); --plan-check turns it on"
   end
   if not ok then return false, "no Spark installed (" .. tostring(why) .. ")" end
   return true
@@ -90,7 +89,7 @@ function M.check(cfg, result, S, typedef)
   local started = sys.monotonic()
   local r = {code = result.code, request = result.request, tables_used = result.tables_used,
              validation_checks = {}, provider = result.provider, description = result.description}
-  local text, err, finding = job.render(r, {cfg = cfg, schema = S, typedef = typedef})
+  local text, err, finding = require("sparkgen.job").render(r, {cfg = cfg, schema = S, typedef = typedef})
   if not text then
     if finding then
       return {ok = false, findings = {finding}, warnings = {}, columns = {}, seconds = 0}

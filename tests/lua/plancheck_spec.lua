@@ -14,6 +14,16 @@ describe("plancheck.mode", function()
     assert.is_false(on)
     assert.matches("--plan-check turns it on", why, 1, true)
   end)
+  it("decides a single generate without loading the Spark modules", function()
+    -- A cache-hit generate should not pay for modules it does not use.
+    local loaded, preload = package.loaded["sparkgen.sparkserver"], package.preload["sparkgen.sparkserver"]
+    package.loaded["sparkgen.sparkserver"] = nil
+    package.preload["sparkgen.sparkserver"] = function() error("sparkgen.sparkserver was loaded", 0) end
+    local ok, on = pcall(plancheck.mode, cfg(), "generate")
+    package.loaded["sparkgen.sparkserver"], package.preload["sparkgen.sparkserver"] = loaded, preload
+    assert.is_true(ok, on)
+    assert.is_false(on)
+  end)
   it("is off when asked, wherever it runs", function()
     assert.is_false((plancheck.mode(cfg{plan_check = "off"}, "eval")))
   end)
