@@ -116,15 +116,23 @@ typedef struct {
  * in a subquery of the select list: the planner charges such a subquery to every output
  * row (one per column), which put a 10,000-table catalog's estimate at 11 million, far
  * past the JIT thresholds; joined, the estimate stays proportional to the catalog.
- * Rows come in oid order, which the server produces far more cheaply than name order
- * (integers, and pg_attribute's own index order); catalog() sorts the tables by name. */
+ * No ORDER BY: the server streams rows as it computes them (a sort would hold every
+ * row back until the last was computed), so decoding overlaps the query; catalog()
+ * groups the rows by oid, puts each table's columns in position order and sorts the
+ * tables by name.
+ * Defaults are printed without their table (relid 0) unless the column is generated:
+ * PostgreSQL rejects column references in a DEFAULT, and pg_get_expr with a table
+ * opens that table to name its columns, which on a cold session is a relation-cache
+ * build per table (10,000 tables x 3 defaults: about 0.1 s of the query); a
+ * generation expression names columns, so it keeps its table. */
 static const char CATALOG_SQL[] =
     "SELECT c.oid, n.nspname, c.relname, c.relkind,\n"
     "       CASE WHEN c.relkind = 'p' THEN pr.rows\n"
     "            WHEN c.reltuples >= 0 THEN c.reltuples END::bigint AS rows,\n"
     "       td.description,\n"
     "       a.attname, a.attnum, format_type(a.atttypid, a.atttypmod), a.attnotnull,\n"
-    "       pg_get_expr(ad.adbin, ad.adrelid), a.attgenerated <> '', cd.description,\n"
+    "       pg_get_expr(ad.adbin, CASE WHEN a.attgenerated <> '' THEN ad.adrelid ELSE 0 END),\n"
+    "       a.attgenerated <> '', cd.description,\n"
     "       array_position(pk.conkey, a.attnum)\n"
     "  FROM pg_class c\n"
     "  JOIN pg_namespace n ON n.oid = c.relnamespace\n"
@@ -145,8 +153,7 @@ static const char CATALOG_SQL[] =
     "   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'\n"
     "   AND ($1::text[] IS NULL OR n.nspname = ANY ($1::text[]))\n"
     "   AND has_schema_privilege(n.oid, 'USAGE')\n"
-    "   AND has_table_privilege(c.oid, 'SELECT')\n"
-    " ORDER BY c.oid, a.attnum";
+    "   AND has_table_privilege(c.oid, 'SELECT')";
 
 /* The foreign keys of the catalog, folded onto partition roots, with their column lists
  * in order (composite keys stay together); each query below narrows it further. */
@@ -901,14 +908,65 @@ static int l_pg_resolve(lua_State *L)
 
 /* ---------------------------------------------------------------- conn methods */
 
-/* Building the tables list row by row: while a table is open, the stack holds
- * list, table, columns, primary key slots (in that order from `list`). */
+/* Building the tables list row by row. The rows come in no particular order (the
+ * query has no ORDER BY, so the server streams them while it computes and the client
+ * decodes at the same time), though a table's rows mostly come together. The stack
+ * holds, from `list`: the list, oid -> index in the list, the set of indexes whose
+ * columns came out of order, then while a table is open: table, columns, primary key. */
 typedef struct {
     int list;                 /* stack index of the result list */
     lua_Integer ntables, ncols;
+    lua_Integer index;        /* the open table's index in the list */
+    lua_Integer last_attnum;  /* the open table's last column so far */
     unsigned long prev_oid;
     int open;                 /* a table is on the stack */
 } catalog_state;
+
+/* Make the table of row r (oid) the open one: the one already in the list, or a new
+ * one from the row's table fields. */
+static void open_table(lua_State *L, catalog_state *cs, const PGresult *res, int r, unsigned long oid)
+{
+    int list = cs->list;
+    lua_settop(L, list + 2);
+    cs->prev_oid = oid;
+    cs->open = 1;
+    if (lua_rawgeti(L, list + 1, (lua_Integer)oid) == LUA_TNUMBER) {
+        cs->index = lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        lua_rawgeti(L, list, cs->index);
+        lua_getfield(L, list + 3, "columns");
+        lua_getfield(L, list + 3, "primary_key");
+        cs->ncols = (lua_Integer)lua_rawlen(L, list + 4);
+        cs->last_attnum = 0;
+        if (cs->ncols > 0) {
+            lua_rawgeti(L, list + 4, cs->ncols);
+            lua_getfield(L, -1, "position");
+            cs->last_attnum = lua_tointeger(L, -1);
+            lua_pop(L, 2);
+        }
+        return;
+    }
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 8);
+    set_field(L, res, r, 1, "schema");
+    set_field(L, res, r, 2, "name");
+    set_str(L, "kind", kind_name(PQgetvalue(res, r, 3)[0]));
+    set_int_field(L, res, r, 4, "rows");
+    set_field(L, res, r, 5, "comment");
+    lua_pushvalue(L, -1);
+    cs->index = ++cs->ntables;
+    lua_rawseti(L, list, cs->index);
+    lua_pushinteger(L, cs->index);
+    lua_rawseti(L, list + 1, (lua_Integer)oid);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, list + 3, "columns");
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, list + 3, "primary_key");
+    cs->ncols = 0;
+    cs->last_attnum = 0;
+}
 
 static void catalog_rows(lua_State *L, const PGresult *res, void *ud)
 {
@@ -916,34 +974,22 @@ static void catalog_rows(lua_State *L, const PGresult *res, void *ud)
     int nrows = PQntuples(res);
     for (int r = 0; r < nrows; r++) {
         unsigned long oid = strtoul(PQgetvalue(res, r, 0), NULL, 10);
-        if (!cs->open || oid != cs->prev_oid) {
-            if (cs->open)
-                lua_settop(L, cs->list);
-            cs->prev_oid = oid;
-            cs->open = 1;
-            lua_createtable(L, 0, 8);
-            set_field(L, res, r, 1, "schema");
-            set_field(L, res, r, 2, "name");
-            set_str(L, "kind", kind_name(PQgetvalue(res, r, 3)[0]));
-            set_int_field(L, res, r, 4, "rows");
-            set_field(L, res, r, 5, "comment");
-            lua_pushvalue(L, -1);
-            lua_rawseti(L, cs->list, ++cs->ntables);
-            lua_newtable(L);
-            lua_pushvalue(L, -1);
-            lua_setfield(L, cs->list + 1, "columns");
-            lua_newtable(L);
-            lua_pushvalue(L, -1);
-            lua_setfield(L, cs->list + 1, "primary_key");
-            cs->ncols = 0;
-        }
+        if (!cs->open || oid != cs->prev_oid)
+            open_table(L, cs, res, r, oid);
         if (PQgetisnull(res, r, 6))
             continue; /* a table without columns */
+        lua_Integer attnum = (lua_Integer)strtoll(PQgetvalue(res, r, 7), NULL, 10);
+        if (attnum < cs->last_attnum) {
+            lua_pushboolean(L, 1);
+            lua_rawseti(L, cs->list + 2, cs->index);
+        }
+        cs->last_attnum = attnum;
         /* Four keys always (name, position, type, nullable); default, generated (only
          * when true) and comment when present: most columns fit the smallest table. */
         lua_createtable(L, 0, 4);
         set_field(L, res, r, 6, "name");
-        set_int_field(L, res, r, 7, "position");
+        lua_pushinteger(L, attnum);
+        lua_setfield(L, -2, "position");
         set_field(L, res, r, 8, "type");
         lua_pushboolean(L, !field_bool(res, r, 9));
         lua_setfield(L, -2, "nullable");
@@ -953,11 +999,58 @@ static void catalog_rows(lua_State *L, const PGresult *res, void *ud)
             lua_setfield(L, -2, "generated");
         }
         set_field(L, res, r, 12, "comment");
-        lua_rawseti(L, cs->list + 2, ++cs->ncols);
+        lua_rawseti(L, cs->list + 4, ++cs->ncols);
         if (!PQgetisnull(res, r, 13)) {
             push_field(L, res, r, 6);
-            lua_rawseti(L, cs->list + 3, (lua_Integer)strtoll(PQgetvalue(res, r, 13), NULL, 10));
+            lua_rawseti(L, cs->list + 5, (lua_Integer)strtoll(PQgetvalue(res, r, 13), NULL, 10));
         }
+    }
+}
+
+typedef struct {
+    lua_Integer position, index;
+} column_key;
+
+static int compare_columns(const void *a, const void *b)
+{
+    const column_key *x = a, *y = b;
+    return (x->position > y->position) - (x->position < y->position);
+}
+
+/* Put the columns of the table at `t` in position order (their rows came out of
+ * order). The keys live in a userdata, so a memory error leaves nothing behind. */
+static void sort_columns(lua_State *L, int t)
+{
+    lua_getfield(L, t, "columns");
+    int cols = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, cols);
+    column_key *keys = lua_newuserdatauv(L, (size_t)n * sizeof *keys, 0);
+    for (lua_Integer i = 0; i < n; i++) {
+        lua_rawgeti(L, cols, i + 1);
+        lua_getfield(L, -1, "position");
+        keys[i].position = lua_tointeger(L, -1);
+        keys[i].index = i + 1;
+        lua_pop(L, 2);
+    }
+    qsort(keys, (size_t)n, sizeof *keys, compare_columns);
+    lua_createtable(L, (int)n, 0);
+    for (lua_Integer i = 0; i < n; i++) {
+        lua_rawgeti(L, cols, keys[i].index);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, t, "columns");
+    lua_settop(L, cols - 1);
+}
+
+/* Every table whose columns came out of order (the set at `unsorted`), sorted. */
+static void sort_unsorted_columns(lua_State *L, int list, int unsorted)
+{
+    lua_pushnil(L);
+    while (lua_next(L, unsorted)) {
+        lua_pop(L, 1);
+        lua_rawgeti(L, list, lua_tointeger(L, -1));
+        sort_columns(L, lua_gettop(L));
+        lua_pop(L, 1);
     }
 }
 
@@ -1009,16 +1102,20 @@ static int catalog_body(lua_State *L)
     const char *param = opt_schema_list(L, 2);
     luaL_checkstack(L, 8, "catalog");
     lua_newtable(L);
-    catalog_state cs = {lua_gettop(L), 0, 0, 0, 0};
+    catalog_state cs = {lua_gettop(L), 0, 0, 0, 0, 0, 0};
+    lua_newtable(L); /* oid -> index */
+    lua_newtable(L); /* indexes of tables whose columns came out of order */
     /* Everything built here stays alive, so collection cycles would only cost time;
      * guarded() restarts the collector, even when a row raises. */
     lua_gc(L, LUA_GCSTOP);
     int ok = run_read_only(L, c, CATALOG_SQL, 1, &param, catalog_rows, &cs);
-    lua_settop(L, cs.list);
+    lua_settop(L, cs.list + 2);
     if (!ok) {
-        lua_pop(L, 1);
+        lua_settop(L, cs.list - 1);
         return read_failed(L, c, "reading the catalog failed");
     }
+    sort_unsorted_columns(L, cs.list, cs.list + 2);
+    lua_settop(L, cs.list);
     sort_tables(L, cs.list, cs.ntables);
     return 1;
 }

@@ -2,6 +2,7 @@
 -- (tests/lib/pg.sh): the catalog's shape, foreign keys, statistics, read-only sessions,
 -- parameters-only names, and connection failures as one clean line.
 local pg = require "sparkgen.pg"
+local util = require "sparkgen.util"
 
 local HOME = os.getenv("SPARKGEN_HOME") or "."
 local testlib = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua")
@@ -28,6 +29,29 @@ end
 
 local function column(t, name)
   for _, c in ipairs(t.columns) do if c.name == name then return c end end
+end
+
+-- Every column default and generation expression of the database at conninfo ci, as
+-- PostgreSQL prints it with its table (pg_get_expr(adbin, adrelid)), by
+-- "schema.table.column"; catalog() must report exactly these.
+local function defaults_as_printed(ci)
+  local sql = "SELECT json_object_agg(n.nspname || '.' || c.relname || '.' || a.attname, "
+    .. "pg_get_expr(d.adbin, d.adrelid)) FROM pg_attrdef d "
+    .. "JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum AND NOT a.attisdropped "
+    .. "JOIN pg_class c ON c.oid = d.adrelid AND NOT c.relispartition "
+    .. "JOIN pg_namespace n ON n.oid = c.relnamespace"
+  local out = assert(sh(("psql -X -A -t %s -c %s"):format(util.shell_quote(ci), util.shell_quote(sql))))
+  return assert(require("cjson").decode(out))
+end
+
+local function catalog_defaults(tables)
+  local got = {}
+  for _, t in pairs(tables) do
+    for _, c in ipairs(t.columns) do
+      if c.default then got[t.schema .. "." .. t.name .. "." .. c.name] = c.default end
+    end
+  end
+  return got
 end
 
 if not available() then
@@ -72,6 +96,12 @@ describe("sparkgen.pg catalog (awkward schema)", function()
     local g = column(tables["sales.Order Items"], "line_total")
     assert.is_true(g.generated)
     assert.is_nil(column(c, "email").generated)
+  end)
+
+  it("prints every default and generation expression as PostgreSQL does with its table", function()
+    local want = defaults_as_printed(AWKWARD)
+    assert.equal("((quantity)::numeric * unit_price)", want["sales.Order Items.line_total"])
+    assert.same(want, catalog_defaults(tables))
   end)
 
   it("reads table and column comments", function()
@@ -159,6 +189,47 @@ describe("sparkgen.pg foreign keys", function()
     local ok, msg = conn:foreign_keys("public", "nope")
     assert.is_nil(ok)
     assert.equal("no table public.nope", msg)
+  end)
+end)
+
+describe("sparkgen.pg catalog rows in any order", function()
+  -- The catalog query has no ORDER BY. A column whose catalog row was rewritten (SET
+  -- NOT NULL) lies after the later columns in pg_attribute, here after another table's,
+  -- and with index scans off the server sends the rows in that order; the tables still
+  -- come whole, their columns in position order.
+  local OPTS = "-c enable_indexscan=off -c enable_bitmapscan=off -c max_parallel_workers_per_gather=0"
+  local ci
+  setup(function()
+    ci = db("reordered")
+    assert(sh(("psql -X -q %s -c %s"):format(util.shell_quote(ci), util.shell_quote(
+      "CREATE TABLE IF NOT EXISTS moved (a int, b text, c date); CREATE TABLE IF NOT EXISTS other (x int); "
+      .. "ALTER TABLE moved ALTER COLUMN a SET NOT NULL"))))
+  end)
+
+  it("puts each table's columns in position order", function()
+    -- The premise: the server sends moved's columns out of order under these options.
+    local out = assert(sh(("PGOPTIONS=%s psql -X -A -t -F , %s -c %s"):format(util.shell_quote(OPTS),
+      util.shell_quote(ci), util.shell_quote("PREPARE q(text[]) AS " .. pg.CATALOG_SQL .. "; EXECUTE q(NULL)"))))
+    local sent, runs = {}, {}
+    for line in out:gmatch("[^\n]+") do
+      local f = {}
+      for v in (line .. ","):gmatch("([^,]*),") do f[#f + 1] = v end
+      if f[3] == "moved" then sent[#sent + 1] = tonumber(f[8]) end
+      if runs[#runs] ~= f[3] then runs[#runs + 1] = f[3] end
+    end
+    assert.equal(3, #sent)
+    assert.are_not.same({1, 2, 3}, sent)
+    assert.same({"moved", "other", "moved"}, runs)
+
+    local conn <close> = assert(pg.connect(ci .. " options='" .. OPTS .. "'"))
+    local list = assert(conn:catalog())
+    assert.equal(2, #list)
+    local t = by_name(list)["public.moved"]
+    local got = {}
+    for i, c in ipairs(t.columns) do got[i] = c.position .. c.name end
+    assert.same({"1a", "2b", "3c"}, got)
+    assert.is_false(t.columns[1].nullable)
+    assert.equal(1, #by_name(list)["public.other"].columns)
   end)
 end)
 
@@ -302,9 +373,9 @@ describe("sparkgen.pg session options and notices", function()
 end)
 
 describe("sparkgen.pg on pagila", function()
-  local conn, tables
+  local conn, tables, ci
   setup(function()
-    local ci = db("pagila", PAGILA .. "/pagila-schema.sql", PAGILA .. "/pagila-data.sql")
+    ci = db("pagila", PAGILA .. "/pagila-schema.sql", PAGILA .. "/pagila-data.sql")
     conn = assert(pg.connect(ci))
     tables = by_name(assert(conn:catalog()))
   end)
@@ -314,6 +385,12 @@ describe("sparkgen.pg on pagila", function()
     assert.equal("partitioned_table", tables["public.payment"].kind)
     assert.is_nil(tables["public.payment_p2022_01"])
     assert.same({"payment_date", "payment_id"}, tables["public.payment"].primary_key)
+  end)
+
+  it("prints every default as PostgreSQL does with its table", function()
+    local want = defaults_as_printed(ci)
+    assert.equal("nextval('actor_actor_id_seq'::regclass)", want["public.actor.actor_id"])
+    assert.same(want, catalog_defaults(tables))
   end)
 
   it("keeps enum and domain type names", function()
