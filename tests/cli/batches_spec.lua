@@ -2,7 +2,6 @@
 -- status ID`, `batch collect ID` give the same per-request results as a synchronous
 -- batch, errored and expired items included, resume after an interrupted collect, and
 -- feed the response cache.
-package.path = os.getenv("SPARKGEN_HOME") .. "/tests/mock/?.lua;" .. package.path
 local cli = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua")
 local cjson = require "cjson"
 
@@ -10,21 +9,11 @@ local KEY = "sk-ant-test-batches-do-not-leak"
 local SHOP = cli.SHOP
 local PRICED = 'return {prices = {["claude-sonnet-5"] = {input = 3, output = 15, cache_write = 3.75, cache_read = 0.30, batch_discount = 0.5}}}\n'
 
-local mock, home
-setup(function() mock = require("mock").start{api_key = KEY} end)
-teardown(function() if mock then mock.stop() end end)
-before_each(function()
-  mock.reset()
-  home = cli.tempdir()
-  cli.write(home .. "/sparkgen.lua", PRICED)
-end)
-after_each(function() cli.rmdir(home) end)
+local mock = cli.with_mock{api_key = KEY}
+local home = cli.temp_home{config = PRICED}
 
 local function run(argv, cache)
-  local r = cli.run(argv, {cwd = home, env = {ANTHROPIC_API_KEY = KEY, ANTHROPIC_BASE_URL = mock.url,
-                                              XDG_CACHE_HOME = cache or (home .. "/cache")}})
-  assert.is_nil((r.stdout .. r.stderr):find(KEY, 1, true), "the API key leaked into the output")
-  return r
+  return mock.run(argv, {cwd = home.dir, env = {XDG_CACHE_HOME = cache or (home.dir .. "/cache")}})
 end
 
 local function requests_file(n)
@@ -32,7 +21,7 @@ local function requests_file(n)
   for i = 1, n do
     lines[i] = cjson.encode{source = "orders", type = ("orders and revenue per month, variant %d"):format(i)}
   end
-  local path = home .. "/batch.jsonl"
+  local path = home.dir .. "/batch.jsonl"
   cli.write(path, table.concat(lines, "\n") .. "\n")
   return path
 end
@@ -87,7 +76,7 @@ describe("Message Batches", function()
     local file = requests_file(20)
     -- synchronous, one at a time so the mock hands out its answers in order
     mock.script(script(false))
-    local sync = run({"batch", file, "--schema", SHOP, "--json", "--concurrency", "1"}, home .. "/sync-cache")
+    local sync = run({"batch", file, "--schema", SHOP, "--json", "--concurrency", "1"}, home.dir .. "/sync-cache")
     local want = cjson.decode(sync.stdout).results
     mock.reset()
     mock.script(script(true))
@@ -157,14 +146,14 @@ describe("Message Batches", function()
 
   it("writes the same jobs as a synchronous batch", function()
     local id = run({"batch", requests_file(1), "--schema", SHOP, "--async"}).stdout:match("^(msgbatch_%w+)")
-    local jobs = home .. "/jobs"
+    local jobs = home.dir .. "/jobs"
     local r = run({"batch", "collect", id, "--poll", "0.01", "--jobs", jobs})
     assert.equal(0, r.status, r.stderr)
     assert.matches("def transform%(read_table, params%)", cli.slurp(jobs .. "/001-request.py"))
   end)
 
   it("never streams a batch item, even with anthropic.stream on", function()
-    cli.write(home .. "/sparkgen.lua", "return {anthropic = {stream = true}}\n")
+    cli.write(home.dir .. "/sparkgen.lua", "return {anthropic = {stream = true}}\n")
     local id = run({"batch", requests_file(1), "--schema", SHOP, "--async"}).stdout:match("^(msgbatch_%w+)")
     assert.is_nil(mock.requests()[1].body.requests[1].params.stream)
     local r = run({"batch", "collect", id, "--poll", "0.01"})

@@ -3,6 +3,7 @@ local cli = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua")
 local SHOP = cli.SHOP
 
 local gen = cli.generate
+local tmp = cli.temp_home()  -- a fresh directory for each test
 
 describe("sparkgen (no arguments and --version)", function()
   it("prints the version", function()
@@ -28,11 +29,9 @@ describe("sparkgen (no arguments and --version)", function()
 
   for _, argv in ipairs({{"--strict", "types"}, {"types", "--strict"}}) do
     it("honours " .. table.concat(argv, " ") .. ": a broken user plugin is an error", function()
-      local dir = cli.tempdir()
-      os.execute("mkdir -p " .. dir .. "/types")
+      local dir = tmp.dir
       cli.write(dir .. "/types/bad.lua", "return 42\n")
       local r = cli.run(argv, {env = {SPARKGEN_PATH = dir}})
-      cli.rmdir(dir)
       assert.equal(1, r.status)
       assert.matches("^sparkgen: broken type plugin: .*bad%.lua:1: a plugin file must return a table", r.stderr)
     end)
@@ -81,30 +80,27 @@ describe("sparkgen generate (offline, template types)", function()
   end)
 
   it("writes a job that Python compiles", function()
-    local dir = cli.tempdir()
+    local dir = tmp.dir
     local job = dir .. "/job.py"
     local r = gen({"--context", "time_period=last_month", "--job", job})
     assert.equal(0, r.status, r.stderr)
     local ok = os.execute("python3 -m py_compile " .. cli.quote(job))
-    cli.rmdir(dir)
     assert.truthy(ok)
   end)
 
   it("names the missing directory when --job points into one", function()
-    local dir = cli.tempdir()
+    local dir = tmp.dir
     local r = gen({"--job", dir .. "/jobs/x.py"})
-    cli.rmdir(dir)
     assert.equal(1, r.status)
     assert.equal(("sparkgen: cannot write job %s/jobs/x.py: directory %s/jobs does not exist (mkdir -p %s/jobs)\n"):format(
       dir, dir, dir), r.stderr)
   end)
 
   it("never writes a database password into the job", function()
-    local dir = cli.tempdir()
+    local dir = tmp.dir
     local job = dir .. "/job.py"
     local r = gen({"--job", job}, {env = {PGPASSWORD = "hunter2-secret"}})
     local text = cli.slurp(job)
-    cli.rmdir(dir)
     assert.equal(0, r.status, r.stderr)
     assert.is_nil(text:find("hunter2-secret", 1, true))
   end)
@@ -148,28 +144,23 @@ describe("sparkgen generate (bad input: one line, non-zero exit)", function()
   end)
 
   it("a snapshot that is not JSON", function()
-    local dir = cli.tempdir()
+    local dir = tmp.dir
     cli.write(dir .. "/bad.json", "{not json")
     local r = cli.run({"generate", "orders", "revenue_by_category", "--schema", dir .. "/bad.json"})
-    cli.rmdir(dir)
     one_line_failure(r, "^sparkgen: .*bad%.json")
   end)
 
-  it("a broken config file, naming the file and line", function()
-    local dir = cli.tempdir()
-    cli.write(dir .. "/sparkgen.lua", "return {\n  model = ,\n}\n")
-    local r = cli.run({"generate", "orders", "revenue_by_category", "--schema", SHOP}, {cwd = dir})
-    cli.rmdir(dir)
-    one_line_failure(r, "^sparkgen: broken config file .*sparkgen%.lua:2:")
-  end)
-
-  it("an unknown config key, naming the key and the file", function()
-    local dir = cli.tempdir()
-    cli.write(dir .. "/sparkgen.lua", "return {modle = 'x'}\n")
-    local r = cli.run({"generate", "orders", "revenue_by_category", "--schema", SHOP}, {cwd = dir})
-    cli.rmdir(dir)
-    one_line_failure(r, "^sparkgen: .*sparkgen%.lua: unknown config key 'modle' %(did you mean: model, models%?%)")
-  end)
+  for _, case in ipairs({
+    {"a broken config file, naming the file and line", "return {\n  model = ,\n}\n",
+     "^sparkgen: broken config file .*sparkgen%.lua:2:"},
+    {"an unknown config key, naming the key and the file", "return {modle = 'x'}\n",
+     "^sparkgen: .*sparkgen%.lua: unknown config key 'modle' %(did you mean: model, models%?%)"},
+  }) do
+    it(case[1], function()
+      cli.write(tmp.dir .. "/sparkgen.lua", case[2])
+      one_line_failure(gen({}, {cwd = tmp.dir}), case[3])
+    end)
+  end
 
   it("a free-form request without an API key says how to set one", function()
     one_line_failure(cli.run({"generate", "orders", "monthly revenue per category", "--schema", SHOP}),
@@ -177,21 +168,17 @@ describe("sparkgen generate (bad input: one line, non-zero exit)", function()
   end)
 
   it("a type without a template and no API key says so and how to set the key", function()
-    local dir = cli.tempdir()
-    os.execute("mkdir -p " .. dir .. "/types")
+    local dir = tmp.dir
     cli.write(dir .. "/types/weekly_orders.lua",
       "return {name = 'weekly_orders', summary = 'Orders per week', tables = {'orders'}, complexity = 'low'}\n")
     local r = cli.run({"generate", "orders", "weekly_orders", "--schema", SHOP}, {env = {SPARKGEN_PATH = dir}})
-    cli.rmdir(dir)
     one_line_failure(r, "^sparkgen: type 'weekly_orders' has no template and ANTHROPIC_API_KEY is not set: export ANTHROPIC_API_KEY=")
   end)
 
   it("a broken type plugin asked for by name", function()
-    local dir = cli.tempdir()
-    os.execute("mkdir -p " .. dir .. "/types")
+    local dir = tmp.dir
     cli.write(dir .. "/types/weekly.lua", "return {\n  name = 'weekly',\n  summary = 'x',\n  complexity = 'huge',\n}\n")
     local r = cli.run({"generate", "orders", "weekly", "--schema", SHOP, "--log-level", "off"}, {env = {SPARKGEN_PATH = dir}})
-    cli.rmdir(dir)
     one_line_failure(r, "^sparkgen: type 'weekly' is broken: .*weekly%.lua:4: field 'complexity'")
   end)
 end)
@@ -215,24 +202,20 @@ describe("sparkgen types", function()
   end)
 
   it("picks up a type dropped into a user directory, without rebuilding", function()
-    local dir = cli.tempdir()
-    os.execute("mkdir -p " .. dir .. "/types")
+    local dir = tmp.dir
     cli.write(dir .. "/types/weekly_orders.lua",
       "return {name = 'weekly_orders', summary = 'Orders per week', tables = {'orders'}, complexity = 'low'}\n")
     local r = cli.run({"types"}, {env = {SPARKGEN_PATH = dir}})
-    cli.rmdir(dir)
     assert.equal(0, r.status, r.stderr)
     assert.matches("weekly_orders%s+Orders per week %[model only%]", r.stdout)
     assert.matches("origin: " .. dir:gsub("%p", "%%%0"), r.stdout)
   end)
 
   it("lets a user type shadow a built-in one and says so", function()
-    local dir = cli.tempdir()
-    os.execute("mkdir -p " .. dir .. "/types")
+    local dir = tmp.dir
     cli.write(dir .. "/types/daily_sales.lua",
       "return {name = 'daily_sales', summary = 'Our own daily sales', tables = {'orders'}, complexity = 'low'}\n")
     local r = cli.run({"types"}, {env = {SPARKGEN_PATH = dir}})
-    cli.rmdir(dir)
     assert.matches("daily_sales%s+Our own daily sales", r.stdout)
     assert.matches("shadows built%-in", r.stdout)
   end)
@@ -240,7 +223,7 @@ end)
 
 describe("sparkgen run", function()
   it("runs a recipe that generates through require 'sparkgen' and sees its arguments", function()
-    local dir = cli.tempdir()
+    local dir = tmp.dir
     cli.write(dir .. "/recipe.lua", ([[
       local sg = require "sparkgen"
       assert(sg.configure{schema = %q})
@@ -248,16 +231,14 @@ describe("sparkgen run", function()
       print(arg[1], r.provider, r.request.type)
     ]]):format(SHOP))
     local r = cli.run({"run", dir .. "/recipe.lua", "hello"})
-    cli.rmdir(dir)
     assert.equal(0, r.status, r.stderr)
     assert.equal("hello\ttemplate\tdaily_sales\n", r.stdout)
   end)
 
   it("reports a recipe's error as one line with the recipe's file and line", function()
-    local dir = cli.tempdir()
+    local dir = tmp.dir
     cli.write(dir .. "/recipe.lua", "local x = nil\nerror('stop here')\n")
     local r = cli.run({"run", dir .. "/recipe.lua"})
-    cli.rmdir(dir)
     assert.equal(1, r.status)
     assert.matches("^sparkgen: [^\n]*recipe%.lua:2: stop here\n$", r.stderr)
   end)
@@ -265,14 +246,13 @@ end)
 
 describe("sparkgen batch (offline)", function()
   it("runs every request and reports failures per request in input order", function()
-    local dir = cli.tempdir()
+    local dir = tmp.dir
     cli.write(dir .. "/reqs.jsonl", table.concat({
       '{"source": "orders", "type": "revenue_by_category", "context": {"time_period": "all"}}',
       '{"source": "orders", "type": "no_such_type"}',
       '{"source": "customers", "type": "top_customers", "context": {"limit": 3}}',
     }, "\n"))
     local r = cli.run({"batch", dir .. "/reqs.jsonl", "--schema", SHOP, "--json"})
-    cli.rmdir(dir)
     assert.equal(1, r.status)
     local out = require("cjson").decode(r.stdout)
     assert.equal("ok", out.results[1].status)
@@ -284,7 +264,7 @@ describe("sparkgen batch (offline)", function()
   end)
 
   it("reads requests from a Lua file returning a list", function()
-    local dir = cli.tempdir()
+    local dir = tmp.dir
     cli.write(dir .. "/reqs.lua", [[
 return {
   {source = "orders", type = "daily_sales", context = {time_period = "last_7_days"}},
@@ -292,7 +272,6 @@ return {
 }
 ]])
     local r = cli.run({"batch", dir .. "/reqs.lua", "--schema", SHOP, "--json"})
-    cli.rmdir(dir)
     assert.equal(0, r.status, r.stderr)
     local out = require("cjson").decode(r.stdout)
     assert.equal(2, out.summary.ok)
@@ -300,10 +279,9 @@ return {
   end)
 
   it("names the line of a malformed JSON-lines file", function()
-    local dir = cli.tempdir()
+    local dir = tmp.dir
     cli.write(dir .. "/reqs.jsonl", '{"source": "orders", "type": "daily_sales"}\n{oops\n')
     local r = cli.run({"batch", dir .. "/reqs.jsonl", "--schema", SHOP})
-    cli.rmdir(dir)
     assert.equal(1, r.status)
     assert.matches("^sparkgen: .*reqs%.jsonl:2: invalid JSON", r.stderr)
   end)

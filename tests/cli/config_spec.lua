@@ -4,9 +4,7 @@
 local cli = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua")
 
 describe("config values out of range", function()
-  local dir
-  before_each(function() dir = cli.tempdir() end)
-  after_each(function() cli.rmdir(dir) end)
+  local tmp = cli.temp_home()
 
   local cases = {
     {"http = {retries = -1}", "config key 'http.retries' must be an integer from 0 to 10, got %-1"},
@@ -18,8 +16,8 @@ describe("config values out of range", function()
   }
   for _, c in ipairs(cases) do
     it(c[1], function()
-      cli.write(dir .. "/sparkgen.lua", "return {" .. c[1] .. "}\n")
-      local r = cli.run({"generate", "orders", "daily_sales", "--schema", cli.SHOP}, {cwd = dir})
+      cli.write(tmp.dir .. "/sparkgen.lua", "return {" .. c[1] .. "}\n")
+      local r = cli.run({"generate", "orders", "daily_sales", "--schema", cli.SHOP}, {cwd = tmp.dir})
       assert.equal(1, r.status, r.stderr)
       assert.equal(1, cli.lines(r.stderr), r.stderr)
       assert.matches("^sparkgen: %./sparkgen%.lua: " .. c[2] .. "\n$", r.stderr)
@@ -34,7 +32,7 @@ describe("config values out of range", function()
   end)
 
   it("names the command line for a flag", function()
-    local r = cli.run({"batch", dir .. "/none.jsonl", "--concurrency", "0"})
+    local r = cli.run({"batch", tmp.dir .. "/none.jsonl", "--concurrency", "0"})
     assert.equal(1, r.status, r.stderr)
     assert.matches("^sparkgen: command line: config key 'http.concurrency' must be an integer from 1 to 256, got 0\n$", r.stderr)
   end)

@@ -2,17 +2,16 @@
 -- and never prints a secret.
 local cli = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua")
 
-local dir = cli.tempdir()
+local home = cli.temp_home()
 
-local function doctor(env, cwd)
+-- doctor run in a fresh directory of its own
+local function doctor(env)
   local e = {PATH = "/usr/bin:/bin", SPARK_HOME = "", PGHOST = "/nonexistent-socket-dir", PGDATABASE = "shop"}
   for k, v in pairs(env or {}) do e[k] = v end
-  return cli.run({"doctor"}, {env = e, cwd = cwd or dir})
+  return cli.run({"doctor"}, {env = e, cwd = home.dir})
 end
 
 describe("sparkgen doctor", function()
-  teardown(function() cli.rmdir(dir) end)
-
   it("names a missing spark-submit with the fix and exits 1", function()
     local r = doctor()
     assert.equal(1, r.status)
@@ -21,13 +20,11 @@ describe("sparkgen doctor", function()
   end)
 
   it("finds the venv of `sparkgen spark install` under XDG_DATA_HOME from any directory", function()
-    local venv = dir .. "/data/sparkgen/venv/bin"
-    os.execute("mkdir -p " .. cli.quote(venv))
+    local venv = home.dir .. "/data/sparkgen/venv/bin"
     cli.write(venv .. "/spark-submit", "#!/bin/sh\nexit 0\n")
     os.execute("chmod +x " .. cli.quote(venv .. "/spark-submit"))
-    local r = doctor({XDG_DATA_HOME = dir .. "/data"})
+    local r = doctor({XDG_DATA_HOME = home.dir .. "/data"})
     assert.matches("ok%s+spark%-submit%s+" .. (venv .. "/spark-submit"):gsub("%p", "%%%0"), r.stdout)
-    cli.rmdir(dir .. "/data")
   end)
 
   it("checks a configured Spark Connect endpoint and says when it does not answer", function()
@@ -49,25 +46,21 @@ describe("sparkgen doctor", function()
   end)
 
   it("reports spark-submit found through SPARK_HOME", function()
-    os.execute("mkdir -p " .. cli.quote(dir .. "/spark/bin"))
-    cli.write(dir .. "/spark/bin/spark-submit", "#!/bin/sh\nexit 0\n")
-    os.execute("chmod +x " .. cli.quote(dir .. "/spark/bin/spark-submit"))
-    local r = doctor({SPARK_HOME = dir .. "/spark"})
-    assert.matches("ok%s+spark%-submit%s+" .. (dir .. "/spark/bin/spark-submit"):gsub("%p", "%%%0"), r.stdout)
+    local spark = home.dir .. "/spark"
+    cli.write(spark .. "/bin/spark-submit", "#!/bin/sh\nexit 0\n")
+    os.execute("chmod +x " .. cli.quote(spark .. "/bin/spark-submit"))
+    local r = doctor({SPARK_HOME = spark})
+    assert.matches("ok%s+spark%-submit%s+" .. (spark .. "/bin/spark-submit"):gsub("%p", "%%%0"), r.stdout)
   end)
 end)
 
 describe("sparkgen doctor and the model endpoint", function()
-  package.path = cli.HOME .. "/tests/mock/?.lua;" .. package.path
   local KEY = "sk-ant-doctor-right-key"
-  local mock, here
-  setup(function() mock = require("mock").start{api_key = KEY}; here = cli.tempdir() end)
-  teardown(function() if mock then mock.stop() end; cli.rmdir(here) end)
-  local function doctor_here(env) return doctor(env, here) end
+  local mock = cli.with_mock{api_key = KEY}
+  local function doctor_here(env) return doctor(mock.env(env)) end
 
   it("says the key works after one free call to GET /v1/models, with the model's limits", function()
-    mock.reset()
-    local r = doctor_here({ANTHROPIC_API_KEY = KEY, ANTHROPIC_BASE_URL = mock.url})
+    local r = doctor_here({ANTHROPIC_API_KEY = KEY})
     assert.matches("ok%s+model api%s+key accepted by " .. mock.url:gsub("%p", "%%%0")
       .. " %(4 models listed%); claude%-sonnet%-5: 64000 output / 200000 input tokens", r.stdout)
     local seen = mock.requests()
@@ -77,14 +70,14 @@ describe("sparkgen doctor and the model endpoint", function()
   end)
 
   it("says a rejected key is rejected, with the fix, and never prints it", function()
-    local r = doctor_here({ANTHROPIC_API_KEY = "sk-ant-doctor-wrong-key", ANTHROPIC_BASE_URL = mock.url})
+    local r = doctor_here({ANTHROPIC_API_KEY = "sk-ant-doctor-wrong-key"})
     assert.matches("warn%s+model api%s+anthropic: the API key was rejected %(authentication_error", r.stdout)
     assert.matches("fix: the key was rejected: set ANTHROPIC_API_KEY to a valid key", r.stdout, 1, true)
     assert.is_nil((r.stdout .. r.stderr):find("doctor-wrong-key", 1, true))
   end)
 
   it("says when the configured model is not one the API lists", function()
-    local r = doctor_here({ANTHROPIC_API_KEY = KEY, ANTHROPIC_BASE_URL = mock.url, SPARKGEN_MODEL = "claude-nonexistent-9"})
+    local r = doctor_here({ANTHROPIC_API_KEY = KEY, SPARKGEN_MODEL = "claude-nonexistent-9"})
     assert.matches("warn%s+model api%s+key accepted .* but model 'claude%-nonexistent%-9': not_found_error", r.stdout)
   end)
 end)

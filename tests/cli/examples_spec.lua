@@ -3,24 +3,22 @@ local cli = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua")
 local HOME = cli.HOME
 
 describe("examples/recipes", function()
-  local out
-  before_each(function() out = cli.tempdir() end)
-  after_each(function() cli.rmdir(out) end)
+  local tmp = cli.temp_home()
 
   it("monthly.lua prints the code and writes a job that Python compiles", function()
-    local r = cli.run({"run", HOME .. "/examples/recipes/monthly.lua", out})
+    local r = cli.run({"run", HOME .. "/examples/recipes/monthly.lua", tmp.dir})
     assert.equal(0, r.status, r.stderr)
     assert.matches("%-%- check: The result has at least one row%.", r.stdout)
     assert.matches("result_df", r.stdout)
-    assert.truthy(os.execute("python3 -m py_compile " .. cli.quote(out .. "/monthly_revenue.py")))
+    assert.truthy(os.execute("python3 -m py_compile " .. cli.quote(tmp.dir .. "/monthly_revenue.py")))
   end)
 
   it("weekly_pack.lua generates four jobs in parallel", function()
-    local r = cli.run({"run", HOME .. "/examples/recipes/weekly_pack.lua", out})
+    local r = cli.run({"run", HOME .. "/examples/recipes/weekly_pack.lua", tmp.dir})
     assert.equal(0, r.status, r.stderr)
     for _, job in ipairs({"01_daily_sales.py", "02_top_customers.py", "03_product_performance.py",
                           "04_ticket_resolution_time.py"}) do
-      assert.truthy(cli.slurp(out .. "/" .. job):find("def transform(read_table, params):", 1, true), job)
+      assert.truthy(cli.slurp(tmp.dir .. "/" .. job):find("def transform(read_table, params):", 1, true), job)
     end
   end)
 

@@ -1,31 +1,20 @@
 -- End-to-end: `sparkgen generate` and `sparkgen batch` against the mock Anthropic server.
 -- Each fault the protocol allows ends in a retry-then-success or in one clear error line
 -- (with the request id when there is one), a non-zero exit, and no key in any output.
-package.path = os.getenv("SPARKGEN_HOME") .. "/tests/mock/?.lua;" .. package.path
 local cli = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua")
 local cjson = require "cjson"
 
 local KEY = "sk-ant-test-0123456789-do-not-leak"
 local SHOP = cli.SHOP
 
-local mock, home
-setup(function()
-  mock = require("mock").start{api_key = KEY}
-end)
-teardown(function() if mock then mock.stop() end end)
-before_each(function()
-  mock.reset()
-  home = cli.tempdir()
-end)
-after_each(function() cli.rmdir(home) end)
+local mock = cli.with_mock{api_key = KEY}
+local home = cli.temp_home()
 
 local function run(argv, opts)
   opts = opts or {}
-  local env = {ANTHROPIC_API_KEY = KEY, ANTHROPIC_BASE_URL = mock.url, XDG_CACHE_HOME = home}
+  local env = {XDG_CACHE_HOME = home.dir}
   for k, v in pairs(opts.env or {}) do env[k] = v end
-  local r = cli.run(argv, {env = env, cwd = opts.cwd})
-  assert.is_nil((r.stdout .. r.stderr):find(KEY, 1, true), "the API key leaked into the output")
-  return r
+  return mock.run(argv, {env = env, cwd = opts.cwd})
 end
 
 local function generate(extra, opts)
@@ -34,11 +23,23 @@ local function generate(extra, opts)
   return run(argv, opts)
 end
 
+-- What `sparkgen ARGS` (shell words) prints run in dir under script(1), on a terminal.
+local function on_terminal(dir, args)
+  local cmd = ("cd %s && env ANTHROPIC_BASE_URL=%s XDG_CACHE_HOME=%s script -qec %s /dev/null"):format(
+    cli.quote(dir), cli.quote(mock.url), cli.quote(home.dir), cli.quote(cli.quote(cli.BIN) .. " " .. args))
+  return cli.with_env({ANTHROPIC_API_KEY = KEY}, function()
+    local pipe = io.popen(cmd, "r")
+    local out = pipe:read("a")
+    pipe:close()
+    return out
+  end)
+end
+
 -- A project config that makes retries fast and timeouts short.
 local function fast_config(extra)
-  local path = home .. "/sparkgen.lua"
+  local path = home.dir .. "/sparkgen.lua"
   cli.write(path, "return {http = {retries = 2, timeout_s = 2, connect_timeout_s = 2}" .. (extra or "") .. "}\n")
-  return home
+  return home.dir
 end
 
 describe("generate with the model", function()
@@ -107,7 +108,7 @@ describe("answers worth keeping", function()
 
   it("keeps validation checks written as strings: a rule name as the rule, prose as a note", function()
     mock.script{{reply = seed}}
-    local job = home .. "/job.py"
+    local job = home.dir .. "/job.py"
     local r = generate({"--job", job})
     assert.equal(0, r.status, r.stderr)
     assert.equal(1, #mock.requests()) -- kept on the first answer, not retried or discarded
@@ -146,7 +147,7 @@ describe("answers worth keeping", function()
   end)
 
   it("counts the tokens of a request that failed in the batch summary", function()
-    local path = home .. "/one.jsonl"
+    local path = home.dir .. "/one.jsonl"
     cli.write(path, cjson.encode{source = "orders", type = "monthly orders and revenue"} .. "\n")
     mock.script{{tool_input_raw = "not an object"}, {tool_input_raw = "still not"}}
     local r = run({"batch", path, "--schema", SHOP, "--json", "--no-cache"})
@@ -228,7 +229,7 @@ describe("batch against the model", function()
         lines[#lines + 1] = cjson.encode{source = "orders", type = ("orders and revenue per month, variant %d"):format(i)}
       end
     end
-    local path = home .. "/batch.jsonl"
+    local path = home.dir .. "/batch.jsonl"
     cli.write(path, table.concat(lines, "\n") .. "\n")
     return path
   end
@@ -250,14 +251,8 @@ describe("batch against the model", function()
 
   it("streams with a progress line on a terminal and prints the same code", function()
     local plain = generate({"--no-cache"})
-    local dir = fast_config(", anthropic = {stream = true}")
-    local cmd = ("cd %s && env ANTHROPIC_API_KEY=%s ANTHROPIC_BASE_URL=%s XDG_CACHE_HOME=%s script -qec %s /dev/null"):format(
-      cli.quote(dir), cli.quote(KEY), cli.quote(mock.url), cli.quote(home),
-      cli.quote(("%s generate orders %s --schema %s --no-cache --json"):format(cli.quote(cli.BIN),
-        cli.quote("monthly orders and revenue"), cli.quote(SHOP))))
-    local pipe = io.popen(cmd, "r")
-    local out = pipe:read("a")
-    pipe:close()
+    local out = on_terminal(fast_config(", anthropic = {stream = true}"), ("generate orders %s --schema %s --no-cache --json"):format(
+      cli.quote("monthly orders and revenue"), cli.quote(SHOP)))
     assert.matches("sparkgen: monthly orders and revenue %(source orders%): receiving the answer, %d+ characters", out)
     assert.is_true(mock.requests()[#mock.requests()].body.stream)
     local json = out:gsub("\r\n", "\n"):match("\n?(%{\n.*%})")
@@ -265,13 +260,7 @@ describe("batch against the model", function()
   end)
 
   it("draws a progress bar on a terminal", function()
-    local file = requests_file(20)
-    local cmd = ("cd %s && env ANTHROPIC_API_KEY=%s ANTHROPIC_BASE_URL=%s XDG_CACHE_HOME=%s script -qec %s /dev/null"):format(
-      cli.quote(home), cli.quote(KEY), cli.quote(mock.url), cli.quote(home),
-      cli.quote(("%s batch %s --schema %s"):format(cli.quote(cli.BIN), cli.quote(file), cli.quote(SHOP))))
-    local pipe = io.popen(cmd, "r")
-    local out = pipe:read("a")
-    pipe:close()
+    local out = on_terminal(home.dir, ("batch %s --schema %s"):format(cli.quote(requests_file(20)), cli.quote(SHOP)))
     assert.matches("%[#+%] 20/20 done, 2 failed, 0 cached, [%d.]+s, tokens [%d.k]+ in / [%d.k]+ out", out)
     assert.matches("20 requests: 18 ok, 2 failed", out)
   end)

@@ -5,6 +5,7 @@ local cli = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua")
 local SHOP = cli.SHOP
 
 local gen = cli.generate
+local tmp = cli.temp_home()  -- a fresh directory for each test
 
 -- Every file under dir (find -type f / -type p), sorted.
 local function files_under(dir)
@@ -29,26 +30,23 @@ describe("reads that are not regular files", function()
     assert.equal("sparkgen: cannot read batch file /dev/zero: not a regular file (a character device)\n", r.stderr)
   end)
 
-  it("a FIFO given as --schema does not wait for a writer", function()
-    local dir = cli.tempdir()
-    assert(os.execute("mkfifo " .. dir .. "/fifo"))
-    local r = cli.run({"schema", "--schema", dir .. "/fifo"}, {timeout = 20})
-    cli.rmdir(dir)
-    assert.equal(1, r.status)
-    assert.matches("not a regular file %(a FIFO%)\n$", r.stderr)
-  end)
-
-  it("a FIFO given to run --trusted as the recipe does not wait for a writer", function()
-    local dir = cli.tempdir()
-    assert(os.execute("mkfifo " .. dir .. "/fifo"))
-    local r = cli.run({"run", "--trusted", dir .. "/fifo"}, {timeout = 20})
-    cli.rmdir(dir)
-    assert.equal(1, r.status)
-    assert.matches("^sparkgen: .*/fifo: not a regular file %(a FIFO%)\n$", r.stderr)
-  end)
+  for _, case in ipairs({
+    {"a FIFO given as --schema does not wait for a writer", {"schema", "--schema"},
+     "not a regular file %(a FIFO%)\n$"},
+    {"a FIFO given to run --trusted as the recipe does not wait for a writer", {"run", "--trusted"},
+     "^sparkgen: .*/fifo: not a regular file %(a FIFO%)\n$"},
+  }) do
+    it(case[1], function()
+      local fifo = tmp.dir .. "/fifo"
+      assert(os.execute("mkfifo " .. cli.quote(fifo)))
+      local r = cli.run({case[2][1], case[2][2], fifo}, {timeout = 20})
+      assert.equal(1, r.status)
+      assert.matches(case[3], r.stderr)
+    end)
+  end
 
   it("a FIFO in place of a cache entry does not block generate", function()
-    local home = cli.tempdir()
+    local home = tmp.dir
     local env = {XDG_CACHE_HOME = home}
     assert.equal(0, gen({}, {env = env}).status)
     local entries = files_under(home .. "/sparkgen/facts")
@@ -60,7 +58,6 @@ describe("reads that are not regular files", function()
       end
     end
     local r = gen({}, {env = env, timeout = 30})
-    cli.rmdir(home)
     assert.equal(0, r.status)
     assert.matches("result_df", r.stdout)
   end)
@@ -80,12 +77,11 @@ describe("writes", function()
   end)
 
   it("--job refuses to replace a symbolic link and leaves its target alone", function()
-    local dir = cli.tempdir()
+    local dir = tmp.dir
     cli.write(dir .. "/target.py", "precious\n")
     assert(os.execute(("ln -s %s/target.py %s/job.py"):format(dir, dir)))
     local r = gen({"--job", dir .. "/job.py"})
     local target = cli.slurp(dir .. "/target.py")
-    cli.rmdir(dir)
     assert.equal(1, r.status)
     assert.equal(1, cli.lines(r.stderr))
     assert.matches("job%.py: not replacing a symbolic link with a file", r.stderr)
@@ -95,10 +91,9 @@ end)
 
 describe("code size before review", function()
   it("a 4 MB body is refused in a moment, before the analyser runs", function()
-    local dir = cli.tempdir()
+    local dir = tmp.dir
     cli.write(dir .. "/big.py", ("result_df = read_table('orders')  # padding\n"):rep(100000))
     local r = cli.run({"lint", dir .. "/big.py", "--schema", SHOP}, {timeout = 5})
-    cli.rmdir(dir)
     assert.equal(1, r.status)
     assert.equal("sparkgen: the code is 4400000 bytes, more than the 256 KiB sparkgen reviews\n", r.stderr)
   end)
@@ -142,7 +137,7 @@ describe("sparkgen cache (every kind, counted)", function()
   end
 
   it("counts hits and misses of every process, per kind, and clear starts them again", function()
-    local home = cli.tempdir()
+    local home = tmp.dir
     local env = {XDG_CACHE_HOME = home}
     assert.equal(0, gen({}, {env = env}).status)   -- facts: a miss, then stored
     assert.equal(0, gen({}, {env = env}).status)   -- facts: a hit
@@ -161,13 +156,12 @@ describe("sparkgen cache (every kind, counted)", function()
     assert.matches("^facts +1 entries, .*2 hits, 1 miss ", text)
     assert.equal(0, cli.run({"cache", "clear"}, {env = env}).status)
     st = stats(env)
-    cli.rmdir(home)
     assert.equal(0, st.facts.hits)
     assert.equal(0, st.facts.entries)
   end)
 
   it("counts a damaged facts entry and prune removes it", function()
-    local home = cli.tempdir()
+    local home = tmp.dir
     local env = {XDG_CACHE_HOME = home}
     assert.equal(0, gen({}, {env = env}).status)
     for _, path in ipairs(files_under(home .. "/sparkgen/facts")) do
@@ -176,7 +170,6 @@ describe("sparkgen cache (every kind, counted)", function()
     local before = stats(env)
     local pruned = cli.run({"cache", "prune", "--which", "facts"}, {env = env})
     local after = stats(env)
-    cli.rmdir(home)
     assert.equal(1, before.facts.broken)
     assert.matches("corrupt 1", pruned.stdout)
     assert.equal(0, after.facts.broken)
@@ -184,7 +177,7 @@ describe("sparkgen cache (every kind, counted)", function()
   end)
 
   it("counts a schema snapshot whose index is damaged as damaged, and prune removes it", function()
-    local home = cli.tempdir()
+    local home = tmp.dir
     local env = {XDG_CACHE_HOME = home}
     local dir = home .. "/sparkgen/schema/0123456789abcdef0123456789abcdef"
     assert(os.execute("mkdir -p " .. cli.quote(dir .. "/t")))
@@ -193,7 +186,6 @@ describe("sparkgen cache (every kind, counted)", function()
     local before = stats(env)
     assert.equal(0, cli.run({"cache", "prune", "--which", "schema"}, {env = env}).status)
     local after = stats(env)
-    cli.rmdir(home)
     assert.equal(1, before.schema.broken)
     assert.equal(0, after.schema.entries)
   end)
@@ -201,24 +193,22 @@ end)
 
 describe("damaged schema snapshots", function()
   it("a --schema file whose foreign_keys hold [1] is one line naming the field", function()
-    local dir = cli.tempdir()
+    local dir = tmp.dir
     local doc = require("cjson.safe").decode(cli.slurp(SHOP))
     doc.tables[1].foreign_keys = {1}
     cli.write(dir .. "/snap.json", require("cjson.safe").encode(doc))
     local r = cli.run({"generate", "orders", "revenue_by_category", "--schema", dir .. "/snap.json"})
-    cli.rmdir(dir)
     assert.equal(1, r.status)
     assert.equal(1, cli.lines(r.stderr))
     assert.matches("^sparkgen: schema snapshot .*snap%.json: table public%.%w+: foreign key #1: expected an object, got the number 1\n$", r.stderr)
   end)
 
   it("an unknown field in a --schema file is named with the closest known one", function()
-    local dir = cli.tempdir()
+    local dir = tmp.dir
     local doc = require("cjson.safe").decode(cli.slurp(SHOP))
     doc.tables[1].primary_keys = doc.tables[1].primary_key
     cli.write(dir .. "/snap.json", require("cjson.safe").encode(doc))
     local r = cli.run({"schema", "--schema", dir .. "/snap.json"})
-    cli.rmdir(dir)
     assert.equal(1, r.status)
     assert.matches("unknown field 'primary_keys' %(did you mean: primary_key%?%)\n$", r.stderr)
   end)
@@ -230,7 +220,7 @@ describe("damaged schema snapshots", function()
   -- A cache holding one snapshot of the awkward database, reached through a socket
   -- link (removing the link makes the database unreachable); returns home, db, dir.
   local function cached_snapshot()
-    local home = cli.tempdir()
+    local home = tmp.dir
     local link = home .. "/sock"
     assert(os.execute(("ln -s %s %s"):format(conninfo:match("host=(%S+)"), link)))
     local db = conninfo:gsub("host=%S+", "host=" .. link)
@@ -261,7 +251,6 @@ describe("damaged schema snapshots", function()
       local again = cli.run({"schema", "--db", db}, {env = env})
       damage[2](snap)
       local one = cli.run({"schema", "customers", "--db", db}, {env = env})
-      cli.rmdir(home)
       assert.equal(0, listing.status, listing.stderr)
       assert.matches("public%.customers", listing.stdout)
       assert.matches('"schema.cache"', listing.stderr)
@@ -278,7 +267,6 @@ describe("damaged schema snapshots", function()
     for _, path in ipairs(files_under(snap .. "/t")) do cli.write(path, "{") end
     os.remove(home .. "/sock")
     local r = cli.run({"schema", "customers", "--db", db, "--log-level", "off"}, {env = env})
-    cli.rmdir(home)
     assert.equal(1, r.status)
     assert.equal(1, cli.lines(r.stderr))
     assert.matches("^sparkgen: the cached schema snapshot was damaged %(.*%) and could not be read again: cannot connect", r.stderr)

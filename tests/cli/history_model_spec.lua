@@ -1,25 +1,15 @@
 -- The history of model generations (against the mock Anthropic server): the prompt,
 -- tokens and model are recorded; a cached answer is recorded too, with nothing spent.
-package.path = os.getenv("SPARKGEN_HOME") .. "/tests/mock/?.lua;" .. package.path
 local cli = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua")
 local util = require "sparkgen.util"
 
 local KEY = "sk-ant-test-0123456789-do-not-leak"
 
 describe("sparkgen log (model generations)", function()
-  local mock, home
-  setup(function() mock = require("mock").start{api_key = KEY} end)
-  teardown(function() if mock then mock.stop() end end)
-  before_each(function()
-    mock.reset()
-    home = cli.tempdir()
-  end)
-  after_each(function() cli.rmdir(home) end)
+  local mock = cli.with_mock{api_key = KEY}
+  local home = cli.temp_home()
   local function run(argv)
-    local r = cli.run(argv, {env = {ANTHROPIC_API_KEY = KEY, ANTHROPIC_BASE_URL = mock.url,
-                                    XDG_CACHE_HOME = home .. "/cache", XDG_DATA_HOME = home .. "/data"}})
-    assert.is_nil((r.stdout .. r.stderr):find(KEY, 1, true), "the API key leaked")
-    return r
+    return mock.run(argv, {env = {XDG_CACHE_HOME = home.dir .. "/cache", XDG_DATA_HOME = home.dir .. "/data"}})
   end
 
   it("records the prompt, the model and the tokens, and a cached repeat with none spent", function()

@@ -7,10 +7,11 @@ local util = require "sparkgen.util"
 local SHOP = cli.SHOP
 
 describe("sparkgen log", function()
-  local home, env
+  local home = cli.temp_home()
+  local function data_env() return {XDG_DATA_HOME = home.dir .. "/data"} end
   local function run(argv, opts)
     opts = opts or {}
-    opts.env = opts.env or env
+    opts.env = opts.env or data_env()
     return cli.run(argv, opts)
   end
   local function gen(extra)
@@ -24,26 +25,21 @@ describe("sparkgen log", function()
     return assert(util.json_decode(r.stdout))
   end
 
-  before_each(function()
-    home = cli.tempdir()
-    env = {XDG_DATA_HOME = home .. "/data"}
-  end)
-  after_each(function() cli.rmdir(home) end)
 
   it("records a generation with its job, and lists it", function()
-    local r = gen({"-c", "time_period=ytd", "--job", home .. "/job.py"})
+    local r = gen({"-c", "time_period=ytd", "--job", home.dir .. "/job.py"})
     assert.equal(0, r.status, r.stderr)
-    assert.truthy(util.file_exists(home .. "/data/sparkgen/history.db"))
+    assert.truthy(util.file_exists(home.dir .. "/data/sparkgen/history.db"))
     local rows = listed()
     assert.equal(1, #rows)
     assert.equal("generate", rows[1].command)
     assert.equal("revenue_by_category", rows[1].type)
     assert.equal("template", rows[1].provider)
     assert.is_true(rows[1].ok)
-    assert.equal(home .. "/job.py", rows[1].job)
+    assert.equal(home.dir .. "/job.py", rows[1].job)
     local text = run({"log"})
     assert.matches("orders revenue_by_category", text.stdout, 1, true)
-    assert.matches("job " .. home .. "/job.py", text.stdout, 1, true)
+    assert.matches("job " .. home.dir .. "/job.py", text.stdout, 1, true)
   end)
 
   it("records a failed request too, with its error", function()
@@ -93,16 +89,16 @@ describe("sparkgen log", function()
 
   it("records nothing with --no-log or history = {enabled = false} in the project config", function()
     assert.equal(0, gen({"--no-log"}).status)
-    assert.is_false(util.file_exists(home .. "/data/sparkgen/history.db"))
-    cli.write(home .. "/sparkgen.lua", "return {history = {enabled = false}}\n")
-    local r = cli.run({"generate", "orders", "revenue_by_category", "--schema", SHOP}, {env = env, cwd = home})
+    assert.is_false(util.file_exists(home.dir .. "/data/sparkgen/history.db"))
+    cli.write(home.dir .. "/sparkgen.lua", "return {history = {enabled = false}}\n")
+    local r = cli.run({"generate", "orders", "revenue_by_category", "--schema", SHOP}, {env = data_env(), cwd = home.dir})
     assert.equal(0, r.status, r.stderr)
-    assert.is_false(util.file_exists(home .. "/data/sparkgen/history.db"))
+    assert.is_false(util.file_exists(home.dir .. "/data/sparkgen/history.db"))
   end)
 
   it("names an unknown history config key with the closest known one", function()
-    cli.write(home .. "/sparkgen.lua", "return {history = {enable = false}}\n")
-    local r = cli.run({"log"}, {env = env, cwd = home})
+    cli.write(home.dir .. "/sparkgen.lua", "return {history = {enable = false}}\n")
+    local r = cli.run({"log"}, {env = data_env(), cwd = home.dir})
     assert.equal(1, r.status)
     assert.matches("unknown config key 'history.enable' (did you mean: history.enabled, history.file?)", r.stderr, 1, true)
   end)
@@ -124,7 +120,7 @@ describe("sparkgen log", function()
   end)
 
   it("keeps every row when 8 processes generate at once", function()
-    local recipe = home .. "/many.lua"
+    local recipe = home.dir .. "/many.lua"
     cli.write(recipe, ([[
 local sg = require "sparkgen"
 assert(sg.configure{schema = %q})
@@ -137,10 +133,10 @@ end
     local cmd = {}
     for k = 1, 8 do
       cmd[#cmd + 1] = ("env XDG_DATA_HOME=%s %s run %s %d >%s/out.%d 2>&1 &"):format(
-        cli.quote(env.XDG_DATA_HOME), cli.quote(cli.BIN), cli.quote(recipe), k, home, k)
+        cli.quote(data_env().XDG_DATA_HOME), cli.quote(cli.BIN), cli.quote(recipe), k, home.dir, k)
     end
     assert(os.execute(table.concat(cmd, " ") .. " wait"))
-    for k = 1, 8 do assert.equal("", cli.slurp(("%s/out.%d"):format(home, k))) end
+    for k = 1, 8 do assert.equal("", cli.slurp(("%s/out.%d"):format(home.dir, k))) end
     local seen, n = {}, 0
     for _, row in ipairs(listed()) do
       n = n + 1
@@ -156,7 +152,7 @@ end
     for k = 1, 8 do
       for j = 1, 10 do assert.truthy(seen[("2026-%02d-%02d"):format(k, j)]) end
     end
-    local db = assert(sqlite.open(home .. "/data/sparkgen/history.db"))
+    local db = assert(sqlite.open(home.dir .. "/data/sparkgen/history.db"))
     assert.equal("ok", db:query("PRAGMA integrity_check")[1].integrity_check)
     db:close()
   end)

@@ -1,6 +1,5 @@
 -- generate against a live database: pagila (a real sample database with a partitioned
 -- table, views and enums) as the source, the model played by the mock server.
-package.path = os.getenv("SPARKGEN_HOME") .. "/tests/mock/?.lua;" .. package.path
 local cli = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua")
 local cjson = require "cjson"
 
@@ -18,16 +17,12 @@ if not available then
 end
 
 describe("generate against pagila", function()
-  local db, mock, home
+  local db
   setup(function()
     db = assert(sh(("%s/tests/lib/pg.sh db pagila %s/pagila-schema.sql %s/pagila-data.sql"):format(HOME, PAGILA, PAGILA)))
-    mock = require("mock").start{api_key = KEY}
-    home = cli.tempdir()
   end)
-  teardown(function()
-    if mock then mock.stop() end
-    cli.rmdir(home)
-  end)
+  local mock = cli.with_mock{api_key = KEY}
+  local home = cli.temp_home()
 
   it("uses the partitioned payment table as a source and checks the code against the live catalog", function()
     mock.script{{reply = {
@@ -35,8 +30,8 @@ describe("generate against pagila", function()
              '    .agg(F.sum("amount").alias("total_paid"))\n    .select("customer_id", "total_paid"))\n',
       description = "Total paid per customer.", tables_used = {"payment"}, estimated_complexity = "low",
       validation_checks = {{rule = "not_null", columns = {"customer_id"}}}}}}
-    local r = cli.run({"generate", "payment", "total paid per customer", "--db", db, "--json"},
-      {env = {ANTHROPIC_API_KEY = KEY, ANTHROPIC_BASE_URL = mock.url, XDG_CACHE_HOME = home}})
+    local r = mock.run({"generate", "payment", "total paid per customer", "--db", db, "--json"},
+      {env = {XDG_CACHE_HOME = home.dir}})
     assert.equal(0, r.status, r.stderr)
     local result = cjson.decode(r.stdout)
     assert.same({"payment"}, result.tables_used)
@@ -50,8 +45,8 @@ describe("generate against pagila", function()
     local bad = {reply = {code = 'result_df = read_table("payment").select("amount_usd")\n', description = "x",
                           tables_used = {"payment"}, estimated_complexity = "low", validation_checks = {}}}
     mock.script{bad, bad, bad}
-    local r = cli.run({"generate", "payment", "amounts in dollars", "--db", db, "--no-cache"},
-      {env = {ANTHROPIC_API_KEY = KEY, ANTHROPIC_BASE_URL = mock.url, XDG_CACHE_HOME = home}})
+    local r = mock.run({"generate", "payment", "amounts in dollars", "--db", db, "--no-cache"},
+      {env = {XDG_CACHE_HOME = home.dir}})
     assert.equal(1, r.status)
     assert.matches("unknown%-column: .*amount_usd.*did you mean: amount", r.stderr)
   end)

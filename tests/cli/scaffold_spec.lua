@@ -5,20 +5,19 @@ local util = require "sparkgen.util"
 local SHOP = cli.SHOP
 
 describe("scaffolds", function()
-  local dir, proj
+  local tmp = cli.temp_home()
+  local proj
   local function run(argv, opts)
     opts = opts or {}
     opts.cwd = opts.cwd or proj
-    opts.env = opts.env or {XDG_DATA_HOME = dir .. "/data"}
+    opts.env = opts.env or {XDG_DATA_HOME = tmp.dir .. "/data"}
     return cli.run(argv, opts)
   end
   before_each(function()
-    dir = cli.tempdir()
-    proj = dir .. "/proj"
+    proj = tmp.dir .. "/proj"
     local r = cli.run({"init", proj})
     assert.equal(0, r.status, r.stderr)
   end)
-  after_each(function() cli.rmdir(dir) end)
 
   it("init writes a config that loads and an example type that generates code passing lint", function()
     for _, f in ipairs({"sparkgen.lua", "types/row_count.lua", "templates/types/row_count.py",
@@ -34,7 +33,7 @@ describe("scaffolds", function()
   end)
 
   it("init's user root works from another directory too (paths are relative to the config)", function()
-    local r = cli.run({"--config", proj .. "/sparkgen.lua", "types", "show", "row_count"}, {cwd = dir})
+    local r = cli.run({"--config", proj .. "/sparkgen.lua", "types", "show", "row_count"}, {cwd = tmp.dir})
     assert.equal(0, r.status, r.stderr)
   end)
 
@@ -86,7 +85,7 @@ describe("scaffolds", function()
   end)
 
   it("types new without a user root says how to get one", function()
-    local r = cli.run({"types", "new", "x"}, {cwd = dir})
+    local r = cli.run({"types", "new", "x"}, {cwd = tmp.dir})
     assert.equal(1, r.status)
     assert.matches("^sparkgen: no user root to write into: run 'sparkgen init'", r.stderr)
   end)

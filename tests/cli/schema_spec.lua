@@ -5,15 +5,11 @@ local cjson = require "cjson.safe"
 
 local HOME = cli.HOME
 local TMP = os.getenv("TEST_TMP") or "/tmp"
-local PAGILA = dofile(os.getenv("SPARKGEN_HOME") .. "/tests/lib/cli.lua").PAGILA
+local PAGILA = cli.PAGILA
 
 local sh = cli.sh
 
-local function schema_cmd(argv, opts)
-  local full = {"schema"}
-  for _, a in ipairs(argv) do full[#full + 1] = a end
-  return cli.run(full, opts)
-end
+local schema_cmd = cli.command("schema")
 
 describe("sparkgen schema (offline)", function()
   it("shows a table from a snapshot file", function()

@@ -2,11 +2,10 @@
 -- concurrency, retries as the policy given as data says (the SDKs' policy from
 -- llm/common.lua, and others), streaming callbacks and silence limits. Retries use a
 -- tiny backoff_scale so the whole file runs in a few seconds.
-package.path = "tests/mock/?.lua;" .. package.path
 local http = require "sparkgen.http"
 local cjson = require "cjson.safe"
 local sys = require "sparkgen.sys"
-local mockserver = require "mock"
+local cli = dofile((os.getenv("SPARKGEN_HOME") or ".") .. "/tests/lib/cli.lua")
 local POLICY = require("sparkgen.llm.common").SDK_RETRY_POLICY
 
 local HEADERS = {["x-api-key"] = "sk-test-secret", ["anthropic-version"] = "2023-06-01",
@@ -19,11 +18,7 @@ local BODY = cjson.encode{
 }
 
 describe("sparkgen.http", function()
-  local mock
-
-  setup(function() mock = mockserver.start{} end)
-  teardown(function() mock.stop() end)
-  before_each(function() mock.reset() end)
+  local mock = cli.with_mock()
 
   local function req(extra)
     local r = {method = "POST", url = mock.url .. "/v1/messages", headers = HEADERS,

@@ -573,12 +573,9 @@ describe("record and replay", function()
 end)
 
 describe("against the mock", function()
-  package.path = "tests/mock/?.lua;" .. package.path
   local log = require "sparkgen.log"
-  local mock
-  setup(function() mock = require("mock").start{api_key = FAKE_KEY, cache_min_tokens = 1} end)
-  teardown(function() if mock then mock.stop() end end)
-  before_each(function() mock.reset() end)
+  local mock = dofile((os.getenv("SPARKGEN_HOME") or ".") .. "/tests/lib/cli.lua").with_mock{
+    api_key = FAKE_KEY, cache_min_tokens = 1}
 
   local function mock_cfg()
     local cfg = make_cfg()
