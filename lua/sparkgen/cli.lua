@@ -181,6 +181,12 @@ local function fail(msg, status)
   return status or 1
 end
 
+--- The file of plugins known to load (registry.lua), in the cache directory.
+function M.plugin_index(cfg)
+  if cfg.cache.enabled == false or not cfg.cache.dir then return nil end
+  return cfg.cache.dir .. "/plugins.json"
+end
+
 --- Resolve the configuration for parsed args and configure logging.
 function M.configure(args)
   local config = require "sparkgen.config"
@@ -197,7 +203,7 @@ function M.configure(args)
   local ok, lerr = log.configure{level = cfg.log.level, format = cfg.log.format}
   if not ok then return nil, lerr end
   require("sparkgen.sandbox").configure(cfg.sandbox)
-  require("sparkgen.registry").configure{strict = cfg.strict}
+  require("sparkgen.registry").configure{strict = cfg.strict, index = M.plugin_index(cfg)}
   paths.setup{user = cfg.paths}
   return cfg
 end

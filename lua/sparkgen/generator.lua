@@ -50,19 +50,34 @@ function M.prepare(req, cfg)
   if type(req.source) ~= "string" or req.source == "" then
     return nil, "a request needs a source table"
   end
-  local reg, rerr = types.load_all{strict = cfg.strict}
-  if not reg then return nil, rerr end
+  -- Only the type the request names is loaded; the other plugins are vouched for
+  -- (registry.lua: a broken one is still reported, an unchanged one costs a stat).
   local typedef, text = nil, req.text
-  if req.type and reg.by_name[req.type] then
-    typedef = reg.by_name[req.type]
-  elseif req.type and looks_like_type_name(req.type) then
-    local _, err = types.get(req.type)
-    return nil, err .. " (a free-form request has spaces: \"monthly revenue per category\")"
+  if req.type and (looks_like_type_name(req.type) or types.has_file(req.type)) then
+    local def, err = types.get(req.type, {strict = cfg.strict})
+    if not def then
+      if looks_like_type_name(req.type) and not err:find("^broken") then
+        err = err .. " (a free-form request has spaces: \"monthly revenue per category\")"
+      end
+      return nil, err
+    end
+    typedef = def
   elseif req.type then
     text = req.type
   end
   if not typedef and not text then return nil, "a request needs a type or a free-form text" end
+  for _, kind in ipairs({types, checks}) do
+    local ok, err = kind.check_all{strict = cfg.strict}
+    if not ok then return nil, err end
+  end
 
+  -- The config's table map names tables of every type, so it needs them all.
+  local reg = {list = {}}
+  if next(cfg.tables or {}) then
+    local rerr
+    reg, rerr = types.load_all{strict = cfg.strict}
+    if not reg then return nil, rerr end
+  end
   local map, merr = require("sparkgen.request").table_map(reg, typedef, req.source, cfg.tables, req.tables)
   if not map then return nil, merr end
   local function mapped(name) return map[name] or name end

@@ -33,7 +33,8 @@ function M.configure(cfg)
   end
   require("sparkgen.paths").setup{user = state.config.paths}
   require("sparkgen.sandbox").configure(state.config.sandbox)
-  require("sparkgen.registry").configure{strict = state.config.strict}
+  require("sparkgen.registry").configure{strict = state.config.strict,
+                                         index = require("sparkgen.cli").plugin_index(state.config)}
   return true
 end
 

@@ -16,15 +16,77 @@
 local log = require "sparkgen.log"
 local paths = require "sparkgen.paths"
 local sandbox = require "sparkgen.sandbox"
+local sys = require "sparkgen.sys"
 local util = require "sparkgen.util"
 
 local M = {}
 
-local settings = {strict = false}
+local settings = {strict = false, index = nil}
+local known -- the index's {[path] = signature}, read on first use
 
---- configure{strict = bool}: a broken user plugin is an error (set from the config).
+--- configure{strict = bool, index = FILE|nil}: a broken user plugin is an error (set
+--- from the config); `index` is the file of plugins known to load (see below), nil to
+--- keep none.
 function M.configure(opts)
   settings.strict = opts and opts.strict and true or false
+  local index = opts and opts.index or nil
+  if index ~= settings.index then settings.index, known = index, nil end
+end
+
+---------------------------------------------------------------------------------------
+-- Plugins known to load. A command that uses a plugin always loads it (in the sandbox,
+-- with every check). The others it only has to vouch for: a broken one is reported by
+-- every command, as before. The index (`<cache dir>/plugins.json`) remembers each file
+-- that loaded and passed its checks by size and modification time, so an unchanged one
+-- costs a stat instead of being read, parsed and run (a free-form request uses no
+-- type; a cached answer names one or two rules). New, changed and broken files are
+-- loaded. The index is only a cache: damaged or missing, every file is loaded again.
+
+M.INDEX_FORMAT = "sparkgen.plugins/1"
+local INDEX_MAX_BYTES = 1024 * 1024
+local INDEX_MAX_ENTRIES = 4096
+
+local function signature(path)
+  local st = sys.stat(path)
+  if not st or st.type ~= "file" then return nil end
+  return ("%d:%.9f"):format(st.size, st.mtime)
+end
+
+local function index_entries()
+  if known then return known end
+  known = {}
+  local file = settings.index
+  local text = file and util.file_exists(file) and util.read_file(file, INDEX_MAX_BYTES)
+  local doc = text and util.json_decode(text)
+  if type(doc) == "table" and doc.format == M.INDEX_FORMAT and type(doc.good) == "table" then
+    for path, sig in pairs(doc.good) do
+      if type(path) == "string" and type(sig) == "string" then known[path] = sig end
+    end
+  end
+  return known
+end
+
+local function is_known(path, sig)
+  return settings.index ~= nil and sig ~= nil and index_entries()[path] == sig
+end
+
+-- Remember the files that just loaded (a list of {path, sig}): the index is rewritten
+-- only when it changes, without the entries of files that are gone.
+local function remember(loaded)
+  if not settings.index then return end
+  local entries, changed = index_entries(), false
+  for _, e in ipairs(loaded) do
+    if e.sig and entries[e.path] ~= e.sig then entries[e.path], changed = e.sig, true end
+  end
+  if not changed then return end
+  local kept, n = {}, 0
+  for _, path in ipairs(util.sorted_keys(entries)) do
+    if n < INDEX_MAX_ENTRIES and signature(path) == entries[path] then kept[path], n = entries[path], n + 1 end
+  end
+  known = kept
+  local ok, err = sys.mkdir_p(util.dirname(settings.index))
+  if ok then ok, err = util.write_file(settings.index, util.json_encode({format = M.INDEX_FORMAT, good = kept})) end
+  if not ok then log.debug("plugins.index", {status = "not written", error = tostring(err)}) end
 end
 
 ---------------------------------------------------------------------------------------
@@ -242,7 +304,8 @@ end
 ---     finish = function(def, entry) -> what the registry stores (default def),
 ---     unknown = function(name, names) -> message for a name that is not there}
 function M.new(spec)
-  local r = setmetatable({spec = spec, loaded = nil}, Registry)
+  -- loaded: every plugin (load_all); one: {[name] = {path=, value=}} loaded singly
+  local r = setmetatable({spec = spec, loaded = nil, one = {}}, Registry)
   r.field_set = {}
   for _, f in ipairs(spec.fields) do r.field_set[f] = true end
   return r
@@ -289,10 +352,19 @@ end
 function Registry:load_all(opts)
   opts = opts or {}
   if self.loaded and not opts.reload then return self.loaded end
+  if opts.reload then self.one = {} end
   local strict = opts.strict or settings.strict
-  local reg = {by_name = {}, list = {}, broken = {}}
+  local reg, good = {by_name = {}, list = {}, broken = {}}, {}
   for _, entry in ipairs(paths.list(self.spec.kind, ".lua")) do
-    local value, err = self:load_file(entry)
+    local one = self.one[entry.name]
+    local value, err
+    if one and one.path == entry.path then
+      value = one.value -- loaded singly already: the same value, not a second copy
+    else
+      local sig = settings.index and signature(entry.path)
+      value, err = self:load_file(entry)
+      if value then good[#good + 1] = {path = entry.path, sig = sig} end
+    end
     if value then
       reg.by_name[entry.name] = value
       reg.list[#reg.list + 1] = value
@@ -302,17 +374,71 @@ function Registry:load_all(opts)
     end
   end
   self.loaded = reg
+  remember(good)
   return reg
+end
+
+--- Vouch for every plugin of this kind without keeping them: the ones the index
+--- knows unchanged are not loaded, the others are (a broken one is noted for
+--- M.report, or is an error under strict). true or nil, message.
+function Registry:check_all(opts)
+  opts = opts or {}
+  if self.loaded then return true end
+  if opts.strict or settings.strict then
+    local reg, err = self:load_all(opts)
+    return reg and true, err
+  end
+  local good = {}
+  for _, entry in ipairs(paths.list(self.spec.kind, ".lua")) do
+    local sig = self.one[entry.name] == nil and signature(entry.path)
+    if sig ~= false and not is_known(entry.path, sig) then
+      local value, err = self:load_file(entry)
+      if value then
+        self.one[entry.name] = {path = entry.path, value = value}
+        good[#good + 1] = {path = entry.path, sig = sig}
+      else
+        note_broken(self.spec.noun, entry.path, err)
+      end
+    end
+  end
+  remember(good)
+  return true
+end
+
+-- The plugin `name` alone (default mode): its value, or nil, message when its file is
+-- broken, or nil when there is no such file.
+function Registry:load_one(name)
+  local one = self.one[name]
+  if one then return one.value end
+  for _, entry in ipairs(paths.list(self.spec.kind, ".lua")) do
+    if entry.name == name then
+      local sig = settings.index and signature(entry.path)
+      local value, err = self:load_file(entry)
+      if not value then
+        note_broken(self.spec.noun, entry.path, err).reported = true
+        return nil, ("%s '%s' is broken: %s"):format(self.spec.noun, name, err)
+      end
+      self.one[name] = {path = entry.path, value = value}
+      remember({{path = entry.path, sig = sig}})
+      return value
+    end
+  end
+  return nil
 end
 
 --- Forget what was loaded (after paths.setup changes the search path).
 function Registry:reset()
-  self.loaded = nil
+  self.loaded, self.one = nil, {}
 end
 
 --- The plugin named `name`: the stored value or nil, message (a broken one says why,
---- and is then not warned about again; an unknown one lists the closest names).
+--- and is then not warned about again; an unknown one lists the closest names). Only
+--- that plugin's file is loaded (strict mode loads them all, so any broken one fails).
 function Registry:get(name, opts)
+  if not self.loaded and type(name) == "string" and not ((opts and opts.strict) or settings.strict) then
+    local value, err = self:load_one(name)
+    if value or err then return value, err end
+  end
   local reg, err = self:load_all(opts)
   if not reg then return nil, err end
   local noun = self.spec.noun

@@ -85,9 +85,16 @@ function M.load_all(opts)
   return kind:load_all(opts)
 end
 
---- The type named `name`: typedef or nil, message (with the closest names).
+--- The type named `name`: typedef or nil, message (with the closest names). Only its
+--- file is loaded, unless strict.
 function M.get(name, opts)
   return kind:get(name, opts)
+end
+
+--- Vouch for every type without loading the ones known unchanged (registry.lua):
+--- true, or nil, message under strict when one is broken.
+function M.check_all(opts)
+  return kind:check_all(opts)
 end
 
 --- The line in the type's file where `field` ("description", "params.limit") is written.
@@ -112,6 +119,12 @@ function M.description_line(def)
     i = i + 1
   end
   return def.description_first_line
+end
+
+--- True when a type file is named `name` (no path separators: free text is not a path).
+function M.has_file(name)
+  if type(name) ~= "string" or name == "" or name:find("[/\\]") or name:sub(1, 1) == "." then return false end
+  return paths.find("types", name .. ".lua") ~= nil
 end
 
 --- True when `word` names a registered type (used to tell a type from free text).
