@@ -173,6 +173,25 @@ local kind = registry.new{
   unknown = function(name, names)
     return ("unknown rule '%s'%s; known rules: %s"):format(name, util.suggest(name, names), table.concat(names, ", "))
   end,
+  -- What the system prompt and the tool schema need (M.summaries): kept in the plugin
+  -- index, so a request lists the rules without loading them.
+  summary = function(r)
+    local params = {}
+    for k, p in pairs(r.def.params) do params[k] = {type = p.type, required = p.required and true or nil} end
+    return {name = r.def.name, summary = r.def.summary, params = params}
+  end,
+  summary_ok = function(s, entry)
+    if type(s) ~= "table" or s.name ~= entry.name or type(s.summary) ~= "string" or type(s.params) ~= "table" then
+      return false
+    end
+    for k, p in pairs(s.params) do
+      if type(k) ~= "string" or type(p) ~= "table" or type(p.type) ~= "string"
+         or (p.required ~= nil and p.required ~= true) then
+        return false
+      end
+    end
+    return true
+  end,
 }
 
 --- Load every rule (user roots first): {by_name = {}, list = {}, broken = {}} or nil,
@@ -186,6 +205,14 @@ end
 --- true, or nil, message under strict when one is broken.
 function M.check_all(opts)
   return kind:check_all(opts)
+end
+
+--- Every rule's {name=, summary=, params = {NAME = {type=, required=}}}, sorted by
+--- name: what the system prompt and the tool schema show, without loading the rule
+--- files the plugin index knows unchanged. Raises under strict when one is broken,
+--- as M.list does.
+function M.summaries(opts)
+  return assert(kind:summaries(opts))
 end
 
 --- Forget loaded rules (after paths.setup changes the search path).

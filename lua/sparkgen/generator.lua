@@ -504,7 +504,7 @@ function M.generate_all(requests, cfg, opts)
     if provider ~= cfg.provider then pcfg = util.copy(cfg); pcfg.provider = provider end
     local vchecks, cerr = resolve_type_checks(prep.typedef, prep.request.context)
     if not vchecks then return report_progress(i, {error = cerr}) end
-    if not rules then rules, memo = checks.list(), {} end
+    if not rules then rules, memo = checks.summaries(), {} end
     local base, perr = require("sparkgen.prompt").build{request = prep.request, typedef = prep.typedef,
       tables = prep.tables, foreign_keys = prep.foreign_keys, schema = prep.schema, rules = rules,
       cfg = pcfg, memo = memo}

@@ -42,7 +42,7 @@ end
 -- type; a cached answer names one or two rules). New, changed and broken files are
 -- loaded. The index is only a cache: damaged or missing, every file is loaded again.
 
-M.INDEX_FORMAT = "sparkgen.plugins/1"
+M.INDEX_FORMAT = "sparkgen.plugins/2"
 local INDEX_MAX_BYTES = 1024 * 1024
 local INDEX_MAX_ENTRIES = 4096
 
@@ -52,6 +52,7 @@ local function signature(path)
   return ("%d:%.9f"):format(st.size, st.mtime)
 end
 
+-- {[path] = {sig = "size:mtime", summary = data|nil}} from the index file.
 local function index_entries()
   if known then return known end
   known = {}
@@ -59,29 +60,37 @@ local function index_entries()
   local text = file and util.file_exists(file) and util.read_file(file, INDEX_MAX_BYTES)
   local doc = text and util.json_decode(text)
   if type(doc) == "table" and doc.format == M.INDEX_FORMAT and type(doc.good) == "table" then
-    for path, sig in pairs(doc.good) do
-      if type(path) == "string" and type(sig) == "string" then known[path] = sig end
+    for path, e in pairs(doc.good) do
+      if type(path) == "string" and type(e) == "table" and type(e.sig) == "string" then
+        known[path] = {sig = e.sig, summary = e.summary}
+      end
     end
   end
   return known
 end
 
-local function is_known(path, sig)
-  return settings.index ~= nil and sig ~= nil and index_entries()[path] == sig
+-- The index's entry for a file whose signature is `sig`, or nil.
+local function known_entry(path, sig)
+  if settings.index == nil or sig == nil then return nil end
+  local e = index_entries()[path]
+  return e and e.sig == sig and e or nil
 end
 
--- Remember the files that just loaded (a list of {path, sig}): the index is rewritten
--- only when it changes, without the entries of files that are gone.
+-- Remember the files that just loaded (a list of {path, sig, summary}): the index is
+-- rewritten only when it changes, without the entries of files that are gone.
 local function remember(loaded)
   if not settings.index then return end
   local entries, changed = index_entries(), false
   for _, e in ipairs(loaded) do
-    if e.sig and entries[e.path] ~= e.sig then entries[e.path], changed = e.sig, true end
+    local old = entries[e.path]
+    if e.sig and not (old and old.sig == e.sig and (e.summary == nil or old.summary ~= nil)) then
+      entries[e.path], changed = {sig = e.sig, summary = e.summary}, true
+    end
   end
   if not changed then return end
   local kept, n = {}, 0
   for _, path in ipairs(util.sorted_keys(entries)) do
-    if n < INDEX_MAX_ENTRIES and signature(path) == entries[path] then kept[path], n = entries[path], n + 1 end
+    if n < INDEX_MAX_ENTRIES and signature(path) == entries[path].sig then kept[path], n = entries[path], n + 1 end
   end
   known = kept
   local ok, err = sys.mkdir_p(util.dirname(settings.index))
@@ -363,7 +372,7 @@ function Registry:load_all(opts)
     else
       local sig = settings.index and signature(entry.path)
       value, err = self:load_file(entry)
-      if value then good[#good + 1] = {path = entry.path, sig = sig} end
+      if value then good[#good + 1] = {path = entry.path, sig = sig, summary = self:summary_of(value)} end
     end
     if value then
       reg.by_name[entry.name] = value
@@ -391,11 +400,11 @@ function Registry:check_all(opts)
   local good = {}
   for _, entry in ipairs(paths.list(self.spec.kind, ".lua")) do
     local sig = self.one[entry.name] == nil and signature(entry.path)
-    if sig ~= false and not is_known(entry.path, sig) then
+    if sig ~= false and not known_entry(entry.path, sig) then
       local value, err = self:load_file(entry)
       if value then
         self.one[entry.name] = {path = entry.path, value = value}
-        good[#good + 1] = {path = entry.path, sig = sig}
+        good[#good + 1] = {path = entry.path, sig = sig, summary = self:summary_of(value)}
       else
         note_broken(self.spec.noun, entry.path, err)
       end
@@ -419,11 +428,57 @@ function Registry:load_one(name)
         return nil, ("%s '%s' is broken: %s"):format(self.spec.noun, name, err)
       end
       self.one[name] = {path = entry.path, value = value}
-      remember({{path = entry.path, sig = sig}})
+      remember({{path = entry.path, sig = sig, summary = self:summary_of(value)}})
       return value
     end
   end
   return nil
+end
+
+function Registry:summary_of(value)
+  return self.spec.summary and self.spec.summary(value) or nil
+end
+
+--- What a listing of this kind needs (spec.summary's data, e.g. a rule's name, summary
+--- and parameter types for the system prompt), for every plugin, sorted by name: from
+--- the index for unchanged files, else from loading them. A list, or nil, message
+--- under strict when one is broken.
+function Registry:summaries(opts)
+  opts = opts or {}
+  local strict = opts.strict or settings.strict
+  if strict or self.loaded then
+    local reg, err = self:load_all(opts)
+    if not reg then return nil, err end
+    local out = {}
+    for i, v in ipairs(reg.list) do out[i] = self:summary_of(v) end
+    return out
+  end
+  local out, good = {}, {}
+  for _, entry in ipairs(paths.list(self.spec.kind, ".lua")) do
+    local one = self.one[entry.name]
+    local summary
+    if one and one.path == entry.path then
+      summary = self:summary_of(one.value)
+    else
+      local sig = signature(entry.path)
+      local e = known_entry(entry.path, sig)
+      if e and self.spec.summary_ok(e.summary, entry) then
+        summary = e.summary
+      else
+        local value, err = self:load_file(entry)
+        if value then
+          self.one[entry.name] = {path = entry.path, value = value}
+          summary = self:summary_of(value)
+          good[#good + 1] = {path = entry.path, sig = sig, summary = summary}
+        else
+          note_broken(self.spec.noun, entry.path, err)
+        end
+      end
+    end
+    out[#out + 1] = summary
+  end
+  remember(good)
+  return out
 end
 
 --- Forget what was loaded (after paths.setup changes the search path).
