@@ -95,6 +95,14 @@ describe("sparkgen schema (live, awkward schema)", function()
     assert.equal(0, schema_cmd({"--db", AWKWARD, "--refresh", "y"}).status)
   end)
 
+  it("prints the same --json document from the cached snapshot as when it read the catalog", function()
+    local fresh = schema_cmd({"--db", AWKWARD, "--refresh", "--json"})
+    local cached = schema_cmd({"--db", AWKWARD, "--json"})
+    assert.equal(0, fresh.status, fresh.stderr)
+    assert.matches('"schemas": %[%]', fresh.stdout)
+    assert.equal(fresh.stdout, cached.stdout)
+  end)
+
   it("dumps a snapshot that diffs clean against the live database", function()
     local file = TMP .. "/awkward-dump.json"
     local r = schema_cmd({"--db", AWKWARD, "dump", file})
