@@ -39,7 +39,7 @@
  * @field LIBPQ_VERSION  libpq's version number (e.g. 150018).
  *
  * conn (userdata "sparkgen.pg.conn"; __gc and __close; a closed handle raises):
- * @function conn:catalog(schemas|nil)
+ * @function conn:catalog(schemas|nil[, on_table])
  *   @return {table...} in the snapshot shape of docs/internals.md, sorted by schema
  *   then name: {schema=, name=, kind=, comment=?, rows=?, columns={{name=, position=,
  *   type=, nullable=, default=?, generated=true|nil, comment=?}...},
@@ -48,6 +48,11 @@
  *   kind: table | partitioned_table | view | materialized_view | foreign_table.
  *   Partitions are folded into their parent (whose rows sum the partitions').
  *   schemas: list of schema names; nil = every non-system schema the role can use.
+ *   on_table(t), when given, is called with each table as soon as its rows stop
+ *   coming (while the server still sends the others, so a caller can encode and
+ *   store tables during the query), and again whenever the table changes after that
+ *   (more of its rows came later, or its columns were put in order at the end): the
+ *   last call for a table sees its final content. An error in it ends the read.
  * @function conn:foreign_keys(schema, table)
  *   @return {outgoing={fk...}, incoming={fk...}}, each fk {name=, schema=, table=,
  *   columns={...}, ref_schema=, ref_table=, ref_columns={...}} (schema/table name the
@@ -920,13 +925,26 @@ typedef struct {
     lua_Integer last_attnum;  /* the open table's last column so far */
     unsigned long prev_oid;
     int open;                 /* a table is on the stack */
+    int on_table;             /* stack index of the on_table callback, or 0 */
 } catalog_state;
+
+/* Hand the table at `t` to on_table, if there is one. */
+static void table_done(lua_State *L, const catalog_state *cs, int t)
+{
+    if (!cs->on_table)
+        return;
+    lua_pushvalue(L, cs->on_table);
+    lua_pushvalue(L, t);
+    lua_call(L, 1, 0);
+}
 
 /* Make the table of row r (oid) the open one: the one already in the list, or a new
  * one from the row's table fields. */
 static void open_table(lua_State *L, catalog_state *cs, const PGresult *res, int r, unsigned long oid)
 {
     int list = cs->list;
+    if (cs->open)
+        table_done(L, cs, list + 3);
     lua_settop(L, list + 2);
     cs->prev_oid = oid;
     cs->open = 1;
@@ -1042,14 +1060,16 @@ static void sort_columns(lua_State *L, int t)
     lua_settop(L, cols - 1);
 }
 
-/* Every table whose columns came out of order (the set at `unsorted`), sorted. */
-static void sort_unsorted_columns(lua_State *L, int list, int unsorted)
+/* Every table whose columns came out of order (the set at list + 2), sorted and
+ * handed to on_table again. */
+static void sort_unsorted_columns(lua_State *L, const catalog_state *cs)
 {
     lua_pushnil(L);
-    while (lua_next(L, unsorted)) {
+    while (lua_next(L, cs->list + 2)) {
         lua_pop(L, 1);
-        lua_rawgeti(L, list, lua_tointeger(L, -1));
+        lua_rawgeti(L, cs->list, lua_tointeger(L, -1));
         sort_columns(L, lua_gettop(L));
+        table_done(L, cs, lua_gettop(L));
         lua_pop(L, 1);
     }
 }
@@ -1099,22 +1119,30 @@ static void sort_tables(lua_State *L, int list, lua_Integer n)
 static int catalog_body(lua_State *L)
 {
     pg_conn *c = check_conn(L, 1);
+    int on_table = 0;
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TFUNCTION);
+        on_table = 3;
+    }
+    lua_settop(L, 3);
     const char *param = opt_schema_list(L, 2);
     luaL_checkstack(L, 8, "catalog");
     lua_newtable(L);
-    catalog_state cs = {lua_gettop(L), 0, 0, 0, 0, 0, 0};
+    catalog_state cs = {lua_gettop(L), 0, 0, 0, 0, 0, 0, on_table};
     lua_newtable(L); /* oid -> index */
     lua_newtable(L); /* indexes of tables whose columns came out of order */
     /* Everything built here stays alive, so collection cycles would only cost time;
      * guarded() restarts the collector, even when a row raises. */
     lua_gc(L, LUA_GCSTOP);
     int ok = run_read_only(L, c, CATALOG_SQL, 1, &param, catalog_rows, &cs);
-    lua_settop(L, cs.list + 2);
     if (!ok) {
         lua_settop(L, cs.list - 1);
         return read_failed(L, c, "reading the catalog failed");
     }
-    sort_unsorted_columns(L, cs.list, cs.list + 2);
+    if (cs.open)
+        table_done(L, &cs, cs.list + 3);
+    lua_settop(L, cs.list + 2);
+    sort_unsorted_columns(L, &cs);
     lua_settop(L, cs.list);
     sort_tables(L, cs.list, cs.ntables);
     return 1;

@@ -423,10 +423,20 @@ function M.open(cfg)
   local span = log.span("schema.catalog", {host = identity.host, database = identity.dbname,
                                             schemas = schemas})
   local conn, cerr = pg.connect(conninfo, fields._connect_opts)
-  local tables
+  local tables, writer
   if conn then
-    tables, cerr = conn:catalog(schemas)
-    if not tables then conn:close() conn = nil end
+    -- The cache's records are written while the server still sends the catalog.
+    local werr
+    if use_cache then
+      writer, werr = store.writer(dir, key)
+      if not writer then log.warn("schema.cache", {status = "write failed", error = werr}) end
+    end
+    tables, cerr = conn:catalog(schemas, writer and function(t) writer:add(normalize_table(t)) end)
+    if not tables then
+      conn:close()
+      conn = nil
+      if writer then writer:abort() end
+    end
   end
   if not conn then
     cerr = util.redact(cerr)
@@ -444,7 +454,9 @@ function M.open(cfg)
     return nil, cerr
   end
   span:done("ok", {tables = #tables})
-  for _, t in ipairs(tables) do normalize_table(t) end
+  if not writer then
+    for _, t in ipairs(tables) do normalize_table(t) end
+  end
   local source = {kind = "postgres", host = identity.host, port = identity.port,
                   database = identity.dbname, user = identity.user,
                   schemas = schemas and util.array(schemas) or util.array({}),
@@ -454,8 +466,8 @@ function M.open(cfg)
   fields._conn = conn
   local S = new_schema(fields)
   index_tables(S, tables)
-  if use_cache then
-    local st, werr = store.write(dir, key, source, tables, now)
+  if writer then
+    local st, werr = writer:finish(source, tables, now)
     if st then
       S._store = st
       local apath = store.alias_path(cfg, conninfo, schemas)

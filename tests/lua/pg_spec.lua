@@ -231,6 +231,27 @@ describe("sparkgen.pg catalog rows in any order", function()
     assert.is_false(t.columns[1].nullable)
     assert.equal(1, #by_name(list)["public.other"].columns)
   end)
+
+  it("hands each table to on_table when its rows stop coming, and again when it changes", function()
+    local conn <close> = assert(pg.connect(ci .. " options='" .. OPTS .. "'"))
+    local seen = {}
+    local list = assert(conn:catalog(nil, function(t)
+      local cols = {}
+      for i, c in ipairs(t.columns) do cols[i] = c.position .. c.name end
+      seen[t.name] = seen[t.name] or {}
+      table.insert(seen[t.name], cols)
+    end))
+    assert.equal(2, #list)
+    local moved = seen.moved
+    -- first when other's rows began (two columns so far), last with its final columns
+    assert.same({"2b", "3c"}, moved[1])
+    assert.same({"1a", "2b", "3c"}, moved[#moved])
+    assert.same({{"1x"}}, seen.other)
+    local ok, err = pcall(conn.catalog, conn, nil, function() error("stop here") end)
+    assert.is_false(ok)
+    assert.matches("stop here", err)
+    assert.equal(2, #assert(conn:catalog())) -- the connection is still usable
+  end)
 end)
 
 describe("sparkgen.pg statistics", function()
