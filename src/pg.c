@@ -50,9 +50,10 @@
  *   schemas: list of schema names; nil = every non-system schema the role can use.
  *   on_table(t), when given, is called with each table as soon as its rows stop
  *   coming (while the server still sends the others, so a caller can encode and
- *   store tables during the query), and again whenever the table changes after that
- *   (more of its rows came later, or its columns were put in order at the end): the
- *   last call for a table sees its final content. An error in it ends the read.
+ *   store tables during the query); a table whose rows came apart, or whose columns
+ *   came out of order, is called (again) once at the end instead. At most two calls
+ *   per table; the last one sees its final content. An error in it ends the read;
+ *   it must not use the connection.
  * @function conn:foreign_keys(schema, table)
  *   @return {outgoing={fk...}, incoming={fk...}}, each fk {name=, schema=, table=,
  *   columns={...}, ref_schema=, ref_table=, ref_columns={...}} (schema/table name the
@@ -916,8 +917,13 @@ static int l_pg_resolve(lua_State *L)
 /* Building the tables list row by row. The rows come in no particular order (the
  * query has no ORDER BY, so the server streams them while it computes and the client
  * decodes at the same time), though a table's rows mostly come together. The stack
- * holds, from `list`: the list, oid -> index in the list, the set of indexes whose
- * columns came out of order, then while a table is open: table, columns, primary key. */
+ * holds, from `list`: the list, oid -> index in the list, the set of "pending" indexes
+ * (tables whose rows came apart or whose columns came out of order: they are finished
+ * at the end), then while a table is open: table, columns, primary key.
+ * on_table gets a table when its rows stop coming, unless it is pending, and every
+ * pending table once at the end: at most twice per table however the rows interleave
+ * (a plan that interleaves them, e.g. with work_mem=4MB, would otherwise hand over a
+ * table at every switch). */
 typedef struct {
     int list;                 /* stack index of the result list */
     lua_Integer ntables, ncols;
@@ -933,6 +939,7 @@ static void table_done(lua_State *L, const catalog_state *cs, int t)
 {
     if (!cs->on_table)
         return;
+    luaL_checkstack(L, 3, "on_table");
     lua_pushvalue(L, cs->on_table);
     lua_pushvalue(L, t);
     lua_call(L, 1, 0);
@@ -943,14 +950,17 @@ static void table_done(lua_State *L, const catalog_state *cs, int t)
 static void open_table(lua_State *L, catalog_state *cs, const PGresult *res, int r, unsigned long oid)
 {
     int list = cs->list;
-    if (cs->open)
+    if (cs->open && lua_rawgeti(L, list + 2, cs->index) == LUA_TNIL)
         table_done(L, cs, list + 3);
     lua_settop(L, list + 2);
     cs->prev_oid = oid;
     cs->open = 1;
     if (lua_rawgeti(L, list + 1, (lua_Integer)oid) == LUA_TNUMBER) {
+        /* its rows came apart: pending */
         cs->index = lua_tointeger(L, -1);
         lua_pop(L, 1);
+        lua_pushboolean(L, 1);
+        lua_rawseti(L, list + 2, cs->index);
         lua_rawgeti(L, list, cs->index);
         lua_getfield(L, list + 3, "columns");
         lua_getfield(L, list + 3, "primary_key");
@@ -1060,9 +1070,9 @@ static void sort_columns(lua_State *L, int t)
     lua_settop(L, cols - 1);
 }
 
-/* Every table whose columns came out of order (the set at list + 2), sorted and
- * handed to on_table again. */
-static void sort_unsorted_columns(lua_State *L, const catalog_state *cs)
+/* Every pending table (the set at list + 2): its columns in position order, then
+ * handed to on_table. */
+static void finish_pending(lua_State *L, const catalog_state *cs)
 {
     lua_pushnil(L);
     while (lua_next(L, cs->list + 2)) {
@@ -1139,10 +1149,10 @@ static int catalog_body(lua_State *L)
         lua_settop(L, cs.list - 1);
         return read_failed(L, c, "reading the catalog failed");
     }
-    if (cs.open)
+    if (cs.open && lua_rawgeti(L, cs.list + 2, cs.index) == LUA_TNIL)
         table_done(L, &cs, cs.list + 3);
     lua_settop(L, cs.list + 2);
-    sort_unsorted_columns(L, &cs);
+    finish_pending(L, &cs);
     lua_settop(L, cs.list);
     sort_tables(L, cs.list, cs.ntables);
     return 1;
