@@ -30,11 +30,13 @@
 -- list every table or to suggest a name. Every part is checked as it is read.
 --
 --   cache/schema/<key>/meta.json     source, captured time, bucket count (freshness),
---                                    "bucket_at": [[offset, length], ...] per bucket
---                                    (length 0: an empty bucket)
+--                                    "bucket_at": where each bucket is, 22 digits per
+--                                    bucket: offset and length, 11 each (length 0: an
+--                                    empty bucket); one string, so opening a snapshot
+--                                    decodes no list of 1024 numbers
 --                      tables.json   the records, one JSON table a line
 --                      index.json    [[schema, name, kind, rows], ...] (listing, suggestions)
---                      buckets.json  bucket b at bucket_at[b + 1]: {"n": {name: [[schema,
+--                      buckets.json  bucket b where bucket_at says: {"n": {name: [[schema,
 --                                    offset, length], ...]}, "w": {word: [[schema, name], ...]}}
 --                      f/<h>.json    foreign keys fetched on demand, per table named N
 --                      s/<h>.json    statistics fetched on demand, per table named N
@@ -51,6 +53,8 @@ local M = {}
 
 -- Bumped whenever the cache's file layout changes, so old caches are never misread.
 local CACHE_LAYOUT = 4
+-- Digits per bucket in meta.json's bucket_at: offset and length, 11 each.
+local AT_WIDTH = 22
 
 -- FNV-1a, 64 bits: cache file names and buckets only need a stable spread, and a
 -- lookup must stay well under a millisecond (the first sha256 call costs about one
@@ -229,10 +233,11 @@ function Store:_bucket_map(b)
   local m = self._bucket[b]
   if m then return m end
   local path = self.dir .. "/buckets.json"
-  local at = self._bucket_at[b + 1]
-  local off, len = check.is_list(at) and math.tointeger(at[1]), check.is_list(at) and math.tointeger(at[2])
-  if not off or not len or off < 0 or len < 0 then
-    return nil, ("%s/meta.json: bucket %d has no [offset, length]"):format(self.dir, b)
+  local half, at = AT_WIDTH // 2, b * AT_WIDTH
+  local o, l = self._bucket_at:sub(at + 1, at + half), self._bucket_at:sub(at + half + 1, at + AT_WIDTH)
+  local off, len = o:match("^%d+$") and math.tointeger(o), l:match("^%d+$") and math.tointeger(l)
+  if not off or not len then
+    return nil, ("%s/meta.json: bucket %d has no offset and length"):format(self.dir, b)
   end
   if len == 0 then
     m = {n = {}, w = {}}
@@ -272,7 +277,7 @@ function M.open(dir, key)
   local meta = data and cjson.decode(data)
   if type(meta) ~= "table" or type(meta.captured_epoch) ~= "number" or type(meta.source) ~= "table"
      or math.tointeger(meta.buckets) == nil or meta.buckets < 1 or meta.key ~= key
-     or not check.is_list(meta.bucket_at) or #meta.bucket_at ~= meta.buckets then
+     or type(meta.bucket_at) ~= "string" or #meta.bucket_at ~= meta.buckets * AT_WIDTH then
     return nil
   end
   meta.buckets = math.tointeger(meta.buckets)
@@ -443,6 +448,7 @@ local function finish(self, source, tables, epoch)
   local bf, bferr = io.open(tmp .. "/buckets.json", "wb")
   if not bf then return nil, bferr end
   local bucket_at, boff = {}, 0
+  local at_format = "%0" .. AT_WIDTH // 2 .. "d%0" .. AT_WIDTH // 2 .. "d"
   for b = 0, nbuckets - 1 do
     local m = buckets[b]
     if m then
@@ -450,14 +456,15 @@ local function finish(self, source, tables, epoch)
       local text = table.concat({'{"n":', next(m.n) and encode(m.n) or "{}", ',"w":',
                                  next(m.w) and encode(m.w) or "{}", "}"})
       bf:write(text, "\n")
-      bucket_at[b + 1] = {boff, #text}
+      bucket_at[b + 1] = at_format:format(boff, #text)
       boff = boff + #text + 1
     else
-      bucket_at[b + 1] = {0, 0}
+      bucket_at[b + 1] = at_format:format(0, 0)
     end
   end
   local bok, bwerr = bf:close()
   if not bok then return nil, bwerr end
+  bucket_at = table.concat(bucket_at)
   local writes = {
     {"index.json", encode({tables = index})},
     {"meta.json", util.json_encode({source = source, captured_epoch = epoch, buckets = nbuckets,

@@ -181,7 +181,7 @@ describe("sparkgen cache (every kind, counted)", function()
     local env = {XDG_CACHE_HOME = home}
     local dir = home .. "/sparkgen/schema/0123456789abcdef0123456789abcdef"
     assert(os.execute("mkdir -p " .. cli.quote(dir .. "/t")))
-    cli.write(dir .. "/meta.json", ('{"captured_epoch": %d, "source": {}, "buckets": 1, "bucket_at": [[0, 0]], "key": "k"}'):format(os.time()))
+    cli.write(dir .. "/meta.json", ('{"captured_epoch": %d, "source": {}, "buckets": 1, "bucket_at": "0000000000000000000000", "key": "k"}'):format(os.time()))
     cli.write(dir .. "/index.json", '{"tables": [1]}')
     local before = stats(env)
     assert.equal(0, cli.run({"cache", "prune", "--which", "schema"}, {env = env}).status)

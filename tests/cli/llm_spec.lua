@@ -152,7 +152,7 @@ describe("sparkgen cache", function()
     local base = home.dir .. "/sparkgen/schema/"
     for name, epoch in pairs({fresh = os.time(), old = os.time() - 10 * 24 * 3600}) do
       cli.write(base .. name .. "/meta.json",
-        ('{"captured_epoch": %d, "source": {}, "buckets": 1, "bucket_at": [[0, 0]], "key": "k"}'):format(epoch))
+        ('{"captured_epoch": %d, "source": {}, "buckets": 1, "bucket_at": "0000000000000000000000", "key": "k"}'):format(epoch))
       cli.write(base .. name .. "/index.json", '{"tables": []}')
     end
     local stats = cjson.decode(run({"cache", "stats", "--which", "schema", "--json"}).stdout)
