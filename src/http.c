@@ -11,9 +11,19 @@
  *              timeout_s=600, connect_timeout_s=5, retries=2, backoff_scale=1,
  *              max_response_bytes=64 MiB, retry_policy=nil, on_chunk=nil,
  *              idle_timeout_s=nil}
- * @param opts {concurrency=8, on_done=function(i, answer) end}   (both optional)
+ * @param opts {concurrency=8, on_done=function(i, answer) end, more=function() end}
+ *   (all optional; more needs on_done)
  *   on_done runs protected with a traceback handler: an error in it stops the other
  *   transfers (their handles are released) and is raised again with its traceback.
+ *   When answers arrive, the slots they free get their next requests, sent, before
+ *   on_done runs for them, so a slow callback never holds a request back.
+ *   more: a streaming batch. Whenever a slot is free and `reqs` is used up, more() is
+ *   asked for the next request (its index is the next one after the last); nil means
+ *   "nothing now" and it is asked again after the next on_done calls. The batch ends
+ *   when nothing is in flight and more() has nothing. Answers then go to on_done only
+ *   (none are kept: the returned table is empty), so memory stays flat however many
+ *   requests pass through; errors in more() or in the request it gives stop the batch
+ *   like errors in on_done.
  * @return answer {status=int|nil, headers={lowercased-name=value}, body=string,
  *                 attempts=n, error=nil|"message", elapsed_s=float}
  *   `elapsed_s` runs from the first attempt's start (not from the call: a request
@@ -126,6 +136,7 @@ struct batch;
 
 typedef struct {
     int state;
+    int idx;                   /* 1-based position in the batch (the on_done index) */
     CURL *easy;
     struct curl_slist *req_headers;
     char *url, *method, *body;
@@ -156,9 +167,14 @@ typedef struct {
 
 typedef struct batch {
     http_state *st;
-    xfer *x;
-    int n;
-    lua_State *L; /* the thread running the loop: where on_chunk is called */
+    xfer **x;      /* every request so far, by position; NULL once answered (freed) */
+    int n, cap;
+    int lo;        /* every request before lo is answered */
+    int *ready;    /* answered requests whose on_done has not run yet (1-based), cap */
+    int nready;
+    int more;      /* stack index of the caller's `more` function, 0: none */
+    int more_idle; /* more() had nothing: ask again once callbacks have run */
+    lua_State *L;  /* the thread running the loop: where on_chunk is called */
 } batch;
 
 static double monotonic_now(void)
@@ -395,10 +411,16 @@ static void batch_release(lua_State *L, batch *b)
 {
     if (b->x == NULL)
         return;
-    for (int i = 0; i < b->n; i++)
-        xfer_free(L, b->st, &b->x[i]);
+    for (int i = 0; i < b->n; i++) {
+        if (b->x[i]) {
+            xfer_free(L, b->st, b->x[i]);
+            free(b->x[i]);
+        }
+    }
     free(b->x);
     b->x = NULL;
+    free(b->ready);
+    b->ready = NULL;
     b->st->busy = 0;
 }
 
@@ -853,7 +875,8 @@ typedef struct {
 } loop_state;
 
 /* An attempt of x ended with `result`: plan a retry, or build the answer, store it and
- * call on_done. */
+ * queue its on_done (run_batch calls it once the freed slot has its next request on
+ * the wire, so a slow callback never holds a request back). */
 static void attempt_done(lua_State *L, batch *b, xfer *x, CURLcode result, loop_state *ls)
 {
     http_state *st = b->st;
@@ -871,20 +894,135 @@ static void attempt_done(lua_State *L, batch *b, xfer *x, CURLcode result, loop_
     }
     x->state = X_DONE;
     ls->done++;
-    int idx = (int)(x - b->x) + 1;
+    int idx = x->idx;
     push_answer(L, x, finished);
-    /* The answer is built: free the buffers and recycle the handle now. */
+    /* The answer is built: free the request and recycle the handle now. */
     xfer_free(L, st, x);
-    if (ls->on_done) {
+    free(x);
+    b->x[idx - 1] = NULL;
+    while (b->lo < b->n && b->x[b->lo] == NULL)
+        b->lo++;
+    lua_rawseti(L, ls->results, idx);
+    if (ls->on_done)
+        b->ready[b->nready++] = idx;
+}
+
+/* Calls on_done for every queued answer, in the order they arrived. */
+static void run_callbacks(lua_State *L, batch *b, loop_state *ls)
+{
+    for (int k = 0; k < b->nready; k++) {
+        int idx = b->ready[k];
         lua_pushvalue(L, ls->on_done);
         lua_pushinteger(L, idx);
-        lua_pushvalue(L, -3);
+        lua_rawgeti(L, ls->results, idx);
         if (lua_pcall(L, 2, 0, ls->handler) != LUA_OK) {
             batch_release(L, b); /* stop the other transfers before re-raising */
             lua_error(L);
         }
+        if (b->more) { /* streaming: the answer was on_done's alone to keep */
+            lua_pushnil(L);
+            lua_rawseti(L, ls->results, idx);
+        }
     }
-    lua_rawseti(L, ls->results, idx);
+    b->nready = 0;
+    b->more_idle = 0; /* the callbacks may have queued more work */
+}
+
+/* Appends an empty request to b (raises on out of memory, after releasing b). */
+static xfer *batch_add(lua_State *L, batch *b)
+{
+    if (b->n == b->cap) {
+        int cap = b->cap * 2;
+        xfer **nx = cap > b->cap ? realloc(b->x, (size_t)cap * sizeof *nx) : NULL;
+        if (nx)
+            b->x = nx;
+        int *nr = nx ? realloc(b->ready, (size_t)cap * sizeof *nr) : NULL;
+        if (nr)
+            b->ready = nr;
+        if (!nx || !nr) {
+            batch_release(L, b);
+            luaL_error(L, "out of memory");
+        }
+        b->cap = cap;
+    }
+    xfer *x = calloc(1, sizeof *x);
+    if (x == NULL) {
+        batch_release(L, b);
+        luaL_error(L, "out of memory");
+    }
+    x->owner = b;
+    x->idx = b->n + 1;
+    b->x[b->n++] = x;
+    return x;
+}
+
+/* Runs inside lua_pcall: reads the request at 2 into the xfer at 1. */
+static int read_trampoline(lua_State *L)
+{
+    xfer *x = lua_touserdata(L, 1);
+    read_request(L, 2, x, x->idx);
+    return 0;
+}
+
+/* Asks the caller's more() for the next request; 1 when one was added, 0 when it had
+ * none for now. An error in more() or in the request stops the batch and is raised. */
+static int pull_more(lua_State *L, batch *b, loop_state *ls)
+{
+    lua_pushvalue(L, b->more);
+    if (lua_pcall(L, 0, 1, ls->handler) != LUA_OK) {
+        batch_release(L, b);
+        lua_error(L);
+    }
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        b->more_idle = 1;
+        return 0;
+    }
+    xfer *x = batch_add(L, b);
+    lua_pushcfunction(L, read_trampoline);
+    lua_pushlightuserdata(L, x);
+    lua_pushvalue(L, -3);
+    if (lua_pcall(L, 2, 0, ls->handler) != LUA_OK) {
+        batch_release(L, b);
+        lua_error(L);
+    }
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* Fills the free slots: retries whose timer has expired first (they have waited
+ * already), then requests not yet started. */
+static void start_transfers(lua_State *L, batch *b, loop_state *ls, int concurrency, int *next_fresh)
+{
+    http_state *st = b->st;
+    double now = monotonic_now();
+    for (int i = b->lo; ls->waiting > 0 && i < b->n && ls->active < concurrency; i++) {
+        xfer *x = b->x[i];
+        if (x && x->state == X_WAITING && x->wake_at <= now) {
+            ls->waiting--;
+            if (!setup_easy(st, x)) {
+                batch_release(L, b);
+                luaL_error(L, "cannot start an HTTP transfer (out of memory?)");
+            }
+            ls->active++;
+        }
+    }
+    while (ls->active < concurrency) {
+        if (*next_fresh == b->n && !(b->more && !b->more_idle && pull_more(L, b, ls)))
+            break;
+        xfer *x = b->x[(*next_fresh)++];
+        if (!setup_easy(st, x)) {
+            batch_release(L, b);
+            luaL_error(L, "cannot start an HTTP transfer (out of memory?)");
+        }
+        ls->active++;
+    }
+}
+
+/* Whether the batch may still get work: requests not started, or more() to ask. */
+static int has_more(const batch *b, int next_fresh)
+{
+    return next_fresh < b->n || (b->more && !b->more_idle);
 }
 
 /* Ends the attempts that have been silent longer than their idle limit; returns the
@@ -892,9 +1030,9 @@ static void attempt_done(lua_State *L, batch *b, xfer *x, CURLcode result, loop_
 static double check_silence(lua_State *L, batch *b, loop_state *ls)
 {
     double now = monotonic_now(), next = HUGE_VAL;
-    for (int i = 0; i < b->n; i++) {
-        xfer *x = &b->x[i];
-        if (x->state != X_ACTIVE || x->idle_s <= 0)
+    for (int i = b->lo; i < b->n; i++) {
+        xfer *x = b->x[i];
+        if (x == NULL || x->state != X_ACTIVE || x->idle_s <= 0)
             continue;
         double deadline = x->last_byte_at + x->idle_s;
         if (deadline <= now) {
@@ -916,9 +1054,7 @@ static void run_batch(lua_State *L, int bi, int concurrency, int on_done)
     lua_pushcfunction(L, callback_traceback);
     int handler = lua_gettop(L);
     b->L = L;
-    for (int i = 0; i < b->n; i++)
-        b->x[i].owner = b;
-    lua_createtable(L, b->n, 0);
+    lua_createtable(L, b->more ? 0 : b->n, 0);
     loop_state ls = {0, 0, 0, lua_gettop(L), on_done, handler};
 
     if (st->maxconnects < concurrency * 2L) {
@@ -928,29 +1064,11 @@ static void run_batch(lua_State *L, int bi, int concurrency, int on_done)
     int next_fresh = 0;
     st->busy = 1; /* the batch owns the multi handle until batch_release */
 
-    while (ls.done < b->n) {
-        double now = monotonic_now();
-        double next_wake = HUGE_VAL;
-        /* Retries whose timer has expired go first: they have waited already. */
-        for (int i = 0; ls.waiting > 0 && i < b->n && ls.active < concurrency; i++) {
-            xfer *x = &b->x[i];
-            if (x->state == X_WAITING && x->wake_at <= now) {
-                ls.waiting--;
-                if (!setup_easy(st, x)) {
-                    batch_release(L, b);
-                    luaL_error(L, "cannot start an HTTP transfer (out of memory?)");
-                }
-                ls.active++;
-            }
-        }
-        while (ls.active < concurrency && next_fresh < b->n) {
-            xfer *x = &b->x[next_fresh++];
-            if (!setup_easy(st, x)) {
-                batch_release(L, b);
-                luaL_error(L, "cannot start an HTTP transfer (out of memory?)");
-            }
-            ls.active++;
-        }
+    for (;;) {
+        double now, next_wake = HUGE_VAL;
+        start_transfers(L, b, &ls, concurrency, &next_fresh);
+        if (ls.done == b->n && !has_more(b, next_fresh))
+            break;
         int running;
         curl_multi_perform(st->multi, &running);
         CURLMsg *msg;
@@ -963,14 +1081,18 @@ static void run_batch(lua_State *L, int bi, int concurrency, int on_done)
             attempt_done(L, b, (xfer *)priv, msg->data.result, &ls);
         }
         double silence = check_silence(L, b, &ls);
-        if (ls.done == b->n)
-            break;
-        if (ls.active < concurrency && next_fresh < b->n)
-            continue; /* a slot freed up: start the next request now */
+        if (b->nready > 0) {
+            /* The freed slots get their next requests, sent, before the callbacks run. */
+            start_transfers(L, b, &ls, concurrency, &next_fresh);
+            curl_multi_perform(st->multi, &running);
+            run_callbacks(L, b, &ls);
+        }
+        if (ls.done == b->n || (ls.active < concurrency && has_more(b, next_fresh)))
+            continue; /* a slot freed up: start the next request now (or end) */
         now = monotonic_now();
-        for (int i = 0; ls.waiting > 0 && i < b->n; i++)
-            if (b->x[i].state == X_WAITING && b->x[i].wake_at < next_wake)
-                next_wake = b->x[i].wake_at;
+        for (int i = b->lo; ls.waiting > 0 && i < b->n; i++)
+            if (b->x[i] && b->x[i]->state == X_WAITING && b->x[i]->wake_at < next_wake)
+                next_wake = b->x[i]->wake_at;
         /* curl wakes us for socket activity and its own timeouts; a retry timer only
          * matters when a slot is free for it; a silence deadline always does. */
         if (!(next_wake < HUGE_VAL && ls.active < concurrency))
@@ -991,13 +1113,18 @@ static batch *new_batch(lua_State *L, http_state *st, int n)
 {
     batch *b = lua_newuserdatauv(L, sizeof *b, 0);
     b->st = st;
-    b->n = 0;
+    b->n = b->cap = b->lo = b->nready = b->more = b->more_idle = 0;
     b->x = NULL;
+    b->ready = NULL;
     luaL_setmetatable(L, BATCH_MT);
-    b->x = calloc(n > 0 ? (size_t)n : 1, sizeof *b->x);
-    if (b->x == NULL)
+    int cap = n > 16 ? n : 16;
+    b->x = calloc((size_t)cap, sizeof *b->x);
+    b->ready = calloc((size_t)cap, sizeof *b->ready);
+    if (b->x == NULL || b->ready == NULL)
         luaL_error(L, "out of memory");
-    b->n = n;
+    b->cap = cap;
+    for (int i = 0; i < n; i++)
+        batch_add(L, b);
     return b;
 }
 
@@ -1007,7 +1134,7 @@ static int l_http_request(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     batch *b = new_batch(L, st, 1);
     int bi = lua_gettop(L);
-    read_request(L, 1, &b->x[0], 1);
+    read_request(L, 1, b->x[0], 1);
     run_batch(L, bi, 1, 0);
     lua_rawgeti(L, -1, 1);
     batch_release(L, b);
@@ -1018,7 +1145,7 @@ static int l_http_request_many(lua_State *L)
 {
     http_state *st = check_state(L);
     luaL_checktype(L, 1, LUA_TTABLE);
-    int concurrency = DEFAULT_CONCURRENCY, on_done = 0;
+    int concurrency = DEFAULT_CONCURRENCY, on_done = 0, more = 0;
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
         if (lua_getfield(L, 2, "concurrency") != LUA_TNIL) {
@@ -1030,6 +1157,11 @@ static int l_http_request_many(lua_State *L)
             luaL_argexpected(L, lua_isfunction(L, -1), 2, "on_done function");
             on_done = lua_gettop(L);
         }
+        if (lua_getfield(L, 2, "more") != LUA_TNIL) {
+            luaL_argexpected(L, lua_isfunction(L, -1), 2, "more function");
+            luaL_argcheck(L, on_done != 0, 2, "more needs on_done (the answers are only given to it)");
+            more = lua_gettop(L);
+        }
     }
     lua_Integer n = luaL_len(L, 1);
     luaL_argcheck(L, n >= 0 && n <= 1000000, 1, "too many requests");
@@ -1037,9 +1169,10 @@ static int l_http_request_many(lua_State *L)
     int bi = lua_gettop(L);
     for (int i = 0; i < n; i++) {
         lua_rawgeti(L, 1, i + 1);
-        read_request(L, lua_gettop(L), &b->x[i], i + 1);
+        read_request(L, lua_gettop(L), b->x[i], i + 1);
         lua_pop(L, 1);
     }
+    b->more = more;
     run_batch(L, bi, concurrency, on_done);
     batch_release(L, b);
     return 1;

@@ -362,13 +362,13 @@ M.WINDOW_MIN = 64
 --- order) and not kept: generate_all then returns nil, progress, and a batch's memory
 --- does not grow with its length.
 ---
---- The batch flows through in windows of `window` requests (default 4 x concurrency,
---- at least 64): a window's requests are sent in parallel with their model answers
---- linted as they arrive (while the rest are still in flight), the next window is
---- prepared one request per answer meanwhile, and the repairs a window needs ride
---- along with the next window's first attempts. So at most about
---- two windows of requests, prompts and answers are alive at once, and a result is
---- never more than a few windows behind the requests after it.
+--- The batch streams through the transport: whenever a slot frees, the next request
+--- is prepared and sent (a repair first), and each model answer is linted as it
+--- arrives while the others are in flight. No request is started more than `window`
+--- places (default 4 x concurrency, at least 64) after the oldest one not yet
+--- reported, so what is alive at once (prompts, answers, rows held for input order)
+--- does not grow with the batch. Through a Message Batch (via_batch) the requests go
+--- in lists of up to `window`.
 function M.generate_all(requests, cfg, opts)
   opts = opts or {}
   local n = #requests
@@ -378,7 +378,12 @@ function M.generate_all(requests, cfg, opts)
   -- window; p (model-bound requests) gives the provider and the last request sent.
   local recorder = require("sparkgen.history").recorder(cfg)
   local started = sys.monotonic()
+  local low, reported = 1, {} -- every request before low is reported
   local function report_progress(i, outcome, p)
+    reported[i] = true
+    while reported[low] do
+      reported[low], low = nil, low + 1
+    end
     if outcomes then outcomes[i] = outcome end
     if recorder then
       recorder:add{request = requests[i], result = outcome.result, error = outcome.error,
@@ -521,67 +526,87 @@ function M.generate_all(requests, cfg, opts)
             all_cached = true, warnings = util.array({}), round = 0, plan_state = new_plan_state(plan)}
   end
 
-  local next_i, upcoming = 1, {}
-  -- The next window is prepared a request at a time from inside the current window's
-  -- answers, while its other requests are in flight: a window boundary then waits for
-  -- no prompt building, only for the current window's last answers.
-  local function prefetch()
-    if next_i <= n and #upcoming < window then
-      local p = prepare(next_i)
+  -- A request is started no more than `window` places after the oldest one not yet
+  -- reported, whatever is in flight, being linted or held back by the caller for input
+  -- order: that bounds what is alive at once however long the batch is.
+  local next_i, held = 1, nil -- held: prepared for another provider than the stream's
+  local function open() return next_i <= n and next_i < low + window end
+  -- The next model-bound request: a repair first (its slot is owed), then the held
+  -- one, then a fresh one; only for `provider` when one is given.
+  local function take(provider)
+    local p = repairs[1]
+    if p and (not provider or p.provider == provider) then return table.remove(repairs, 1) end
+    if held then
+      if provider and held.provider ~= provider then return nil end
+      p, held = held, nil
+      return p
+    end
+    if next_i <= n and not open() then lint.poll(0) end -- answers linted meanwhile free the window
+    while open() do
+      p = prepare(next_i)
       next_i = next_i + 1
-      if p then upcoming[#upcoming + 1] = p end
+      if p then
+        if not provider or p.provider == provider then return p end
+        held = p
+        return nil
+      end
     end
   end
-  while next_i <= n or #repairs > 0 or #upcoming > 0 do
-    -- This round: the repairs the last one asked for, the requests prepared meanwhile,
-    -- then fresh requests up to a window.
-    local round = repairs
-    repairs = {}
-    for _, p in ipairs(upcoming) do round[#round + 1] = p end
-    upcoming = {}
-    while next_i <= n and #round < window do
-      local p = prepare(next_i)
-      next_i = next_i + 1
-      if p then round[#round + 1] = p end
+
+  while true do
+    local first = take()
+    if not first then
+      -- Nothing to send: the answers still being linted may ask for repairs or free
+      -- the window.
+      lint.wait()
+      first = take()
+      if not first then break end
     end
-    -- One complete_many per provider (a batch normally has one).
-    local groups, order = {}, {}
-    for _, p in ipairs(round) do
-      local g = groups[p.provider]
-      if not g then g = {}; groups[p.provider] = g; order[#order + 1] = p.provider end
-      g[#g + 1] = p
+    local provider = first.provider
+    local by_i, count = {first}, 1 -- complete_many's numbering: this call's requests
+    local function done(i, res, err, a)
+      local p = by_i[i]
+      if not p then return end
+      by_i[i] = nil
+      on_answer(p, res, err, a)
+      lint.poll(0) -- hand over what the analysers have finished meanwhile
     end
-    for _, name in ipairs(order) do
-      local group = groups[name]
-      local reqs = {}
-      for k, p in ipairs(group) do reqs[k] = p.request end
-      local answered = {}
-      local function done(k, res, err, a)
-        if answered[k] then return end
-        answered[k] = true
-        on_answer(group[k], res, err, a)
-        lint.poll(0) -- hand over what the analysers have finished meanwhile
-        prefetch()
+    local list, more = {first.request}, nil
+    -- Through a Message Batch (opts.via_batch) the requests go as one list: first
+    -- attempts always, repairs only with opts.batch_repairs (else synchronously).
+    local via = opts.via_batch
+    if via then
+      while #list < window do
+        local p = take(provider)
+        if not p then break end
+        count = count + 1
+        by_i[count], list[count] = p, p.request
       end
-      -- Through a Message Batch (opts.via_batch): first attempts always, repairs only
-      -- with opts.batch_repairs (else synchronously).
-      local via = opts.via_batch
-      if via and not opts.batch_repairs then
-        for _, p in ipairs(group) do if p.round > 0 then via = nil end end
+      if not opts.batch_repairs then
+        for _, p in pairs(by_i) do if p.round > 0 then via = nil end end
       end
-      local answers = llm.complete_many(group[1].cfg, reqs, {
-        concurrency = concurrency, no_cache = no_cache, record_dir = opts.record_dir,
-        replay_dir = opts.replay_dir, on_done = done, via_batch = via,
-        via_batch_retries = opts.batch_repairs and true or false})
-      for k = 1, #group do
-        if not answered[k] then
-          local a = answers[k] or {}
-          done(k, a.res or a.result, a.err or a.error, a)
-        end
+    else
+      -- Otherwise the batch streams: the transport asks for the next request whenever a
+      -- slot is free, so prompts are built while answers are in flight and no request
+      -- waits for the slowest one of a group.
+      function more()
+        local p = take(provider)
+        if not p then return nil end
+        count = count + 1
+        by_i[count] = p
+        return p.request
       end
     end
-    lint.wait()
-    if recorder then recorder:flush() end
+    local answers = llm.complete_many(first.cfg, list, {
+      concurrency = concurrency, no_cache = no_cache, record_dir = opts.record_dir,
+      replay_dir = opts.replay_dir, on_done = done, more = more, via_batch = via,
+      via_batch_retries = opts.batch_repairs and true or false})
+    for k = 1, #list do
+      if by_i[k] then
+        local a = answers[k] or {}
+        done(k, a.res or a.result, a.err or a.error, a)
+      end
+    end
   end
   lint.wait()
   if recorder then recorder:flush() end

@@ -2,7 +2,7 @@
 -- every Messages API request at once with a distinct, valid emit_code answer, for specs
 -- of the batch flow (no sockets, no timing):
 --   local fake = dofile(HOME .. "/tests/lib/fake_model.lua").new{before_answer = fn(i)}
---   llm.http = fake; ...; fake.calls = sizes of each request_many call, fake.sent = n
+--   llm.http = fake; ...; fake.calls = requests answered by each request_many call, fake.sent = n
 local cjson = require "cjson.safe"
 
 local M = {}
@@ -21,16 +21,27 @@ end
 function M.new(opts)
   opts = opts or {}
   local t = {calls = {}, sent = 0}
+  -- Like sparkgen.http: with o.more, requests are pulled one at a time after the listed
+  -- ones (nil: nothing now; asked again after an answer) and answers go to on_done only.
   function t.request_many(reqs, o)
-    t.calls[#t.calls + 1] = #reqs
-    local out = {}
-    for i = 1, #reqs do
+    local out, i, idle = {}, 0, false
+    t.calls[#t.calls + 1] = 0
+    while true do
+      local req = reqs[i + 1]
+      if not req and o and o.more and not idle then
+        req = o.more()
+        idle = req == nil
+      end
+      if not req then return out end
+      i = i + 1
+      t.calls[#t.calls] = t.calls[#t.calls] + 1
       t.sent = t.sent + 1
       if opts.before_answer then opts.before_answer(t.sent) end
-      out[i] = M.answer(t.sent)
-      if o and o.on_done then o.on_done(i, out[i]) end
+      local a = M.answer(t.sent)
+      if i <= #reqs then out[i] = a end
+      if o and o.on_done then o.on_done(i, a) end
+      idle = false
     end
-    return out
   end
   function t.request(req)
     return t.request_many({req})[1]

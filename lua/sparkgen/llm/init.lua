@@ -11,6 +11,7 @@
 --             cache_creation_input_tokens=, cache_read_input_tokens=}, request_ids={...},
 --             cached=bool, attempts=n, provider=, stop_reason=, key=, elapsed_s=}
 --   opts = {no_cache=, record_dir=, replay_dir=, concurrency=, on_done=function(i, res, err, answer),
+--           more=function() -> next request or nil (a streaming batch; see complete_many),
 --           via_batch=transport, via_batch_retries=bool}  (see llm/batches.lua)
 --   A failed request still reports what it cost: {err=, usage=, request_ids=}.
 -- Before an answer is judged it is salvaged (validation checks written as strings become
@@ -336,25 +337,42 @@ end
 --- {res = result} or {err = message, usage =, request_ids =}. Requests go out in
 --- parallel (opts.concurrency, else cfg.http.concurrency); opts.on_done(i, res, err)
 --- is called as each one finishes. See the top of this file for opts and the result.
+--- opts.more: a streaming batch (needs on_done). Whenever a slot is free, more() is
+--- asked for the next request (numbered after `requests`), nil meaning "nothing now"
+--- (it is asked again after the next on_done); the call returns once nothing is in
+--- flight and more() has nothing. The answers of requests from more() go to on_done
+--- only, so the returned list holds those of `requests` alone.
 function M.complete_many(cfg, requests, opts)
   opts = opts or {}
   local provider, pname = M.provider(cfg)
   local answers = {}
   local function finish(i, res, err, usage, ids, st)
     if res and res.cost_usd == nil then res.cost_usd = 0 end -- a cache hit or a replay
-    answers[i] = res and {res = res} or {err = err, usage = usage or empty_usage(), request_ids = ids or util.array({}),
-                                         cost_usd = st and not st.cost_note and st.cost or (st and util.json_null) or 0,
-                                         cost_note = st and st.cost_note}
-    if opts.on_done then opts.on_done(i, res, err, answers[i]) end
+    local answer = res and {res = res} or {err = err, usage = usage or empty_usage(), request_ids = ids or util.array({}),
+                                           cost_usd = st and not st.cost_note and st.cost or (st and util.json_null) or 0,
+                                           cost_note = st and st.cost_note}
+    if i <= #requests then answers[i] = answer end
+    if opts.on_done then opts.on_done(i, res, err, answer) end
+  end
+  -- The requests more() gives, numbered after the listed ones.
+  local last_index = #requests
+  local function more_request()
+    local request = opts.more and opts.more()
+    if request == nil then return nil end
+    last_index = last_index + 1
+    return last_index, request
+  end
+  -- Every request, listed or to come, fails with msg.
+  local function fail_all(msg)
+    for i = 1, #requests do finish(i, nil, msg) end
+    for i in more_request do finish(i, nil, msg) end
+    return answers
   end
   if provider then
     local ok, cerr = models.check_config(cfg)
     if not ok then provider, pname = nil, cerr end
   end
-  if not provider then
-    for i = 1, #requests do finish(i, nil, pname) end
-    return answers
-  end
+  if not provider then return fail_all(pname) end
   local use_cache = not opts.no_cache and cfg.cache and cfg.cache.enabled ~= false and not opts.replay_dir
   local cache
   if use_cache then
@@ -365,22 +383,19 @@ function M.complete_many(cfg, requests, opts)
   local ttl = cfg.cache and cfg.cache.ttl_s or 0
   if opts.record_dir then
     local ok, err = sys.mkdir_p(opts.record_dir)
-    if not ok then
-      for i = 1, #requests do finish(i, nil, ("cannot create the record directory: %s"):format(err)) end
-      return answers
-    end
+    if not ok then return fail_all(("cannot create the record directory: %s"):format(err)) end
   end
 
-  local function record(i, key, res)
+  local function record(request, key, res)
     if not opts.record_dir then return end
     local ok, err = util.write_file(("%s/%s.json"):format(opts.record_dir, key),
-      util.json_encode(stored_form(res, key, requests[i]), 2) .. "\n")
+      util.json_encode(stored_form(res, key, request), 2) .. "\n")
     if not ok then log.warn("llm.record", {status = "error", error = err}) end
   end
 
   local started = sys.monotonic()
-  local pending = {}
-  for i, request in ipairs(requests) do
+  -- Request i answered from a recording or the cache (nil), or its state for the model.
+  local function admit(i, request)
     local key = M.cache_key(cfg, request, pname)
     local st = {i = i, key = key, request = request, usage = empty_usage(), ids = util.array({}),
                 attempts = 0, retried = false, pauses = 0, cost = 0}
@@ -395,29 +410,44 @@ function M.complete_many(cfg, requests, opts)
         finish(i, nil, ("no recorded response for request '%s' (key %s) in %s%s"):format(
           first_words(request), key, opts.replay_dir, doc and " (the recording is unusable)" or ""))
       end
-    else
-      local value = cache and not request.fresh and cache:get(key)
-      local res = value and from_stored(cjson.decode(value), request.tool)
-      if res then
-        res.cached, res.key, res.provider, res.elapsed_s = true, key, pname, sys.monotonic() - started
-        log.info("llm.cache", {status = "hit", key = key:sub(1, 16), request = first_words(request),
-                               provider = pname, model = res.model})
-        record(i, key, res)
-        finish(i, res)
-      else
-        pending[#pending + 1] = st
-      end
+      return nil
     end
+    local value = cache and not request.fresh and cache:get(key)
+    local res = value and from_stored(cjson.decode(value), request.tool)
+    if not res then return st end
+    res.cached, res.key, res.provider, res.elapsed_s = true, key, pname, sys.monotonic() - started
+    log.info("llm.cache", {status = "hit", key = key:sub(1, 16), request = first_words(request),
+                           provider = pname, model = res.model})
+    record(request, key, res)
+    finish(i, res)
   end
-  if #pending == 0 then return answers end
 
-  local api_key = config.api_key(pname, cfg)
-  if pname == "anthropic" and (not api_key or api_key == "") then
-    for _, st in ipairs(pending) do
-      finish(st.i, nil, "anthropic: ANTHROPIC_API_KEY is not set: export ANTHROPIC_API_KEY=... " ..
-        "(or use --provider openai for an OpenAI-compatible server)")
+  -- Checked once, when the first request needs the model (cache hits need no key).
+  local api_key, key_missing, key_checked
+  local function needs_model(st)
+    if not key_checked then
+      key_checked, api_key = true, config.api_key(pname, cfg)
+      key_missing = pname == "anthropic" and (not api_key or api_key == "")
     end
-    return answers
+    if not key_missing then
+      st.sent = st.request
+      return st
+    end
+    finish(st.i, nil, "anthropic: ANTHROPIC_API_KEY is not set: export ANTHROPIC_API_KEY=... " ..
+      "(or use --provider openai for an OpenAI-compatible server)")
+  end
+  local pending = {}
+  for i, request in ipairs(requests) do
+    local st = admit(i, request)
+    pending[#pending + 1] = st and needs_model(st)
+  end
+  -- The next request from more() that needs the model (answering the others on the way).
+  local function pull()
+    for i, request in more_request do
+      local st = admit(i, request)
+      st = st and needs_model(st)
+      if st then return st end
+    end
   end
 
   -- One answer for one state: a finished result, another turn (the state, returned),
@@ -459,7 +489,7 @@ function M.complete_many(cfg, requests, opts)
           local ok, perr = cache:put(st.key, util.json_encode(stored_form(out, st.key, st.request)), ttl)
           if not ok and perr then log.warn("llm.cache", {status = "error", error = perr}) end
         end
-        record(st.i, st.key, out)
+        record(st.request, st.key, out)
         return finish(st.i, out)
       end
       complaint, tool_call = verr, res.tool_call
@@ -506,9 +536,11 @@ function M.complete_many(cfg, requests, opts)
   end
 
   local concurrency = opts.concurrency or (cfg.http and cfg.http.concurrency) or 4
-  for _, st in ipairs(pending) do st.sent = st.request end
   local first_round = true
-  while #pending > 0 do
+  -- A streaming batch goes out in one request_many: follow-up turns (a malformed input's
+  -- retry, a raised max_tokens, a paused turn) and more()'s requests fill the slots.
+  local streaming = opts.more ~= nil and not opts.via_batch
+  while #pending > 0 or streaming do
     -- A Message Batch transport (llm/batches.lua) answers the first attempts, and the
     -- follow-up turns too unless they are to go out synchronously.
     local via = opts.via_batch and (first_round or opts.via_batch_retries ~= false) and opts.via_batch or nil
@@ -529,27 +561,45 @@ function M.complete_many(cfg, requests, opts)
           {error = tostring(verr or "no answer from the Message Batch"):gsub("^" .. pname .. ": ", "")})
         if r then retry[#retry + 1] = r end
       end
-    elseif #reqs == 1 then
+    elseif #reqs == 1 and not streaming then
       local r = handle(pending[1], http().request(reqs[1]))
       if r then retry[#retry + 1] = r end
     else
-      local seen = {}
-      local resps = http().request_many(reqs, {concurrency = concurrency, on_done = function(k, resp)
-        seen[k] = true
-        local r = handle(pending[k], resp)
-        if r then retry[#retry + 1] = r end
-      end})
+      -- by_k: the state of each request of this call, by its index there (dropped once
+      -- answered); turns: follow-ups waiting for a slot, sent before more()'s requests.
+      local by_k, nk, turns, head = {}, #reqs, {}, 1
+      for k, st in ipairs(pending) do by_k[k] = st end
+      local function next_request()
+        local st = turns[head]
+        if st then
+          turns[head], head = nil, head + 1
+        else
+          st = pull()
+          if not st then return nil end
+        end
+        nk = nk + 1
+        by_k[nk] = st
+        st.http = provider.build_http(st.sent, cfg, api_key)
+        return st.http
+      end
+      local function done(k, resp)
+        local st = by_k[k]
+        if not st then return end
+        by_k[k] = nil
+        local r = handle(st, resp)
+        if r then turns[#turns + 1] = r end
+      end
+      local resps = http().request_many(reqs, {concurrency = concurrency, on_done = done,
+                                               more = next_request})
       -- Answers the transport did not report through on_done are handled here.
       for k = 1, #reqs do
-        if not seen[k] then
-          local resp = resps and resps[k] or {error = "no response"}
-          local r = handle(pending[k], resp)
-          if r then retry[#retry + 1] = r end
-        end
+        if by_k[k] then done(k, resps and resps[k] or {error = "no response"}) end
       end
+      for k = head, #turns do retry[#retry + 1] = turns[k] end
     end
     table.sort(retry, function(a, b) return a.i < b.i end)
     pending = retry
+    streaming = false
   end
   return answers
 end
