@@ -38,6 +38,7 @@ static const luaL_Reg primitives[] = {
     {"sparkgen.cache", luaopen_sparkgen_cache},
     {"sparkgen.proc", luaopen_sparkgen_proc},
     {"sparkgen.sandbox_core", luaopen_sparkgen_sandbox_core},
+    {"sparkgen.json", luaopen_sparkgen_json},
     {NULL, NULL},
 };
 

@@ -20,6 +20,7 @@ int luaopen_sparkgen_proc(lua_State *L);
 int luaopen_sparkgen_digest(lua_State *L);
 int luaopen_sparkgen_sqlite(lua_State *L);
 int luaopen_sparkgen_sandbox_core(lua_State *L);
+int luaopen_sparkgen_json(lua_State *L);
 
 /* The host's lua_Alloc (sandbox.c): counts the bytes the state holds and, while a
  * sandboxed call runs, refuses growth past `hard` (`soft` marks the budget spent).

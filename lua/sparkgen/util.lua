@@ -79,38 +79,20 @@ local function enc_plain(v)
   return e
 end
 
--- Encodings worth remembering: object keys (few distinct ones, used over and over) and
--- long strings (a batch encodes the same system prompt and schema block for every
--- request, twice: its cache key and its body). Strings are immutable, so a remembered
--- encoding is always right; both memos are bounded and start over when full.
-local key_memo, key_memo_n = {}, 0
-local long_memo, long_memo_n = {}, 0
-local LONG = 512
-
-local function enc_key(k)
-  local e = key_memo[k]
-  if e then return e end
-  e = enc_plain(tostring(k))
-  if key_memo_n >= 4096 then key_memo, key_memo_n = {}, 0 end
-  key_memo[k] = e
-  key_memo_n = key_memo_n + 1
-  return e
+-- The canonical encoder is C (src/json.c): a batch encodes every request's cache key,
+-- history row and result with it. Strings are escaped byte for byte as lua-cjson
+-- escapes them (the table is taken from cjson itself), and what is not a table,
+-- string, boolean or integral number is left to cjson.
+local escapes = {}
+for b = 0, 255 do
+  local c = string.char(b)
+  local e = enc_plain(c):sub(2, -2)
+  if e ~= c then escapes[b + 1] = e end
 end
-
-local function enc_string(v)
-  if #v < LONG then return enc_plain(v) end
-  local e = long_memo[v]
-  if e then return e end
-  e = enc_plain(v)
-  if long_memo_n >= 64 then long_memo, long_memo_n = {}, 0 end
-  long_memo[v] = e
-  long_memo_n = long_memo_n + 1
-  return e
-end
-
--- Tables promised never to change again (json_freeze): their compact encoding is
--- computed once (false while it is being computed).
+-- Tables promised never to change again (json_freeze): true, then their encoding.
 local frozen = setmetatable({}, {__mode = "k"})
+local encode = require("sparkgen.json").encoder(M.ARRAY_MT, escapes, function(v) return cjson.encode(v) or "null" end,
+  frozen)
 
 --- Promise that table t (and everything in it) will not change again, so the compact
 --- json_encode of it is computed once and reused: a batch encodes the same tool schema
@@ -124,77 +106,7 @@ end
 --- (used for cache keys, files and --json output). Arrays are tables with keys 1..n
 --- only, or tables marked with M.array (needed for empty ones). `indent` pretty-prints.
 function M.json_encode(value, indent)
-  local buf, n = {}, 0
-  local colon = indent and ": " or ":"
-  local pads = {}
-  local function pad_of(depth)
-    local p = pads[depth]
-    if not p then
-      p = indent and ("\n" .. (" "):rep(indent * depth)) or ""
-      pads[depth] = p
-    end
-    return p
-  end
-  local function is_array(t)
-    if getmetatable(t) == M.ARRAY_MT then return true end
-    if t[1] == nil then return false end -- no element 1: an object (or empty)
-    local count = 0
-    for _ in pairs(t) do count = count + 1 end
-    return count == #t
-  end
-  local function emit(v, depth)
-    local tv = type(v)
-    if tv == "table" then
-      local f = not indent and frozen[v]
-      if f == true then
-        frozen[v] = false -- being encoded: the nested call encodes its contents
-        f = M.json_encode(v)
-        frozen[v] = f
-      end
-      if f then n = n + 1; buf[n] = f return end
-      local pad, close = pad_of(depth + 1), pad_of(depth)
-      if is_array(v) then
-        local len = #v
-        if len == 0 then n = n + 1; buf[n] = "[]" return end
-        for i = 1, len do
-          n = n + 1
-          buf[n] = i == 1 and "[" or ","
-          n = n + 1
-          buf[n] = pad
-          emit(v[i], depth + 1)
-        end
-        n = n + 1
-        buf[n] = close .. "]"
-      else
-        local keys = sorted_keys(v)
-        if #keys == 0 then n = n + 1; buf[n] = "{}" return end
-        for i, k in ipairs(keys) do
-          n = n + 1
-          buf[n] = i == 1 and "{" or ","
-          n = n + 1
-          buf[n] = pad
-          n = n + 1
-          buf[n] = enc_key(k)
-          n = n + 1
-          buf[n] = colon
-          emit(v[k], depth + 1)
-        end
-        n = n + 1
-        buf[n] = close .. "}"
-      end
-    elseif tv == "number" and math.type(v) == "float" and v == math.floor(v) and v > -2^53 and v < 2^53 then
-      n = n + 1
-      buf[n] = ("%d"):format(v)
-    elseif tv == "string" then
-      n = n + 1
-      buf[n] = enc_string(v)
-    else
-      n = n + 1
-      buf[n] = cjson.encode(v) or "null"
-    end
-  end
-  emit(value, 0)
-  return table.concat(buf, "", 1, n)
+  return encode(value, indent)
 end
 
 --- Levenshtein distance (small strings: identifiers).
