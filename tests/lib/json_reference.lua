@@ -5,16 +5,7 @@ local cjson = require "cjson.safe"
 
 local M = {}
 
-local function by_string(a, b) return tostring(a) < tostring(b) end
-local function sorted_keys(t)
-  local keys, strings = {}, true
-  for k in pairs(t) do
-    keys[#keys + 1] = k
-    if strings and type(k) ~= "string" then strings = false end
-  end
-  table.sort(keys, not strings and by_string or nil)
-  return keys
-end
+local sorted_keys = require("sparkgen.util").sorted_keys
 
 local function enc_plain(v)
   local e = cjson.encode(v)
