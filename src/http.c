@@ -1082,10 +1082,12 @@ static void run_batch(lua_State *L, int bi, int concurrency, int on_done)
         }
         double silence = check_silence(L, b, &ls);
         if (b->nready > 0) {
-            /* The freed slots get their next requests, sent, before the callbacks run. */
+            /* The freed slots get their next requests, sent, before the callbacks run;
+             * then round again: what finished meanwhile is read before any wait. */
             start_transfers(L, b, &ls, concurrency, &next_fresh);
             curl_multi_perform(st->multi, &running);
             run_callbacks(L, b, &ls);
+            continue;
         }
         if (ls.done == b->n || (ls.active < concurrency && has_more(b, next_fresh)))
             continue; /* a slot freed up: start the next request now (or end) */
