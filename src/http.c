@@ -872,7 +872,12 @@ typedef struct {
     int active, waiting, done;
     int results, on_done; /* stack indices (on_done 0: none) */
     int handler;          /* stack index of callback_traceback */
+    int concurrency;
+    int next_fresh;       /* the next request of the batch not started yet */
 } loop_state;
+
+static void start_transfers(lua_State *L, batch *b, loop_state *ls);
+static void read_finished(lua_State *L, batch *b, loop_state *ls);
 
 /* An attempt of x ended with `result`: plan a retry, or build the answer, store it and
  * queue its on_done (run_batch calls it once the freed slot has its next request on
@@ -907,7 +912,26 @@ static void attempt_done(lua_State *L, batch *b, xfer *x, CURLcode result, loop_
         b->ready[b->nready++] = idx;
 }
 
-/* Calls on_done for every queued answer, in the order they arrived. */
+/* Between two callbacks: when a socket has something, the answers that finished get
+ * their slots' next requests sent before the next callback runs (their own callbacks
+ * join the queue), so a slot waits for at most one callback, not for all of them. */
+static void pump(lua_State *L, batch *b, loop_state *ls)
+{
+    http_state *st = b->st;
+    int numfds = 0, running;
+    if (curl_multi_wait(st->multi, NULL, 0, 0, &numfds) != CURLM_OK || numfds == 0)
+        return;
+    curl_multi_perform(st->multi, &running);
+    int before = ls->done;
+    read_finished(L, b, ls);
+    if (ls->done > before) {
+        start_transfers(L, b, ls);
+        curl_multi_perform(st->multi, &running);
+    }
+}
+
+/* Calls on_done for every queued answer, in the order they arrived (answers that
+ * arrive meanwhile are queued behind and called too). */
 static void run_callbacks(lua_State *L, batch *b, loop_state *ls)
 {
     for (int k = 0; k < b->nready; k++) {
@@ -923,9 +947,10 @@ static void run_callbacks(lua_State *L, batch *b, loop_state *ls)
             lua_pushnil(L);
             lua_rawseti(L, ls->results, idx);
         }
+        b->more_idle = 0; /* the callback may have queued more work */
+        pump(L, b, ls);
     }
     b->nready = 0;
-    b->more_idle = 0; /* the callbacks may have queued more work */
 }
 
 /* Appends an empty request to b (raises on out of memory, after releasing b). */
@@ -992,8 +1017,10 @@ static int pull_more(lua_State *L, batch *b, loop_state *ls)
 
 /* Fills the free slots: retries whose timer has expired first (they have waited
  * already), then requests not yet started. */
-static void start_transfers(lua_State *L, batch *b, loop_state *ls, int concurrency, int *next_fresh)
+static void start_transfers(lua_State *L, batch *b, loop_state *ls)
 {
+    int concurrency = ls->concurrency;
+    int *next_fresh = &ls->next_fresh;
     http_state *st = b->st;
     double now = monotonic_now();
     for (int i = b->lo; ls->waiting > 0 && i < b->n && ls->active < concurrency; i++) {
@@ -1020,9 +1047,23 @@ static void start_transfers(lua_State *L, batch *b, loop_state *ls, int concurre
 }
 
 /* Whether the batch may still get work: requests not started, or more() to ask. */
-static int has_more(const batch *b, int next_fresh)
+static int has_more(const batch *b, const loop_state *ls)
 {
-    return next_fresh < b->n || (b->more && !b->more_idle);
+    return ls->next_fresh < b->n || (b->more && !b->more_idle);
+}
+
+/* Hands every transfer curl reports finished to attempt_done. */
+static void read_finished(lua_State *L, batch *b, loop_state *ls)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(b->st->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        char *priv = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+        attempt_done(L, b, (xfer *)priv, msg->data.result, ls);
+    }
 }
 
 /* Ends the attempts that have been silent longer than their idle limit; returns the
@@ -1055,41 +1096,32 @@ static void run_batch(lua_State *L, int bi, int concurrency, int on_done)
     int handler = lua_gettop(L);
     b->L = L;
     lua_createtable(L, b->more ? 0 : b->n, 0);
-    loop_state ls = {0, 0, 0, lua_gettop(L), on_done, handler};
+    loop_state ls = {0, 0, 0, lua_gettop(L), on_done, handler, concurrency, 0};
 
     if (st->maxconnects < concurrency * 2L) {
         st->maxconnects = concurrency * 2L;
         curl_multi_setopt(st->multi, CURLMOPT_MAXCONNECTS, st->maxconnects);
     }
-    int next_fresh = 0;
     st->busy = 1; /* the batch owns the multi handle until batch_release */
 
     for (;;) {
         double now, next_wake = HUGE_VAL;
-        start_transfers(L, b, &ls, concurrency, &next_fresh);
-        if (ls.done == b->n && !has_more(b, next_fresh))
+        start_transfers(L, b, &ls);
+        if (ls.done == b->n && !has_more(b, &ls))
             break;
         int running;
         curl_multi_perform(st->multi, &running);
-        CURLMsg *msg;
-        int left;
-        while ((msg = curl_multi_info_read(st->multi, &left)) != NULL) {
-            if (msg->msg != CURLMSG_DONE)
-                continue;
-            char *priv = NULL;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-            attempt_done(L, b, (xfer *)priv, msg->data.result, &ls);
-        }
+        read_finished(L, b, &ls);
         double silence = check_silence(L, b, &ls);
         if (b->nready > 0) {
             /* The freed slots get their next requests, sent, before the callbacks run;
              * then round again: what finished meanwhile is read before any wait. */
-            start_transfers(L, b, &ls, concurrency, &next_fresh);
+            start_transfers(L, b, &ls);
             curl_multi_perform(st->multi, &running);
             run_callbacks(L, b, &ls);
             continue;
         }
-        if (ls.done == b->n || (ls.active < concurrency && has_more(b, next_fresh)))
+        if (ls.done == b->n || (ls.active < concurrency && has_more(b, &ls)))
             continue; /* a slot freed up: start the next request now (or end) */
         now = monotonic_now();
         for (int i = b->lo; ls.waiting > 0 && i < b->n; i++)

@@ -529,28 +529,39 @@ function M.generate_all(requests, cfg, opts)
   -- A request is started no more than `window` places after the oldest one not yet
   -- reported, whatever is in flight, being linted or held back by the caller for input
   -- order: that bounds what is alive at once however long the batch is.
-  local next_i, held = 1, nil -- held: prepared for another provider than the stream's
+  -- ready: requests prepared ahead (FIFO), a few per answer while the answers are
+  -- handled, so a freed slot gets its next request without building a prompt first.
+  local next_i, ready, head, tail = 1, {}, 1, 0
   local function open() return next_i <= n and next_i < low + window end
-  -- The next model-bound request: a repair first (its slot is owed), then the held
-  -- one, then a fresh one; only for `provider` when one is given.
+  local function prepare_next()
+    while open() do
+      local p = prepare(next_i)
+      next_i = next_i + 1
+      if p then
+        tail = tail + 1
+        ready[tail] = p
+        return p
+      end
+    end
+  end
+  local ahead = math.max(math.tointeger(concurrency) or 8, 1)
+  local function prefetch()
+    if tail - head + 1 < ahead then prepare_next() end
+  end
+  -- The next model-bound request: a repair first (its slot is owed), then the prepared
+  -- ones in order; only for `provider` when one is given (one for another provider
+  -- waits for the next stream).
   local function take(provider)
     local p = repairs[1]
     if p and (not provider or p.provider == provider) then return table.remove(repairs, 1) end
-    if held then
-      if provider and held.provider ~= provider then return nil end
-      p, held = held, nil
-      return p
+    if not ready[head] then
+      if next_i <= n and not open() then lint.poll(0) end -- answers linted meanwhile free the window
+      prepare_next()
     end
-    if next_i <= n and not open() then lint.poll(0) end -- answers linted meanwhile free the window
-    while open() do
-      p = prepare(next_i)
-      next_i = next_i + 1
-      if p then
-        if not provider or p.provider == provider then return p end
-        held = p
-        return nil
-      end
-    end
+    p = ready[head]
+    if not p or (provider and p.provider ~= provider) then return nil end
+    ready[head], head = nil, head + 1
+    return p
   end
 
   while true do
@@ -570,6 +581,7 @@ function M.generate_all(requests, cfg, opts)
       by_i[i] = nil
       on_answer(p, res, err, a)
       lint.poll(0) -- hand over what the analysers have finished meanwhile
+      prefetch()
     end
     local list, more = {first.request}, nil
     -- Through a Message Batch (opts.via_batch) the requests go as one list: first
