@@ -22,7 +22,14 @@
  *   db:last_insert_rowid() -> integer
  *   db:close()   also __gc and __close; a closed db raises on use.
  * Errors name SQLite's message, and "busy" errors say so, e.g. "database is locked".
+ *
+ * db:query keeps the last STMT_CACHE statements it prepared (by their SQL text) and
+ * reuses them, reset and unbound, so a batch's two inserts per generation are parsed
+ * once; a statement is reset as soon as it has run (no values stay bound).
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include <lua.h>
 #include <lauxlib.h>
 #include <sqlite3.h>
@@ -30,10 +37,78 @@
 #include "sparkgen.h"
 
 #define DB_MT "sparkgen.sqlite.db"
+#define STMT_CACHE 8
+
+typedef struct {
+    sqlite3_stmt *st;
+    char *sql;
+    size_t len;
+} cached_stmt;
 
 typedef struct {
     sqlite3 *db;
+    cached_stmt cache[STMT_CACHE]; /* slot 0 most recently used */
 } Db;
+
+static void cache_clear(Db *d)
+{
+    for (int i = 0; i < STMT_CACHE; i++) {
+        sqlite3_finalize(d->cache[i].st);
+        free(d->cache[i].sql);
+        d->cache[i].st = NULL;
+        d->cache[i].sql = NULL;
+    }
+}
+
+/* The statement for sql, reset and unbound, from the cache or newly prepared (and then
+ * cached when sql is one whole statement). NULL with *rc set when preparing failed or
+ * sql holds no statement (*rc == SQLITE_OK). *cached tells whether the cache owns it. */
+static sqlite3_stmt *acquire(Db *d, const char *sql, size_t len, int *rc, int *cached)
+{
+    for (int i = 0; i < STMT_CACHE; i++) {
+        cached_stmt c = d->cache[i];
+        if (c.st && c.len == len && memcmp(c.sql, sql, len) == 0) {
+            memmove(&d->cache[1], &d->cache[0], (size_t)i * sizeof c);
+            d->cache[0] = c;
+            sqlite3_reset(c.st);
+            sqlite3_clear_bindings(c.st);
+            *rc = SQLITE_OK;
+            *cached = 1;
+            return c.st;
+        }
+    }
+    sqlite3_stmt *st = NULL;
+    const char *tail = NULL;
+    *cached = 0;
+    *rc = sqlite3_prepare_v3(d->db, sql, (int)len, SQLITE_PREPARE_PERSISTENT, &st, &tail);
+    if (*rc != SQLITE_OK || st == NULL)
+        return NULL;
+    while (tail && (*tail == ' ' || *tail == '\n' || *tail == '\t' || *tail == '\r' || *tail == ';'))
+        tail++;
+    char *copy = (tail && *tail == '\0') ? malloc(len) : NULL;
+    if (copy == NULL)
+        return st; /* not cached: the caller finalizes it */
+    memcpy(copy, sql, len);
+    cached_stmt *last = &d->cache[STMT_CACHE - 1];
+    sqlite3_finalize(last->st);
+    free(last->sql);
+    memmove(&d->cache[1], &d->cache[0], (STMT_CACHE - 1) * sizeof *last);
+    d->cache[0] = (cached_stmt){st, copy, len};
+    *cached = 1;
+    return st;
+}
+
+/* Done with a statement from acquire: reset if cached (no open read transaction, no
+ * bound values kept), else finalized. */
+static void release(sqlite3_stmt *st, int cached)
+{
+    if (cached) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    } else {
+        sqlite3_finalize(st);
+    }
+}
 
 static Db *check_db(lua_State *L)
 {
@@ -69,7 +144,7 @@ static int l_open(lua_State *L)
         lua_pop(L, 3);
     }
     Db *d = lua_newuserdatauv(L, sizeof *d, 0);
-    d->db = NULL;
+    memset(d, 0, sizeof *d);
     luaL_setmetatable(L, DB_MT);
     int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     flags |= SQLITE_OPEN_NOMUTEX; /* one Lua state, one thread */
@@ -161,9 +236,9 @@ static int l_query(lua_State *L)
     size_t sql_len;
     const char *sql = luaL_checklstring(L, 2, &sql_len);
     int nargs = lua_gettop(L) - 2;
-    sqlite3_stmt *st = NULL;
-    const char *tail = NULL;
-    if (sqlite3_prepare_v2(d->db, sql, (int)sql_len, &st, &tail) != SQLITE_OK)
+    int rc, cached;
+    sqlite3_stmt *st = acquire(d, sql, sql_len, &rc, &cached);
+    if (rc != SQLITE_OK)
         return fail(L, d->db, "prepare");
     if (st == NULL) { /* only whitespace or a comment */
         lua_newtable(L);
@@ -171,13 +246,13 @@ static int l_query(lua_State *L)
     }
     int nparams = sqlite3_bind_parameter_count(st);
     if (nargs > nparams) {
-        sqlite3_finalize(st);
+        release(st, cached);
         return luaL_error(L, "sqlite: %d values for %d parameters", nargs, nparams);
     }
     for (int i = 1; i <= nargs; i++) {
         const char *err = bind_value(L, st, i, i + 2);
         if (err) {
-            sqlite3_finalize(st);
+            release(st, cached);
             return luaL_error(L, "sqlite: %s", err);
         }
     }
@@ -185,14 +260,14 @@ static int l_query(lua_State *L)
     int ncols = sqlite3_column_count(st);
     lua_Integer nrows = 0;
     for (;;) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
+        int step = sqlite3_step(st);
+        if (step == SQLITE_DONE)
             break;
-        if (rc != SQLITE_ROW) {
+        if (step != SQLITE_ROW) {
             /* sqlite3_errmsg names the step's error; finalize returns the same code */
             lua_pushnil(L);
             lua_pushstring(L, sqlite3_errmsg(d->db));
-            sqlite3_finalize(st);
+            release(st, cached);
             return 2;
         }
         lua_createtable(L, 0, ncols);
@@ -202,7 +277,7 @@ static int l_query(lua_State *L)
         }
         lua_rawseti(L, -2, ++nrows);
     }
-    sqlite3_finalize(st);
+    release(st, cached);
     return 1;
 }
 
@@ -224,6 +299,7 @@ static int l_close(lua_State *L)
 {
     Db *d = luaL_checkudata(L, 1, DB_MT);
     if (d->db) {
+        cache_clear(d);
         sqlite3_close_v2(d->db);
         d->db = NULL;
     }

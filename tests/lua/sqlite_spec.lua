@@ -28,6 +28,20 @@ describe("sparkgen.sqlite", function()
     assert.same({a = 1, b = 0}, rows[3])
   end)
 
+  it("gives each run of a reused statement its own values, past the statements it keeps", function()
+    for i = 1, 12 do assert(db:query(("INSERT INTO t VALUES (?1, %d)"):format(i), i * 10)) end
+    for round = 1, 2 do
+      for i = 1, 12 do
+        local rows = assert(db:query(("SELECT a FROM t WHERE b = %d"):format(i)))
+        assert.same({{a = i * 10}}, rows, "round " .. round)
+      end
+    end
+    local unbound = assert(db:query("SELECT ?1 AS v"))
+    assert(db:query("SELECT ?1 AS v", 5))
+    assert.same({{}}, unbound)
+    assert.same({{}}, assert(db:query("SELECT ?1 AS v"))) -- the 5 is not kept
+  end)
+
   it("never splices a parameter into the SQL: quotes and semicolons stay data", function()
     local evil = "'); DROP TABLE t; --"
     assert(db:query("INSERT INTO t VALUES (?1, 0)", evil))
