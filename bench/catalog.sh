@@ -12,13 +12,16 @@
 #             at BENCH_TABLES tables: the same request shape, the snapshot cached
 #   for       sparkgen schema --for "refunds per week" --table TABLE at BENCH_TABLES
 # and the peak RSS of a cold run. Each figure is printed with its ratio; a failed run or
-# a missed target fails the bench.
+# a missed target fails the bench. BENCH_BASELINE=/path/to/another/sparkgen (main's
+# build, say) times the two cache-hit generates with that binary too, interleaved with
+# this one's (its own history file, the same caches), and prints the ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SPARKGEN=${SPARKGEN:-$PWD/sparkgen}
 TABLES=${BENCH_TABLES:-10000}
 RUNS=${BENCH_RUNS:-5}
 WARM_RUNS=${BENCH_WARM_RUNS:-21}
+BASELINE=${BENCH_BASELINE:-}
 
 if ! tests/lib/pg.sh available; then
   echo "catalog bench: FAILED (no PostgreSQL server binaries; apt-get install postgresql)"
@@ -94,14 +97,24 @@ done
 "${GEN_SMALL[@]}" >"$TEST_TMP/gen_small.json" || fail "generate at 5 tables failed: $(head -c 300 "$TEST_TMP/gen_small.json")"
 "${GEN_BIG[@]}" >"$TEST_TMP/gen_big.json" || fail "generate at $TABLES tables failed: $(head -c 300 "$TEST_TMP/gen_big.json")"
 "${FOR_BIG[@]}" >/dev/null || fail "schema --for failed"
+if [ -n "$BASELINE" ]; then
+  BASE_SMALL=(env XDG_DATA_HOME="$TEST_TMP/data-baseline" "$BASELINE" "${GEN_SMALL[@]:1}")
+  BASE_BIG=(env XDG_DATA_HOME="$TEST_TMP/data-baseline" "$BASELINE" "${GEN_BIG[@]:1}")
+  grep -q '"cached": true' <("${BASE_SMALL[@]}") || fail "the baseline's 5-table generate is not a cache hit (another prompt?)"
+  grep -q '"cached": true' <("${BASE_BIG[@]}") || fail "the baseline's $TABLES-table generate is not a cache hit (another prompt?)"
+fi
 before=$(requests)
-warm=() floor=() gen_small=() gen_big=() for_big=()
+warm=() floor=() gen_small=() gen_big=() for_big=() base_small=() base_big=()
 for i in $(seq "$WARM_RUNS"); do
   floor+=("$(run_us "$SPARKGEN" --version)")
   warm+=("$(run_us "$SPARKGEN" schema --db "$BIG" "$TABLE")")
   gen_small+=("$(run_us "${GEN_SMALL[@]}")")
   gen_big+=("$(run_us "${GEN_BIG[@]}")")
   for_big+=("$(run_us "${FOR_BIG[@]}")")
+  if [ -n "$BASELINE" ]; then
+    base_small+=("$(run_us "${BASE_SMALL[@]}")")
+    base_big+=("$(run_us "${BASE_BIG[@]}")")
+  fi
 done
 after=$(requests)
 [ "$before" = "$after" ] || fail "$((after - before)) model requests during the timed cache hits"
@@ -124,6 +137,11 @@ printf '  %-58s %9s ms  (%s x floor)\n' "generate, cache hit, 5 tables" "$gs_ms"
 printf '  %-58s %9s ms  target <= 10   %s\n' "generate, cache hit, $TABLES tables" "$gb_ms" "$(verdict "$gb_ms <= 10")"
 printf '  %-58s %9s     (%s tables / 5 tables)\n' "  $TABLES / 5 tables" "$(ratio "$gb_ms" "$gs_ms")" "$TABLES"
 printf '  %-58s %9s ms  target <= 20   %s\n' "schema --for \"refunds per week\", $TABLES tables" "$for_ms" "$(verdict "$for_ms <= 20")"
+if [ -n "$BASELINE" ]; then
+  bs_ms=$(ms "${base_small[@]}"); bb_ms=$(ms "${base_big[@]}")
+  printf '  %-58s %9s ms  (this build: %s x)\n' "baseline generate, cache hit, 5 tables" "$bs_ms" "$(ratio "$gs_ms" "$bs_ms")"
+  printf '  %-58s %9s ms  (this build: %s x)\n' "baseline generate, cache hit, $TABLES tables" "$bb_ms" "$(ratio "$gb_ms" "$bb_ms")"
+fi
 if [ -s "$TEST_TMP/failures" ]; then
   echo "catalog bench: $(wc -l <"$TEST_TMP/failures") failure(s) or missed target(s)"
   exit 1
