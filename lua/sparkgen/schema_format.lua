@@ -9,15 +9,19 @@ local M = {}
 
 M.FORMAT = "sparkgen.schema/1"
 
---- JSON null → nil, recursively.
-function M.denull(v)
-  if v == cjson.null then return nil end
+--- JSON null → nil, recursively (a copy; scalars are copied in the loop, not by a call
+--- each: every record a request reads goes through here).
+local null = cjson.null
+local function denull(v)
+  if v == null then return nil end
   if type(v) ~= "table" then return v end
   local out = {}
-  for k, x in pairs(v) do out[k] = M.denull(x) end
+  for k, x in pairs(v) do
+    if type(x) == "table" then out[k] = denull(x) elseif x ~= null then out[k] = x end
+  end
   return out
 end
-local denull = M.denull
+M.denull = denull
 
 --- A list marked as a JSON array (an empty one stays []); a non-table is an empty list.
 function M.as_list(v)
