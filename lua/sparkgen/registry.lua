@@ -361,7 +361,7 @@ end
 function Registry:load_all(opts)
   opts = opts or {}
   if self.loaded and not opts.reload then return self.loaded end
-  if opts.reload then self.one = {} end
+  if opts.reload then self.one, self.checked = {}, nil end
   local strict = opts.strict or settings.strict
   local reg, good = {by_name = {}, list = {}, broken = {}}, {}
   for _, entry in ipairs(paths.list(self.spec.kind, ".lua")) do
@@ -392,7 +392,8 @@ end
 --- M.report, or is an error under strict). true or nil, message.
 function Registry:check_all(opts)
   opts = opts or {}
-  if self.loaded then return true end
+  -- Once per process, like load_all: a batch prepares every request through here.
+  if self.loaded or self.checked then return true end
   if opts.strict or settings.strict then
     local reg, err = self:load_all(opts)
     return reg and true, err
@@ -411,6 +412,7 @@ function Registry:check_all(opts)
     end
   end
   remember(good)
+  self.checked = true
   return true
 end
 
@@ -483,7 +485,7 @@ end
 
 --- Forget what was loaded (after paths.setup changes the search path).
 function Registry:reset()
-  self.loaded, self.one = nil, {}
+  self.loaded, self.one, self.checked = nil, {}, nil
 end
 
 --- The plugin named `name`: the stored value or nil, message (a broken one says why,

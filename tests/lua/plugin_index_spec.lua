@@ -60,6 +60,18 @@ describe("the plugin index", function()
     assert.equal("at most 3 rows", resolved[1].description)
   end)
 
+  it("is checked once per process: a batch's requests do not list the plugins again", function()
+    local listdir, listed = sys.listdir, 0
+    sys.listdir = function(d) listed = listed + 1 return listdir(d) end
+    local ok1 = checks.check_all()
+    local after_first = listed
+    local ok2 = checks.check_all()
+    sys.listdir = listdir
+    assert.is_true(ok1 and ok2)
+    assert.is_true(after_first > 0)
+    assert.equal(after_first, listed)
+  end)
+
   it("is rebuilt when it is damaged", function()
     checks.summaries()
     assert(util.write_file(index, "{not json"))
