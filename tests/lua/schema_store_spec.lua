@@ -136,6 +136,20 @@ describe("writing a snapshot table by table", function()
     assert.equal("col_2", assert(st:named("t1"))[1].columns[2].name)
   end)
 
+  it("lists tables of one name, and of one word, in catalog order whatever order they came in", function()
+    local tables = synthetic(2)
+    tables[1].schema, tables[1].name = "a", "orders"
+    tables[2].schema, tables[2].name = "b", "orders"
+    local w = assert(store.writer(base .. "/snap", "k"))
+    w:add(tables[2])
+    w:add(tables[1])
+    assert(w:finish({kind = "postgres"}, tables, sys.now()))
+    local st = assert(store.open(base .. "/snap", "k"))
+    local named = assert(st:named("orders"))
+    assert.same({"a", "b"}, {named[1].schema, named[2].schema})
+    assert.same({{"a", "orders"}, {"b", "orders"}}, assert(st:word("orders")))
+  end)
+
   it("refuses a catalog with a table never added, and leaves nothing behind", function()
     local tables = synthetic(3)
     local w = assert(store.writer(base .. "/snap", "k"))
