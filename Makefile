@@ -16,9 +16,9 @@ LDFLAGS  += -Wl,-E
 # The binary holds the host and the small primitives; pg, http, digest and sqlite are shared
 # objects opened on first require (see main.c), so a command pays only for the
 # libraries it uses.
-SRC       = src/main.c src/sys.c src/cache.c src/proc.c src/sandbox.c src/json.c
+SRC       = src/main.c src/sys.c src/cache.c src/proc_spawn.c src/proc_io.c src/sandbox.c src/json.c
 LAZY      = pg http digest sqlite
-HDR       = src/sparkgen.h
+HDR       = src/sparkgen.h src/proc.h
 LIBS_pg     = $(shell pkg-config --libs libpq)
 LIBS_http   = $(shell pkg-config --libs libcurl)
 LIBS_digest = $(shell pkg-config --libs nettle)
