@@ -203,12 +203,39 @@ static int read_error(lua_State *L, proc_t *p)
     return 2;
 }
 
-static int l_proc_read_line(lua_State *L)
+/* nil, what: a reader's "timeout" or "eof" */
+static int push_fail(lua_State *L, const char *what)
+{
+    luaL_pushfail(L);
+    lua_pushstring(L, what);
+    return 2;
+}
+
+/* A reader's handle (argument 1) and deadline (argument 2); stdout must be a pipe, or
+ * have output left over from one. */
+static proc_t *reader(lua_State *L, double *deadline)
 {
     proc_t *p = proc_check(L);
-    double deadline = proc_opt_deadline(L, 2);
+    *deadline = proc_opt_deadline(L, 2);
     if (p->out_fd < 0 && !p->out_eof && p->out.len == 0)
-        return luaL_error(L, "proc: stdout is not a pipe");
+        luaL_error(L, "proc: stdout is not a pipe");
+    return p;
+}
+
+/* fill() for a reader: 0 when something arrived (data or EOF), else the number of
+ * results it pushed for the reader to return (nil, "timeout" | nil, the error). */
+static int fill_or_fail(lua_State *L, proc_t *p, double deadline)
+{
+    int rc = fill(L, p, deadline);
+    if (rc < 0)
+        return read_error(L, p);
+    return rc == 0 ? push_fail(L, "timeout") : 0;
+}
+
+static int l_proc_read_line(lua_State *L)
+{
+    double deadline;
+    proc_t *p = reader(L, &deadline);
     for (;;) {
         char *nl = p->out.len ? memchr(p->out.data, '\n', p->out.len) : NULL;
         if (nl) {
@@ -223,42 +250,25 @@ static int l_proc_read_line(lua_State *L)
                 p->out.len = 0;
                 return 1;
             }
-            luaL_pushfail(L);
-            lua_pushliteral(L, "eof");
-            return 2;
+            return push_fail(L, "eof");
         }
-        int rc = fill(L, p, deadline);
-        if (rc < 0)
-            return read_error(L, p);
-        if (rc == 0) {
-            luaL_pushfail(L);
-            lua_pushliteral(L, "timeout");
-            return 2;
-        }
+        int pushed = fill_or_fail(L, p, deadline);
+        if (pushed)
+            return pushed;
     }
 }
 
 static int l_proc_read(lua_State *L)
 {
-    proc_t *p = proc_check(L);
-    double deadline = proc_opt_deadline(L, 2);
-    if (p->out_fd < 0 && !p->out_eof && p->out.len == 0)
-        return luaL_error(L, "proc: stdout is not a pipe");
+    double deadline;
+    proc_t *p = reader(L, &deadline);
     if (p->out.len == 0) {
-        int rc = fill(L, p, deadline);
-        if (rc < 0)
-            return read_error(L, p);
-        if (rc == 0) {
-            luaL_pushfail(L);
-            lua_pushliteral(L, "timeout");
-            return 2;
-        }
+        int pushed = fill_or_fail(L, p, deadline);
+        if (pushed)
+            return pushed;
     }
-    if (p->out.len == 0) {
-        luaL_pushfail(L);
-        lua_pushliteral(L, "eof");
-        return 2;
-    }
+    if (p->out.len == 0)
+        return push_fail(L, "eof");
     size_t n = p->out.len < READ_CHUNK ? p->out.len : READ_CHUNK;
     lua_pushlstring(L, p->out.data, n);
     consume(p, n);
