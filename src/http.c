@@ -1034,15 +1034,28 @@ static void start_transfers(lua_State *L, batch *b, loop_state *ls)
             ls->active++;
         }
     }
+    int unsent = 0; /* transfers set up since curl last ran */
     while (ls->active < concurrency) {
-        if (*next_fresh == b->n && !(b->more && !b->more_idle && pull_more(L, b, ls)))
-            break;
+        if (*next_fresh == b->n) {
+            if (!b->more || b->more_idle)
+                break;
+            /* What is set up goes out before more() builds the next request (a batch's
+             * first requests then leave one by one, not after the whole first fill). */
+            if (unsent) {
+                int running;
+                curl_multi_perform(st->multi, &running);
+                unsent = 0;
+            }
+            if (!pull_more(L, b, ls))
+                break;
+        }
         xfer *x = b->x[(*next_fresh)++];
         if (!setup_easy(st, x)) {
             batch_release(L, b);
             luaL_error(L, "cannot start an HTTP transfer (out of memory?)");
         }
         ls->active++;
+        unsent++;
     }
 }
 
