@@ -31,11 +31,12 @@ local function describe(v)
 end
 
 --- A JSON list: a table whose keys are exactly 1..n (an empty table counts).
+local mtype = math.type -- called for every key of every entry of a bucket file read
 function M.is_list(v)
   if type(v) ~= "table" then return false end
   local n = 0
   for k in pairs(v) do
-    if math.type(k) ~= "integer" or k < 1 then return false end
+    if mtype(k) ~= "integer" or k < 1 then return false end
     n = n + 1
   end
   return n == #v
