@@ -597,10 +597,13 @@ function M.generate_all(requests, cfg, opts)
       if not opts.batch_repairs then
         for _, p in pairs(by_i) do if p.round > 0 then via = nil end end
       end
-    else
+    elseif n > 1 then
       -- Otherwise the batch streams: the transport asks for the next request whenever a
       -- slot is free, so prompts are built while answers are in flight and no request
-      -- waits for the slowest one of a group.
+      -- waits for the slowest one of a group. (A single request has nothing to stream,
+      -- and a stream opens the HTTP transport even when the cache answers: libcurl and
+      -- its thirty libraries, ~4 ms of a cache-hit generate. Its repairs, if any, go
+      -- out through the loop above.)
       function more()
         local p = take(provider)
         if not p then return nil end

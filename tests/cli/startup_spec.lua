@@ -54,3 +54,24 @@ describe("a free-form request", function()
     assert.matches("weekly%.lua:1: field 'complexity'", prompt().stderr)
   end)
 end)
+
+describe("a cache-hit generate", function()
+  local KEY = "sk-ant-test-startup-not-a-real-key"
+  local mock = cli.with_mock{api_key = KEY}
+  local home = cli.temp_home()
+  -- LD_DEBUG=files: the dynamic loader names each library it maps, on stderr.
+  local function generate()
+    return mock.run({"generate", "orders", "monthly orders and revenue", "--schema", SHOP, "--json"},
+                    {env = {XDG_CACHE_HOME = home.dir, LD_DEBUG = "files"}})
+  end
+
+  it("does not open the HTTP transport (libcurl and the libraries it needs)", function()
+    local first = generate()
+    assert.equal(0, first.status, first.stderr)
+    assert.matches("file=libcurl", first.stderr, 1, true) -- the model was asked: it is loaded
+    local r = generate()
+    assert.equal(0, r.status, r.stderr)
+    assert.matches('"cached": true', r.stdout, 1, true)
+    assert.is_nil(r.stderr:find("file=libcurl", 1, true), "a cache hit loaded libcurl")
+  end)
+end)
