@@ -58,11 +58,20 @@ local function fake_transport(script)
     return a
   end
   t.request = answer
+  -- Like sparkgen.http: with o.more, requests are pulled after the listed ones until
+  -- more() has none, and their answers go to on_done only.
   t.request_many = function(reqs, o)
     local out = {}
     for i, r in ipairs(reqs) do
       out[i] = answer(r)
       if o and o.on_done then o.on_done(i, out[i]) end
+    end
+    local i = #reqs
+    while o and o.more do
+      local r = o.more()
+      if not r then break end
+      i = i + 1
+      o.on_done(i, answer(r))
     end
     return out
   end
@@ -462,6 +471,23 @@ describe("llm.complete", function()
       assert.equal(a.code, out[1].res.output.code)
       assert.equal(b.code, out[2].res.output.code)
       assert.same({1, 2}, done)
+    end)
+  end)
+end)
+
+describe("llm.complete_many with more (a streaming batch)", function()
+  it("retries each malformed input in the stream, however many wait for a slot", function()
+    with_key(function()
+      local bad = util.copy(GOOD)
+      bad.estimated_complexity = "enormous"
+      local script = {} -- each request's first answer is malformed, its retry good
+      for k = 1, 6 do script[k] = anthropic_answer(k % 2 == 1 and bad or GOOD) end
+      llm.http = fake_transport(script)
+      local list, k, done = {request("one"), request("two"), request("three")}, 0, {}
+      llm.complete_many(make_cfg(), {}, {no_cache = true,
+        more = function() k = k + 1 return list[k] end,
+        on_done = function(i, res, err) done[i] = res and res.attempts or err end})
+      assert.same({2, 2, 2}, done)
     end)
   end)
 end)

@@ -567,7 +567,7 @@ function M.complete_many(cfg, requests, opts)
     else
       -- by_k: the state of each request of this call, by its index there (dropped once
       -- answered); turns: follow-ups waiting for a slot, sent before more()'s requests.
-      local by_k, nk, turns, head = {}, #reqs, {}, 1
+      local by_k, nk, turns, head, tail = {}, #reqs, {}, 1, 0
       for k, st in ipairs(pending) do by_k[k] = st end
       local function next_request()
         local st = turns[head]
@@ -587,7 +587,10 @@ function M.complete_many(cfg, requests, opts)
         if not st then return end
         by_k[k] = nil
         local r = handle(st, resp)
-        if r then turns[#turns + 1] = r end
+        if r then
+          tail = tail + 1
+          turns[tail] = r
+        end
       end
       local resps = http().request_many(reqs, {concurrency = concurrency, on_done = done,
                                                more = next_request})
@@ -595,7 +598,7 @@ function M.complete_many(cfg, requests, opts)
       for k = 1, #reqs do
         if by_k[k] then done(k, resps and resps[k] or {error = "no response"}) end
       end
-      for k = head, #turns do retry[#retry + 1] = turns[k] end
+      for k = head, tail do retry[#retry + 1] = turns[k] end
     end
     table.sort(retry, function(a, b) return a.i < b.i end)
     pending = retry
