@@ -1015,46 +1015,45 @@ static int pull_more(lua_State *L, batch *b, loop_state *ls)
     return 1;
 }
 
+/* Starts x's next attempt in a free slot (raises on out of memory, after releasing b). */
+static void start_one(lua_State *L, batch *b, loop_state *ls, xfer *x)
+{
+    if (!setup_easy(b->st, x)) {
+        batch_release(L, b);
+        luaL_error(L, "cannot start an HTTP transfer (out of memory?)");
+    }
+    ls->active++;
+}
+
 /* Fills the free slots: retries whose timer has expired first (they have waited
  * already), then requests not yet started. */
 static void start_transfers(lua_State *L, batch *b, loop_state *ls)
 {
     int concurrency = ls->concurrency;
-    int *next_fresh = &ls->next_fresh;
-    http_state *st = b->st;
     double now = monotonic_now();
     for (int i = b->lo; ls->waiting > 0 && i < b->n && ls->active < concurrency; i++) {
         xfer *x = b->x[i];
         if (x && x->state == X_WAITING && x->wake_at <= now) {
             ls->waiting--;
-            if (!setup_easy(st, x)) {
-                batch_release(L, b);
-                luaL_error(L, "cannot start an HTTP transfer (out of memory?)");
-            }
-            ls->active++;
+            start_one(L, b, ls, x);
         }
     }
     int unsent = 0; /* transfers set up since curl last ran */
     while (ls->active < concurrency) {
-        if (*next_fresh == b->n) {
+        if (ls->next_fresh == b->n) {
             if (!b->more || b->more_idle)
                 break;
             /* What is set up goes out before more() builds the next request (a batch's
              * first requests then leave one by one, not after the whole first fill). */
             if (unsent) {
                 int running;
-                curl_multi_perform(st->multi, &running);
+                curl_multi_perform(b->st->multi, &running);
                 unsent = 0;
             }
             if (!pull_more(L, b, ls))
                 break;
         }
-        xfer *x = b->x[(*next_fresh)++];
-        if (!setup_easy(st, x)) {
-            batch_release(L, b);
-            luaL_error(L, "cannot start an HTTP transfer (out of memory?)");
-        }
-        ls->active++;
+        start_one(L, b, ls, b->x[ls->next_fresh++]);
         unsent++;
     }
 }

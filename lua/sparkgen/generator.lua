@@ -540,7 +540,7 @@ function M.generate_all(requests, cfg, opts)
       if p then
         tail = tail + 1
         ready[tail] = p
-        return p
+        return
       end
     end
   end
