@@ -55,7 +55,7 @@ end
 local function env_for(mock)
   return {PATH = os.getenv("PATH"), HOME = os.getenv("HOME"), LC_ALL = "C.UTF-8", TZ = "UTC",
           SPARKGEN_HOME = os.getenv("SPARKGEN_HOME"), XDG_CACHE_HOME = tmp .. "/cache",
-          XDG_CONFIG_HOME = tmp .. "/config", ANTHROPIC_API_KEY = KEY, ANTHROPIC_BASE_URL = mock.url}
+          XDG_CONFIG_HOME = tmp .. "/config", XDG_DATA_HOME = tmp .. "/data", ANTHROPIC_API_KEY = KEY, ANTHROPIC_BASE_URL = mock.url}
 end
 
 -- /proc/PID/stat of a child that has exited but is not reaped yet: its own CPU seconds

@@ -29,7 +29,7 @@ if [ ! -x .venv/bin/spark-submit ] || ! command -v java >/dev/null || ! tests/li
 fi
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sparkgen-bench.XXXXXX")
 chmod 755 "$TEST_TMP"
-export TEST_TMP XDG_CACHE_HOME="$TEST_TMP/cache" XDG_CONFIG_HOME="$TEST_TMP/config"
+export TEST_TMP XDG_CACHE_HOME="$TEST_TMP/cache" XDG_CONFIG_HOME="$TEST_TMP/config" XDG_DATA_HOME="$TEST_TMP/data"
 export PATH="$PWD/.venv/bin:$PATH" SPARK_LOCAL_IP=127.0.0.1 TZ=UTC
 unset DATABASE_URL PGHOST PGDATABASE PGUSER PGPASSWORD PGSERVICE SPARKGEN_DB ANTHROPIC_API_KEY
 trap 'tests/lib/pg.sh stop-all >/dev/null 2>&1; rm -rf "$TEST_TMP"' EXIT

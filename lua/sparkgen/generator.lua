@@ -339,7 +339,8 @@ local function merge_checks(typedef_checks, model_checks, warnings, context)
       flat.description = nil
       local resolved, err = checks.resolve({flat}, context)
       if resolved then
-        if not seen[key(resolved[1])] then out[#out + 1] = resolved[1]; seen[key(resolved[1])] = true end
+        local k = key(resolved[1])
+        if not seen[k] then out[#out + 1] = resolved[1]; seen[k] = true end
       else
         warnings[#warnings + 1] = "dropped a validation check proposed by the model: " .. tostring(err)
       end

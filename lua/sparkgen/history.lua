@@ -6,8 +6,10 @@
 -- The database is $XDG_DATA_HOME/sparkgen/history.db (config `history.file`), in WAL
 -- mode so readers never block writers, with a busy timeout so concurrent sparkgen
 -- processes wait for each other instead of failing, and one transaction per batch of
--- entries (a generate_all call, flushed every FLUSH_EVERY entries). Prompts are stored
--- once per SHA-256 (a batch over one schema repeats most of its prompt).
+-- entries (a generate_all call, flushed every FLUSH_EVERY entries). A prompt's part
+-- shared by every request over one schema (the system prompt and the schema block,
+-- ~10 KB) is stored once per SHA-256 in `prompts`; each generation keeps only its own
+-- request text (`prompt_user`).
 --
 -- Recording is best effort: a history that cannot be written is a warning, never a
 -- failed generation. Reading it (`sparkgen log`) reports errors as usual.
@@ -17,7 +19,7 @@ local sys = require "sparkgen.sys"
 
 local M = {}
 
-M.SCHEMA_VERSION = 1
+M.SCHEMA_VERSION = 2
 local FLUSH_EVERY = 64
 local BUSY_TIMEOUT_MS = 30000
 -- The write-ahead log is folded into the database and truncated once it passes this
@@ -31,7 +33,7 @@ M.WAL_LIMIT = 256 * 1024
 local SCHEMA = [[
 CREATE TABLE IF NOT EXISTS prompts (
   hash TEXT PRIMARY KEY,          -- sha256 of body
-  body TEXT NOT NULL              -- JSON {system, schema_block, user}
+  body TEXT NOT NULL              -- JSON {system, schema_block}; rows of schema 1 add user
 );
 CREATE TABLE IF NOT EXISTS generations (
   id INTEGER PRIMARY KEY,
@@ -45,6 +47,7 @@ CREATE TABLE IF NOT EXISTS generations (
   provider TEXT,
   model TEXT,
   prompt_hash TEXT REFERENCES prompts(hash),
+  prompt_user TEXT,               -- the request's own prompt text (NULL in rows of schema 1)
   ok INTEGER NOT NULL,            -- 1: code passed the checks; 0: findings or an error
   error TEXT,                     -- why there is no result
   findings INTEGER NOT NULL DEFAULT 0,
@@ -98,6 +101,8 @@ local function migrate(db, file)
       file, version, M.SCHEMA_VERSION)
   end
   return transaction(db, function()
+    -- Schema 1 kept the whole prompt, request text included, in `prompts`.
+    if version == 1 then assert(db:exec("ALTER TABLE generations ADD COLUMN prompt_user TEXT")) end
     assert(db:exec(SCHEMA))
     assert(db:exec("PRAGMA user_version = " .. M.SCHEMA_VERSION))
     return true
@@ -154,9 +159,21 @@ local function cost_of(cfg, provider, model, usage)
   return nil
 end
 
-local function prompt_body(prompt)
+-- The shared part of a prompt: {hash, body}, worked out once per system prompt and
+-- schema block (a batch over one schema has one), in a small bounded memo.
+local shared_parts, shared_count = {}, 0
+local function shared_part(prompt)
   if type(prompt) ~= "table" then return nil end
-  return util.json_encode({system = prompt.system, schema_block = prompt.schema_block, user = prompt.user})
+  local system, block = prompt.system or "", prompt.schema_block or ""
+  local by_block = shared_parts[system]
+  local part = by_block and by_block[block]
+  if part then return part end
+  if shared_count >= 16 then shared_parts, shared_count = {}, 0 end
+  local body = util.json_encode({system = prompt.system, schema_block = prompt.schema_block})
+  part = {hash = require("sparkgen.digest").sha256(body), body = body}
+  shared_parts[system] = shared_parts[system] or {}
+  shared_parts[system][block], shared_count = part, shared_count + 1
+  return part
 end
 
 -- Jobs written for results not yet flushed (a batch writes a job as soon as its
@@ -184,17 +201,23 @@ end
 
 local INSERT = [[INSERT INTO generations (created_at, created_epoch, command, source, type, text,
   context, provider, model, prompt_hash, ok, error, findings, cached, attempts, input_tokens,
-  output_tokens, cache_creation_input_tokens, cache_read_input_tokens, cost_usd, duration_s, job, result)
-  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)]]
+  output_tokens, cache_creation_input_tokens, cache_read_input_tokens, cost_usd, duration_s, job, result,
+  prompt_user)
+  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23,
+  ?24)]]
 
-local function insert(db, cfg, e, command, now)
+-- stored: the shared parts this transaction has written already (hash → true).
+local function insert(db, cfg, e, command, now, stored)
   local r = e.result
   local req = r and r.request or e.request or {}
-  local hash
-  local body = prompt_body(e.prompt)
-  if body then
-    hash = require("sparkgen.digest").sha256(body)
-    assert(db:query("INSERT OR IGNORE INTO prompts (hash, body) VALUES (?1, ?2)", hash, body))
+  local hash, user
+  local part = shared_part(e.prompt)
+  if part then
+    hash, user = part.hash, e.prompt.user
+    if not stored[hash] then
+      assert(db:query("INSERT OR IGNORE INTO prompts (hash, body) VALUES (?1, ?2)", hash, part.body))
+      stored[hash] = true
+    end
   end
   local usage = r and r.usage or e.usage
   local i, o, cw, cr = usage_of(usage)
@@ -209,7 +232,7 @@ local function insert(db, cfg, e, command, now)
     e.error and util.redact(tostring(e.error)) or nil, r and #(r.findings or {}) or 0,
     (r and r.cached) and 1 or 0, r and math.tointeger(r.attempts) or nil, i, o, cw, cr,
     r and type(r.cost_usd) == "number" and r.cost_usd or (provider and cost_of(cfg, provider, model, usage)) or nil,
-    e.duration_s, r and pending_jobs[r] or nil, r and util.json_encode(r) or nil))
+    e.duration_s, r and pending_jobs[r] or nil, r and util.json_encode(r) or nil, user))
   return db:last_insert_rowid()
 end
 
@@ -222,8 +245,8 @@ function Recorder:flush()
   if db then
     local now = sys.now()
     ids, err = transaction(db, function()
-      local out = {}
-      for k, e in ipairs(entries) do out[k] = insert(db, self.cfg, e, M.command, now) end
+      local out, stored = {}, {}
+      for k, e in ipairs(entries) do out[k] = insert(db, self.cfg, e, M.command, now, stored) end
       return out
     end)
   end
@@ -336,6 +359,8 @@ function M.get(cfg, id)
       row[k] = v
     end
   end
+  if type(row.prompt) == "table" and row.prompt_user then row.prompt.user = row.prompt_user end
+  row.prompt_user = nil
   return row
 end
 

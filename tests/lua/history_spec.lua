@@ -63,6 +63,41 @@ describe("history", function()
     db:close()
   end)
 
+  it("stores the part a batch's prompts share once, and each request's own text with its row", function()
+    local rec = history.recorder(cfg)
+    for i = 1, 3 do rec:add{result = result(), prompt = {system = "S", schema_block = "B", user = "U" .. i}} end
+    rec:flush()
+    local db = assert(sqlite.open(cfg.history.file))
+    assert.equal(1, db:query("SELECT count(*) AS n FROM prompts")[1].n)
+    db:close()
+    for i = 1, 3 do
+      assert.same({system = "S", schema_block = "B", user = "U" .. i}, assert(history.get(cfg, i)).prompt)
+    end
+  end)
+
+  it("reads the whole prompts of a history written by schema 1 after upgrading it", function()
+    require("sparkgen.sys").mkdir_p(dir .. "/sub")
+    local db = assert(sqlite.open(cfg.history.file))
+    assert(db:exec([[
+      CREATE TABLE prompts (hash TEXT PRIMARY KEY, body TEXT NOT NULL);
+      CREATE TABLE generations (id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, created_epoch REAL NOT NULL,
+        command TEXT, source TEXT, type TEXT, text TEXT, context TEXT, provider TEXT, model TEXT,
+        prompt_hash TEXT REFERENCES prompts(hash), ok INTEGER NOT NULL, error TEXT,
+        findings INTEGER NOT NULL DEFAULT 0, cached INTEGER NOT NULL DEFAULT 0, attempts INTEGER,
+        input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_creation_input_tokens INTEGER NOT NULL DEFAULT 0, cache_read_input_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL, duration_s REAL, job TEXT, result TEXT);
+      INSERT INTO prompts VALUES ('h1', '{"schema_block":"B","system":"S","user":"old"}');
+      INSERT INTO generations (created_at, created_epoch, prompt_hash, ok) VALUES ('2026-01-01', 0, 'h1', 1);
+      PRAGMA user_version = 1;]]))
+    db:close()
+    local rec = history.recorder(cfg)
+    rec:add{result = result(), prompt = {system = "S", schema_block = "B", user = "new"}}
+    assert(rec:flush())
+    assert.same({system = "S", schema_block = "B", user = "old"}, assert(history.get(cfg, 1)).prompt)
+    assert.same({system = "S", schema_block = "B", user = "new"}, assert(history.get(cfg, 2)).prompt)
+  end)
+
   it("notes the job written for a generation", function()
     local rec = history.recorder(cfg)
     local r = result()

@@ -89,16 +89,44 @@ end
 --- key) and its cache key: sha256 of its canonical JSON. Transport settings (base URL,
 --- timeouts, retries, headers) do not change the answer, so a recording made against
 --- one endpoint replays against any other.
+---
+--- The system prompt, the schema block and the tool enter it by their SHA-256: every
+--- request of a batch over one schema carries the same ~10 KB of them, and encoding and
+--- hashing them again for each request was a tenth of the batch's own CPU. Each text's
+--- digest is worked out once per process (a bounded memo, keyed by the text itself).
+local text_digests, text_digest_count = {}, 0
+local TEXT_DIGESTS_MAX = 64
+local function text_digest(s)
+  local d = text_digests[s]
+  if d then return d end
+  if text_digest_count >= TEXT_DIGESTS_MAX then text_digests, text_digest_count = {}, 0 end
+  d = require("sparkgen.digest").sha256(s)
+  text_digests[s], text_digest_count = d, text_digest_count + 1
+  return d
+end
+-- The tool by identity: it is frozen once built (prompt.tool), so its digest is too.
+local tool_digests = setmetatable({}, {__mode = "k"})
+local function tool_digest(tool)
+  if type(tool) ~= "table" then return text_digest(util.json_encode(tool)) end
+  local d = tool_digests[tool]
+  if not d then
+    d = require("sparkgen.digest").sha256(util.json_encode(tool))
+    tool_digests[tool] = d
+  end
+  return d
+end
+
 function M.canonical(cfg, request, pname)
   local provider = assert(M.provider(pname or cfg))
   return {
+    format = "sparkgen.key/2",
     provider = provider.name,
     model = provider.model(cfg),
     max_tokens = request.max_tokens,
     temperature = request.temperature,
-    system = request.system,
-    messages = {{role = "user", schema = request.schema_block or "", text = request.user}},
-    tool = request.tool,
+    system_sha256 = text_digest(request.system or ""),
+    messages = {{role = "user", schema_sha256 = text_digest(request.schema_block or ""), text = request.user}},
+    tool_sha256 = tool_digest(request.tool),
   }
 end
 
