@@ -488,6 +488,7 @@ function M.generate_all(requests, cfg, opts)
     end)
   end
 
+  local provider_cfgs = {} -- provider → the config for it (cfg with that provider)
   -- Prepare request i: template ones are linted and finish on their own; model-bound
   -- ones are returned with their prompt built.
   local function prepare(i)
@@ -507,7 +508,11 @@ function M.generate_all(requests, cfg, opts)
     end
     span:done("ok", {provider = provider})
     local pcfg = cfg
-    if provider ~= cfg.provider then pcfg = util.copy(cfg); pcfg.provider = provider end
+    if provider ~= cfg.provider then
+      -- One copy per provider for the whole batch, not one per request.
+      pcfg = provider_cfgs[provider]
+      if not pcfg then pcfg = util.copy(cfg); pcfg.provider = provider; provider_cfgs[provider] = pcfg end
+    end
     local vchecks, cerr = resolve_type_checks(prep.typedef, prep.request.context)
     if not vchecks then return report_progress(i, {error = cerr}) end
     if not rules then rules, memo = checks.summaries(), {} end

@@ -32,6 +32,49 @@ local function name_score(name, words)
   return hits > 0 and math.min(hits, 2) or 0
 end
 
+-- The foreign-key neighbourhood of `seeds` ({t =, depth =} in the order found), breadth
+-- first, bounded depth and bounded fetches. It does not depend on the request's words,
+-- so it is worked out once per schema object and seed list: every request of a batch
+-- from one source has the same one.
+local hoods = setmetatable({}, {__mode = "k"})
+local function neighbourhood(S, seeds, budget)
+  local ids = {}
+  for i, t in ipairs(seeds) do ids[i] = key_of(t.schema, t.name) end
+  local id = table.concat(ids, "\0") .. "\0" .. budget
+  local memo = hoods[S]
+  if memo and memo[id] then return memo[id] end
+  if not memo or memo.n >= 256 then memo = {n = 0}; hoods[S] = memo end
+  local seen, out = {}, {}
+  for i = 1, #ids do seen[ids[i]] = true end
+  local frontier, fetches = seeds, 0
+  for depth = 1, 2 do
+    local next_frontier = {}
+    for _, t in ipairs(frontier) do
+      if fetches >= budget * 2 then break end
+      fetches = fetches + 1
+      local rel = S:foreign_keys(t)
+      for _, dir in ipairs(rel and {rel.outgoing, rel.incoming} or {}) do
+        for _, fk in ipairs(dir) do
+          for _, ref in ipairs({{fk.ref_schema, fk.ref_table}, {fk.schema, fk.table}}) do
+            if ref[1] and ref[2] then
+              local n = find_in(S:_named(ref[2]), ref[1])
+              local k = n and key_of(n.schema, n.name)
+              if n and not seen[k] then
+                seen[k] = true
+                out[#out + 1] = {t = n, depth = depth}
+                next_frontier[#next_frontier + 1] = n
+              end
+            end
+          end
+        end
+      end
+    end
+    frontier = next_frontier
+  end
+  memo[id], memo.n = out, memo.n + 1
+  return out
+end
+
 --- The tables to describe to a model, most relevant first, at most `budget`:
 --- select{source = table|name, tables = {names...}, text = "request", budget = 40}.
 --- Order: the source; the type's tables; foreign-key neighbours of those (both
@@ -66,30 +109,11 @@ function M.select(S, opts)
       seeds[#seeds + 1] = t
     end
   end
-  -- Foreign-key neighbourhood, breadth first, bounded depth and bounded fetches.
-  local frontier, fetches = seeds, 0
-  for depth = 1, 2 do
-    local next_frontier = {}
-    for _, t in ipairs(frontier) do
-      if fetches >= budget * 2 then break end
-      fetches = fetches + 1
-      local rel = S:foreign_keys(t)
-      for _, dir in ipairs(rel and {rel.outgoing, rel.incoming} or {}) do
-        for _, fk in ipairs(dir) do
-          for _, ref in ipairs({{fk.ref_schema, fk.ref_table}, {fk.schema, fk.table}}) do
-            if ref[1] and ref[2] then
-              local n = find_in(S:_named(ref[2]), ref[1])
-              if n and not chosen[key_of(n.schema, n.name)] then
-                -- Neighbours the request also names rank above the others.
-                add(n, (depth == 1 and 500 or 200) + 10 * name_score(n.name, words))
-                next_frontier[#next_frontier + 1] = n
-              end
-            end
-          end
-        end
-      end
+  -- Foreign-key neighbours the request also names rank above the others.
+  for _, h in ipairs(neighbourhood(S, seeds, budget)) do
+    if not chosen[key_of(h.t.schema, h.t.name)] then
+      add(h.t, (h.depth == 1 and 500 or 200) + 10 * name_score(h.t.name, words))
     end
-    frontier = next_frontier
   end
   -- Tables whose names the request mentions: only those tables are looked at
   -- (S:_word_candidates), not every name of the catalog.

@@ -136,6 +136,22 @@ describe("Schema:select", function()
     assert.truthy(util.closest("hr.staff", got)[1] == "hr.staff")
     assert.equal(2, #S:select{source = "orders", text = "refunds per staff member", budget = 2})
   end)
+  it("walks a source's key neighbourhood once for every request from it, still ranking by their words", function()
+    local S2 = sample()
+    local walks = 0
+    local fks = S2.foreign_keys
+    S2.foreign_keys = function(self, t) walks = walks + 1 return fks(self, t) end
+    local plain = names(S2:select{source = "order_items", text = ""})
+    local first = walks
+    assert.is_true(first > 0)
+    local named = names(S2:select{source = "order_items", text = "customers per order item"})
+    assert.equal(first, walks)
+    assert.same({"public.order_items", "public.orders", "public.customers"}, plain)
+    -- the same tables, in the same order, as a schema that never saw the first request
+    assert.same(names(sample():select{source = "order_items", text = "customers per order item"}), named)
+    assert.same({"public.order_items", "public.orders", "public.customers", "sales.customers",
+                 "sales.Order Items"}, named)
+  end)
 end)
 
 describe("snapshot files", function()
