@@ -30,7 +30,7 @@ function M.mode(cfg, purpose)
   if v == "off" then return false, "off" end
   -- Decided before looking for Spark: a plain generate neither needs nor loads it.
   if v == "auto" and purpose ~= "eval" and purpose ~= "candidates" then
-    return false, "off for a single generate (plan_check = \"auto\"); --plan-check turns it on"
+    return false, "off for generate and batch (plan_check = \"auto\"); --plan-check turns it on"
   end
   local ok, why = require("sparkgen.sparkserver").available(cfg)
   if v == "on" then
